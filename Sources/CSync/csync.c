@@ -1,0 +1,24 @@
+#include "csync.h"
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <limits.h>
+
+uint32_t csync_load(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+void csync_store(uint32_t *p, uint32_t value) { __atomic_store_n(p, value, __ATOMIC_SEQ_CST); }
+uint32_t csync_fetch_add(uint32_t *p, uint32_t value) { return __atomic_fetch_add(p, value, __ATOMIC_SEQ_CST); }
+uint32_t csync_fetch_sub(uint32_t *p, uint32_t value) { return __atomic_fetch_sub(p, value, __ATOMIC_SEQ_CST); }
+
+void csync_futex_wait(uint32_t *p, uint32_t expected) {
+    syscall(SYS_futex, p, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+void csync_futex_wake_all(uint32_t *p) {
+    syscall(SYS_futex, p, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+void csync_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}

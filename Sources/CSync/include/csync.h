@@ -1,0 +1,17 @@
+#ifndef PATCHRNN_CSYNC_H
+#define PATCHRNN_CSYNC_H
+// The few synchronisation primitives the worker pool needs that Swift cannot express:
+// futex (a variadic syscall), the spin-wait hint, and atomics on plain memory that the
+// futex can also sleep on.
+#include <stdint.h>
+
+uint32_t csync_load(const uint32_t *p);
+void csync_store(uint32_t *p, uint32_t value);
+uint32_t csync_fetch_add(uint32_t *p, uint32_t value);
+uint32_t csync_fetch_sub(uint32_t *p, uint32_t value);
+/// Sleeps while *p == expected (returns at once otherwise, or on a spurious wake-up).
+void csync_futex_wait(uint32_t *p, uint32_t expected);
+void csync_futex_wake_all(uint32_t *p);
+void csync_pause(void);
+
+#endif

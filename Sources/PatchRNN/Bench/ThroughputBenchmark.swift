@@ -1,0 +1,91 @@
+/// Throughput of training steps and generation on synthetic data of MNIST's shape (the speed
+/// does not depend on pixel values), plus this machine's single-core GEMM peak measured with
+/// the project's own kernel in the same run, so the fraction of the hardware is visible.
+public struct ThroughputReport: Sendable {
+    public var threads: Int
+    public var batchSize: Int
+    public var samplesPerSecond: Double
+    public var gflops: Double
+    public var peakGflops: Double
+    public var peakFraction: Double
+    public var generationImagesPerSecond: Double
+    public var computeFraction: Double
+    public var reduceUpdateFraction: Double
+    public var waitFraction: Double
+    public var stepMicroseconds: Double
+
+    public var json: [String: Any] {
+        ["threads": threads, "batch_size": batchSize, "samples_per_s": samplesPerSecond, "gflops": gflops,
+         "peak_gflops": peakGflops, "peak_fraction": peakFraction, "generation_images_per_s": generationImagesPerSecond,
+         "compute_fraction": computeFraction, "reduce_update_fraction": reduceUpdateFraction,
+         "wait_fraction": waitFraction, "step_us": stepMicroseconds]
+    }
+}
+
+public enum ThroughputBenchmark {
+    /// Single-thread GFLOP/s of the GEMM kernel on a 512 x 512 x 512 problem (best of 5).
+    public static func measurePeak() -> Double {
+        let n = 512
+        let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
+        var rng = SeededRandom(seed: 1)
+        for i in 0..<(n * n) { a[i] = rng.uniform(-1, 1); b[i] = rng.uniform(-1, 1) }
+        var best = 0.0
+        for _ in 0..<5 {
+            let t0 = monotonicSeconds()
+            gemmNN(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n, accumulate: false)
+            let dt = monotonicSeconds() - t0
+            best = max(best, 2 * Double(n * n * n) / dt / 1e9)
+        }
+        return best
+    }
+
+    /// Training steps for about `seconds` after a warm-up, then generation of 10,000 images
+    /// (10 batches of 1,000, as one class batch each).
+    public static func run(pool: WorkerPool, batchSize: Int, shardSize: Int = 16, model: ModelConfig = .default,
+                           seconds: Double = 3, peak: Double) throws -> ThroughputReport {
+        let data = syntheticSet(count: max(4096, batchSize * 4))
+        let params = Parameters.initialized(model, seed: 1)
+        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: pool, shardSize: shardSize, maxBatch: batchSize)
+        var order = Array(0..<data.count)
+        var rng = SeededRandom(seed: 2)
+        rng.shuffle(&order)
+        let steps = data.count / batchSize
+        try order.withUnsafeBufferPointer { all in
+            for s in 0..<min(steps, 10) { try engine.step(data, UnsafeBufferPointer(rebasing: all[(s * batchSize)..<((s + 1) * batchSize)])) }
+            engine.resetTiming()
+            pool.waitSeconds = 0
+            let t0 = monotonicSeconds()
+            var s = 0
+            while monotonicSeconds() - t0 < seconds {
+                let k = s % steps
+                try engine.step(data, UnsafeBufferPointer(rebasing: all[(k * batchSize)..<((k + 1) * batchSize)]))
+                s += 1
+            }
+        }
+        let t = engine.timing
+        let samplesPerSecond = Double(t.samples) / t.total
+        let gflops = samplesPerSecond * model.trainingFlopsPerSample / 1e9
+        let wait = pool.waitSeconds
+
+        let generator = try Generator(params: params, pool: pool)
+        let genSet = syntheticSet(count: 10_000)
+        _ = try generator.bottomHalves(genSet, Array(0..<1000))
+        let g0 = monotonicSeconds()
+        for c in 0..<10 { _ = try generator.bottomHalves(genSet, Array((c * 1000)..<((c + 1) * 1000))) }
+        let genSeconds = monotonicSeconds() - g0
+
+        return ThroughputReport(
+            threads: pool.count, batchSize: batchSize, samplesPerSecond: samplesPerSecond, gflops: gflops,
+            peakGflops: peak, peakFraction: gflops / (peak * Double(pool.count)),
+            generationImagesPerSecond: 10_000 / genSeconds,
+            computeFraction: (t.compute - min(wait, t.compute)) / t.total, reduceUpdateFraction: t.reduceAndUpdate / t.total,
+            waitFraction: min(wait, t.total) / t.total, stepMicroseconds: t.total / Double(t.steps) * 1e6)
+    }
+
+    static func syntheticSet(count: Int) -> PatchSet {
+        var rng = SeededRandom(seed: 3)
+        let buf = FloatBuffer(count: count * PatchSet.sequenceLength)
+        for i in 0..<buf.count { buf[i] = rng.uniform(0, 1) }
+        return PatchSet(sequences: buf, labels: (0..<count).map { UInt8($0 % 10) })
+    }
+}

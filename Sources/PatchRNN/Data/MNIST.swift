@@ -1,0 +1,90 @@
+import Foundation
+
+/// The four MNIST files, located and validated.
+public struct MNIST: Sendable {
+    public let train: PatchSet
+    public let test: PatchSet
+
+    public static let files = (
+        trainImages: "train-images-idx3-ubyte", trainLabels: "train-labels-idx1-ubyte",
+        testImages: "t10k-images-idx3-ubyte", testLabels: "t10k-labels-idx1-ubyte")
+
+    /// Environment variable naming the data folder when --data is not given.
+    public static let environmentVariable = "PATCHRNN_DATA"
+
+    /// --data, else $PATCHRNN_DATA, else ./data/mnist (filled by scripts/fetch-mnist.sh), else
+    /// ../shared/data/mnist (the read-only copy on the project's machines).
+    public static func resolveDirectory(_ explicit: String?) -> String {
+        if let explicit { return explicit }
+        if let env = ProcessInfo.processInfo.environment[environmentVariable], !env.isEmpty { return env }
+        for candidate in ["data/mnist", "../shared/data/mnist"] where hasFiles(candidate) { return candidate }
+        return "data/mnist"
+    }
+
+    static func hasFiles(_ dir: String) -> Bool {
+        locate(dir, files.trainImages) != nil
+    }
+
+    /// `name.gz` or `name` inside `dir`.
+    static func locate(_ dir: String, _ name: String) -> String? {
+        for candidate in ["\(dir)/\(name).gz", "\(dir)/\(name)"] where FileManager.default.fileExists(atPath: candidate) {
+            return candidate
+        }
+        return nil
+    }
+
+    public static func load(directory: String) throws -> MNIST {
+        var isDir = false
+        guard fileExists(directory, isDirectory: &isDir), isDir else {
+            throw PatchRNNError("MNIST folder \(directory) not found: pass --data DIR, set \(environmentVariable), or run scripts/fetch-mnist.sh")
+        }
+        func path(_ name: String) throws -> String {
+            guard let p = locate(directory, name) else {
+                throw PatchRNNError.file("\(directory)/\(name).gz", "no such file (nor \(name) uncompressed); run scripts/fetch-mnist.sh")
+            }
+            return p
+        }
+        let train = try loadPair(images: path(files.trainImages), labels: path(files.trainLabels))
+        let test = try loadPair(images: path(files.testImages), labels: path(files.testLabels))
+        return MNIST(train: train, test: test)
+    }
+
+    /// Reads one images file and its labels file and checks that they belong together.
+    public static func loadPair(images: String, labels: String) throws -> PatchSet {
+        let img = try IDXFile.read(path: images)
+        let lab = try IDXFile.read(path: labels)
+        guard img.dimensions.count == 3 else {
+            throw PatchRNNError.file(images, "expected an images file (3 dimensions), found \(img.dimensions.count) dimension(s) \(img.dimensions) — a labels file?")
+        }
+        guard img.dimensions[1] == 28, img.dimensions[2] == 28 else {
+            throw PatchRNNError.file(images, "images are \(img.dimensions[1])x\(img.dimensions[2]), expected 28x28")
+        }
+        guard lab.dimensions.count == 1 else {
+            throw PatchRNNError.file(labels, "expected a labels file (1 dimension), found \(lab.dimensions.count) dimensions \(lab.dimensions)")
+        }
+        guard img.dimensions[0] == lab.dimensions[0] else {
+            throw PatchRNNError.file(labels, "has \(lab.dimensions[0]) labels but \(images) has \(img.dimensions[0]) images")
+        }
+        guard img.dimensions[0] > 0 else { throw PatchRNNError.file(images, "holds no images") }
+        if let bad = lab.bytes.first(where: { $0 > 9 }) {
+            throw PatchRNNError.file(labels, "label \(bad) is not a digit 0-9")
+        }
+        return PatchSet(images: img.bytes, labels: lab.bytes)
+    }
+}
+
+/// Training / validation split of the training set: a seeded random permutation (not
+/// stratified; with 6,000 validation images each class gets 9-11% of its images).
+public struct Split: Sendable {
+    public let train: [Int]
+    public let validation: [Int]
+
+    public init(count: Int, validationFraction: Double, seed: UInt64) {
+        var order = Array(0..<count)
+        var rng = SeededRandom(seed: seed, stream: "split")
+        rng.shuffle(&order)
+        let nVal = Int((Double(count) * validationFraction).rounded())
+        validation = Array(order[0..<nVal]).sorted()
+        train = Array(order[nVal...]).sorted()
+    }
+}

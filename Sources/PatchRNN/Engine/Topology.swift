@@ -1,0 +1,163 @@
+import CHwloc
+
+/// The machine as hwloc sees it, and where the trainer puts its workers.
+public final class Topology: @unchecked Sendable {
+    /// One physical core: the PUs (hardware threads) it holds and the groups it belongs to.
+    public struct Core: Sendable, Equatable {
+        public let index: Int          // logical index among cores
+        public let pus: [Int]          // OS indices of its PUs, first is the one used
+        public let package: Int
+        public let numaNode: Int
+        public let l3Group: Int        // logical index of its L3 cache (-1: none)
+        public let l2Group: Int
+    }
+
+    public let cores: [Core]
+    public let packages: Int
+    public let numaNodes: Int
+    public let l3Groups: Int
+    public let l2Groups: Int
+    public let puCount: Int
+    /// hwloc's handle; binding calls use it from any thread (hwloc allows concurrent reads).
+    let handle: hwloc_topology_t
+
+    public init() throws {
+        var topo: hwloc_topology_t?
+        guard hwloc_topology_init(&topo) == 0, let t = topo else { throw PatchRNNError("hwloc: cannot initialise the topology") }
+        guard hwloc_topology_load(t) == 0 else {
+            hwloc_topology_destroy(t)
+            throw PatchRNNError("hwloc: cannot load the topology")
+        }
+        handle = t
+        func count(_ type: hwloc_obj_type_t) -> Int { Int(hwloc_get_nbobjs_by_type(t, type)) }
+        packages = max(1, count(HWLOC_OBJ_PACKAGE))
+        numaNodes = max(1, count(HWLOC_OBJ_NUMANODE))
+        l3Groups = count(HWLOC_OBJ_L3CACHE)
+        l2Groups = count(HWLOC_OBJ_L2CACHE)
+        puCount = count(HWLOC_OBJ_PU)
+
+        func containing(_ type: hwloc_obj_type_t, pu: UInt32) -> Int {
+            for i in 0..<count(type) {
+                if let o = hwloc_get_obj_by_type(t, type, UInt32(i)), hwloc_bitmap_isset(o.pointee.cpuset, pu) != 0 {
+                    return Int(o.pointee.logical_index)
+                }
+            }
+            return -1
+        }
+        var result: [Core] = []
+        let nCores = count(HWLOC_OBJ_CORE)
+        for i in 0..<nCores {
+            guard let core = hwloc_get_obj_by_type(t, HWLOC_OBJ_CORE, UInt32(i)) else { continue }
+            var pus: [Int] = []
+            var pu = hwloc_bitmap_first(core.pointee.cpuset)
+            while pu >= 0 {
+                pus.append(Int(pu))
+                pu = hwloc_bitmap_next(core.pointee.cpuset, pu)
+            }
+            guard let first = pus.first else { continue }
+            result.append(Core(index: i, pus: pus,
+                               package: max(0, containing(HWLOC_OBJ_PACKAGE, pu: UInt32(first))),
+                               numaNode: max(0, containing(HWLOC_OBJ_NUMANODE, pu: UInt32(first))),
+                               l3Group: containing(HWLOC_OBJ_L3CACHE, pu: UInt32(first)),
+                               l2Group: containing(HWLOC_OBJ_L2CACHE, pu: UInt32(first))))
+        }
+        if result.isEmpty {
+            // Some virtual machines report PUs without cores: treat each PU as a core.
+            for i in 0..<puCount {
+                if let p = hwloc_get_obj_by_type(t, HWLOC_OBJ_PU, UInt32(i)) {
+                    let os = p.pointee.os_index
+                    result.append(Core(index: i, pus: [Int(os)], package: 0, numaNode: 0,
+                                       l3Group: containing(HWLOC_OBJ_L3CACHE, pu: os), l2Group: -1))
+                }
+            }
+        }
+        cores = result
+    }
+
+    deinit { hwloc_topology_destroy(handle) }
+
+    /// PU OS indices for `workers` threads: one per physical core, spread round-robin over
+    /// NUMA nodes and L3 groups before filling any of them; with `smt`, second PUs of cores
+    /// are used only after every core has one worker. Fails when more workers than PUs
+    /// allowed are asked for.
+    public func placement(workers: Int, smt: Bool = false) throws -> [Int] {
+        guard workers >= 1 else { throw PatchRNNError("--threads must be at least 1 (got \(workers))") }
+        // Group cores by (NUMA node, L3 group); interleave the groups.
+        var groups: [[Core]] = []
+        var keys: [[Int]] = []
+        for c in cores {
+            let key = [c.numaNode, c.l3Group]
+            if let g = keys.firstIndex(of: key) { groups[g].append(c) } else { keys.append(key); groups.append([c]) }
+        }
+        // Order groups so that consecutive picks alternate NUMA nodes first.
+        let order = groups.indices.sorted { groupsPosition(keys[$0], keys) < groupsPosition(keys[$1], keys) }
+        var firstPUs: [Int] = []
+        var depth = 0
+        while firstPUs.count < cores.count {
+            for g in order where depth < groups[g].count { firstPUs.append(groups[g][depth].pus[0]) }
+            depth += 1
+        }
+        var candidates = firstPUs
+        if smt {
+            let maxSMT = cores.map { $0.pus.count }.max() ?? 1
+            for level in 1..<max(maxSMT, 1) {
+                for pu in firstPUs {
+                    if let c = cores.first(where: { $0.pus[0] == pu }), level < c.pus.count { candidates.append(c.pus[level]) }
+                }
+            }
+        }
+        guard workers <= candidates.count else {
+            let what = smt ? "hardware threads" : "physical cores (add --smt to use SMT siblings)"
+            throw PatchRNNError("--threads \(workers) is more than the \(candidates.count) \(what) this process may use")
+        }
+        return Array(candidates.prefix(workers))
+    }
+
+    /// Position of a group in an order that alternates NUMA nodes: the k-th group of each
+    /// node comes before the (k+1)-th group of any node.
+    private func groupsPosition(_ key: [Int], _ keys: [[Int]]) -> (Int, Int) {
+        let sameNode = keys.filter { $0[0] == key[0] }
+        return (sameNode.firstIndex(of: key) ?? 0, key[0])
+    }
+
+    /// Checks explicit PU indices (--cores) against what this process may use.
+    public func validate(cores pus: [Int]) throws -> [Int] {
+        let allowed = Set(cores.flatMap { $0.pus })
+        for p in pus where !allowed.contains(p) {
+            throw PatchRNNError("--cores: PU \(p) is not one this process may use (allowed: \(allowed.sorted().map(String.init).joined(separator: ",")))")
+        }
+        guard Set(pus).count == pus.count else { throw PatchRNNError("--cores lists a PU twice") }
+        return pus
+    }
+
+    /// Binds the calling thread to one PU. Returns false where the system refuses.
+    public func bindCurrentThread(toPU pu: Int) -> Bool {
+        prnn_hwloc_bind_thread_to_pu(handle, UInt32(pu)) == 0
+    }
+
+    /// The single PU the calling thread is bound to, read back from hwloc, or nil.
+    public func boundPU() -> Int? {
+        let p = prnn_hwloc_bound_pu(handle)
+        return p >= 0 ? Int(p) : nil
+    }
+
+    /// Where the calling thread last ran (hwloc_get_last_cpu_location).
+    public func lastCPU() -> Int? {
+        let p = prnn_hwloc_last_cpu(handle)
+        return p >= 0 ? Int(p) : nil
+    }
+
+    public func core(ofPU pu: Int) -> Core? { cores.first { $0.pus.contains(pu) } }
+
+    /// Human-readable description of the machine.
+    public var summary: String {
+        var lines = ["packages: \(packages)   NUMA nodes: \(numaNodes)   L3 groups: \(l3Groups)   L2 groups: \(l2Groups)   cores: \(cores.count)   PUs: \(puCount)"]
+        for c in cores {
+            lines.append("  core \(c.index): PUs \(c.pus.map(String.init).joined(separator: ","))  package \(c.package)  NUMA \(c.numaNode)  L3 \(c.l3Group)  L2 \(c.l2Group)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// sched_getcpu(): the CPU the calling thread runs on now.
+public func currentCPU() -> Int { Int(sched_getcpu()) }

@@ -1,0 +1,134 @@
+/// The coordinator of data-parallel training.
+///
+/// Every minibatch is cut into shards of `shardSize` sequences (the last may be smaller). The
+/// cut depends only on the batch, never on the thread count. Worker w computes shards w,
+/// w + N, w + 2N, ... each into the shard's own gradient buffer. Then, without copying, worker
+/// w sums its slice of the parameter vector over all shard buffers in shard order and applies
+/// Adam to that slice of the shared weights. The pool's completion hand-off publishes the new
+/// weights before the next step starts. Same seed, same shard size: bit-identical weights
+/// for any number of threads.
+public final class TrainingEngine: @unchecked Sendable {
+    public let pool: WorkerPool
+    public let params: Parameters
+    public let adam: AdamState
+    public var adamConfig: AdamConfig
+    public let shardSize: Int
+    public let maxBatch: Int
+    public var layout: ParameterLayout { params.layout }
+
+    let shardGrads: FloatBuffer
+    let maxShards: Int
+    let workspaces: PerWorker<ShardWorkspace>
+    let shardLoss: UnsafeMutablePointer<Double>
+    public private(set) var timing = StepTiming()
+
+    public init(params: Parameters, adamConfig: AdamConfig, pool: WorkerPool, shardSize: Int, maxBatch: Int) throws {
+        precondition(shardSize >= 1 && maxBatch >= 1)
+        self.params = params
+        self.adamConfig = adamConfig
+        self.pool = pool
+        self.shardSize = shardSize
+        self.maxBatch = maxBatch
+        adam = AdamState(count: params.layout.paddedCount)
+        maxShards = (maxBatch + shardSize - 1) / shardSize
+        shardGrads = FloatBuffer(count: maxShards * params.layout.paddedCount)
+        shardLoss = .allocate(capacity: maxShards)
+        workspaces = PerWorker(count: pool.count)
+        let layout = params.layout, workspaces = self.workspaces
+        // Each worker allocates (and so first-touches) its own buffers on its own core.
+        try pool.run { w in workspaces[w] = ShardWorkspace(layout: layout, capacity: shardSize) }
+    }
+
+    deinit { shardLoss.deallocate() }
+
+    /// One Adam step on the minibatch `indices` of `data`. Returns the minibatch mean loss
+    /// (MSE over batch x steps x outputs) before the update.
+    @discardableResult
+    public func step(_ data: PatchSet, _ indices: UnsafeBufferPointer<Int>) throws -> Double {
+        let batch = indices.count
+        precondition(batch >= 1 && batch <= maxBatch)
+        let shards = (batch + shardSize - 1) / shardSize
+        let cfg = layout.config
+        let elements = Double(batch * cfg.steps * cfg.outputSize)
+        let lossScale = Float(1 / elements)
+        let p = params.buffer.pointer, grads = shardGrads.pointer, padded = layout.paddedCount
+        let workers = pool.count, shardSize = self.shardSize, workspaces = self.workspaces, shardLoss = self.shardLoss
+
+        let t0 = monotonicSeconds()
+        try pool.run { w in
+            guard w < shards, let ws = workspaces[w] else { return }
+            ws.prepareForward(p)
+            ws.prepareBackward(p)
+            var s = w
+            while s < shards {
+                let lo = s * shardSize, hi = min(lo + shardSize, batch)
+                let part = UnsafeBufferPointer(rebasing: indices[lo..<hi])
+                ws.load(data, indices: part)
+                shardLoss[s] = ws.forward(p, rows: hi - lo)
+                ws.backward(p, rows: hi - lo, lossScale: lossScale, grad: grads + s * padded)
+                s += workers
+            }
+        }
+        var sse = 0.0
+        for s in 0..<shards { sse += shardLoss[s] }
+        let loss = sse / elements
+        guard loss.isFinite else {
+            throw PatchRNNError("the training loss became \(loss) at Adam step \(adam.step + 1); try a lower --learning-rate")
+        }
+        let t1 = monotonicSeconds()
+        adam.step += 1
+        let step = adam.step, config = adamConfig
+        let m = adam.m.pointer, v = adam.v.pointer
+        let slice = (padded / 64 + workers - 1) / workers * 64
+        try pool.run { w in
+            let begin = min(w * slice, padded), end = min(begin + slice, padded)
+            if begin < end {
+                reduceAndAdamUpdate(params: p, shardGrads: grads, shards: shards, stride: padded,
+                                    m: m, v: v, begin: begin, end: end, step: step, config: config)
+            }
+        }
+        let t2 = monotonicSeconds()
+        timing.compute += t1 - t0
+        timing.reduceAndUpdate += t2 - t1
+        timing.steps += 1
+        timing.samples += batch
+        return loss
+    }
+
+    /// Teacher-forced mean loss over `indices` of `data` (no update).
+    public func meanLoss(_ data: PatchSet, _ indices: [Int]) throws -> Double {
+        if indices.isEmpty { return .nan }
+        let shards = (indices.count + shardSize - 1) / shardSize
+        let losses = UnsafeMutablePointer<Double>.allocate(capacity: shards)
+        defer { losses.deallocate() }
+        let p = params.buffer.pointer, workers = pool.count, shardSize = self.shardSize, workspaces = self.workspaces
+        try indices.withUnsafeBufferPointer { idx in
+            try pool.run { w in
+                guard w < shards, let ws = workspaces[w] else { return }
+                ws.prepareForward(p)
+                var s = w
+                while s < shards {
+                    let lo = s * shardSize, hi = min(lo + shardSize, idx.count)
+                    ws.load(data, indices: UnsafeBufferPointer(rebasing: idx[lo..<hi]))
+                    losses[s] = ws.forward(p, rows: hi - lo)
+                    s += workers
+                }
+            }
+        }
+        var sse = 0.0
+        for s in 0..<shards { sse += losses[s] }
+        let cfg = layout.config
+        return sse / Double(indices.count * cfg.steps * cfg.outputSize)
+    }
+
+    public func resetTiming() { timing = StepTiming() }
+}
+
+/// Where the time of the steps went, as the coordinator sees it.
+public struct StepTiming: Sendable {
+    public var compute = 0.0          // forward + backward of all shards
+    public var reduceAndUpdate = 0.0  // gradient sum + Adam + hand-offs
+    public var steps = 0
+    public var samples = 0
+    public var total: Double { compute + reduceAndUpdate }
+}

@@ -1,0 +1,128 @@
+import Foundation
+
+/// Checkpoints in the safetensors format with PyTorch state_dict names and layouts:
+/// `torch.nn.LSTM(49, H, L, batch_first=True)` + `nn.Linear(H, 49)` load them with
+/// load_state_dict (gate order i, f, g, o). Layout: u64 little-endian header length, a JSON
+/// header {name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}, the data.
+public enum Safetensors {
+    /// Serialises the model parameters (and optional extra F32 tensors, e.g. optimizer state).
+    public static func encode(_ params: Parameters, metadata: [String: String],
+                              extra: [(name: String, values: [Float])] = []) throws -> [UInt8] {
+        var tensors: [(String, [Int], [Float])] = params.layout.allViews.map { ($0.name, $0.torchShape, params.torchTensor($0)) }
+        tensors += extra.map { ($0.name, [$0.values.count], $0.values) }
+        var header: [String: Any] = ["__metadata__": metadata]
+        var offset = 0
+        for (name, shape, values) in tensors {
+            header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [offset, offset + values.count * 4]] as [String: Any]
+            offset += values.count * 4
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        var out = [UInt8]()
+        out.reserveCapacity(8 + json.count + offset)
+        var len = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
+        out.append(contentsOf: json)
+        for (_, _, values) in tensors {
+            values.withUnsafeBytes { out.append(contentsOf: $0) }  // little-endian on every supported target
+        }
+        return out
+    }
+
+    public static func save(_ params: Parameters, metadata: [String: String], to path: String,
+                            extra: [(name: String, values: [Float])] = []) throws {
+        try writeFileAtomically(encode(params, metadata: metadata, extra: extra), to: path)
+    }
+
+    /// A parsed checkpoint: tensors by name (torch layout) and metadata.
+    public struct File {
+        public let tensors: [String: (shape: [Int], values: [Float])]
+        public let metadata: [String: String]
+    }
+
+    public static func decode(_ bytes: [UInt8], name: String) throws -> File {
+        guard bytes.count >= 8 else { throw PatchRNNError.file(name, "truncated: \(bytes.count) bytes, a safetensors file starts with an 8-byte header length") }
+        var len: UInt64 = 0
+        for i in 0..<8 { len |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        guard len > 0, len <= UInt64(bytes.count - 8), len < 100_000_000 else {
+            throw PatchRNNError.file(name, "header length \(len) does not fit the file (\(bytes.count) bytes): truncated or not a safetensors file")
+        }
+        let headerEnd = 8 + Int(len)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd])),
+              let header = object as? [String: Any] else {
+            throw PatchRNNError.file(name, "header is not a JSON object: not a safetensors file")
+        }
+        let dataSize = bytes.count - headerEnd
+        var metadata: [String: String] = [:]
+        var tensors: [String: (shape: [Int], values: [Float])] = [:]
+        for (key, value) in header {
+            if key == "__metadata__" {
+                metadata = (value as? [String: String]) ?? [:]
+                continue
+            }
+            guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
+                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
+                throw PatchRNNError.file(name, "tensor \(key): malformed header entry")
+            }
+            guard dtype == "F32" else { throw PatchRNNError.file(name, "tensor \(key) has dtype \(dtype), expected F32") }
+            let count = shape.reduce(1, *)
+            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataSize else {
+                throw PatchRNNError.file(name, "tensor \(key): data offsets \(offsets) lie outside the \(dataSize) data bytes (truncated file?)")
+            }
+            guard offsets[1] - offsets[0] == count * 4 else {
+                throw PatchRNNError.file(name, "tensor \(key): shape \(shape) needs \(count * 4) bytes, offsets give \(offsets[1] - offsets[0])")
+            }
+            var values = [Float](repeating: 0, count: count)
+            values.withUnsafeMutableBytes { dst in
+                bytes.withUnsafeBytes { src in
+                    dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[(headerEnd + offsets[0])..<(headerEnd + offsets[1])]))
+                }
+            }
+            tensors[key] = (shape, values)
+        }
+        return File(tensors: tensors, metadata: metadata)
+    }
+
+    /// The model shape a state_dict describes (hidden and layers from the tensor shapes).
+    public static func inferConfig(_ file: File, name: String) throws -> ModelConfig {
+        guard let hh = file.tensors["lstm.weight_hh_l0"], hh.shape.count == 2 else {
+            throw PatchRNNError.file(name, "missing tensor lstm.weight_hh_l0: not a PatchRNN / torch LSTM checkpoint")
+        }
+        let hidden = hh.shape[1]
+        var layers = 0
+        while file.tensors["lstm.weight_ih_l\(layers)"] != nil { layers += 1 }
+        guard hidden > 0, layers > 0 else { throw PatchRNNError.file(name, "cannot tell the model shape from the tensors") }
+        return ModelConfig(hidden: hidden, layers: layers)
+    }
+
+    /// Loads parameters, checking every name, shape and dtype against `config` (inferred from
+    /// the file when nil). Extra tensors under "optimizer." are allowed; others are reported.
+    public static func load(path: String, config: ModelConfig? = nil) throws -> (Parameters, File) {
+        let bytes: [UInt8]
+        var isDir = false
+        guard fileExists(path, isDirectory: &isDir) else { throw PatchRNNError.file(path, "no such checkpoint file") }
+        if isDir { throw PatchRNNError.file(path, "is a directory, expected a .safetensors file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw PatchRNNError.file(path, "cannot read") }
+        bytes = [UInt8](data)
+        let file = try decode(bytes, name: path)
+        let cfg = try config ?? inferConfig(file, name: path)
+        let params = Parameters(layout: ParameterLayout(cfg))
+        var problems: [String] = []
+        for v in params.layout.allViews {
+            guard let t = file.tensors[v.name] else { problems.append("missing \(v.name) \(v.torchShape)"); continue }
+            guard t.shape == v.torchShape else {
+                problems.append("\(v.name) has shape \(t.shape), the model (hidden \(cfg.hidden), \(cfg.layers) layers) needs \(v.torchShape)")
+                continue
+            }
+            params.setTorchTensor(v, t.values)
+        }
+        let known = Set(params.layout.allViews.map(\.name))
+        for k in file.tensors.keys.sorted() where !known.contains(k) && !k.hasPrefix("optimizer.") {
+            problems.append("unexpected tensor \(k)")
+        }
+        if !problems.isEmpty {
+            throw PatchRNNError.file(path, "does not match the model: " + problems.joined(separator: "; "))
+        }
+        return (params, file)
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+
+/// The jobs behind the command-line tool, kept here so the tool stays a thin layer of options.
+public enum Pipeline {
+    public struct TrainOutcome {
+        public let params: Parameters
+        public let result: TrainingResult
+        public let engine: TrainingEngine
+        public let data: MNIST
+    }
+
+    public static let checkpointName = "model.safetensors"
+    public static let logName = "train-log.jsonl"
+    public static let lossPlotName = "loss.svg"
+
+    /// Loads MNIST, trains with early stopping, writes the checkpoint, the log and the plot.
+    public static func train(dataDirectory: String?, outDirectory: String, options: TrainingOptions,
+                             pool: WorkerPool, reporter: ProgressReporter) throws -> TrainOutcome {
+        try prepareOutputDirectory(outDirectory)
+        let dir = MNIST.resolveDirectory(dataDirectory)
+        let loadStart = monotonicSeconds()
+        let mnist = try MNIST.load(directory: dir)
+        var train = mnist.train
+        if let limit = options.trainLimit {
+            guard limit >= 2 else { throw PatchRNNError("--train-limit must be at least 2 (got \(limit))") }
+            if limit < train.count { train = train.subset(Array(0..<limit)) }
+        }
+        let split = Split(count: train.count, validationFraction: options.validationFraction, seed: options.seed)
+        try options.validate(trainCount: split.train.count)
+        guard !split.validation.isEmpty else { throw PatchRNNError("the validation split is empty: use more data or a larger --validation-fraction") }
+        reporter.info("MNIST from \(dir): \(split.train.count) training, \(split.validation.count) validation, \(mnist.test.count) test images (loaded in \(fmt(monotonicSeconds() - loadStart, 1)) s)")
+        let params = Parameters.initialized(options.model, seed: options.seed)
+        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: options.learningRate),
+                                        pool: pool, shardSize: options.shardSize, maxBatch: options.batchSize)
+        reporter.info("model: \(options.model.layers) x LSTM(\(options.model.hidden)) + Dense(\(options.model.outputSize)), \(params.layout.parameterCount) parameters; batch \(options.batchSize), lr \(options.learningRate), patience \(options.patience), seed \(options.seed)")
+        let trainer = Trainer(options: options, engine: engine, data: train, split: split, reporter: reporter)
+        trainer.checkpointPath = outDirectory + "/" + checkpointName
+        trainer.logPath = outDirectory + "/" + logName
+        let result = try trainer.train()
+        try Safetensors.save(params, metadata: trainer.metadata(epoch: result.bestEpoch, bestValLoss: result.bestValLoss),
+                             to: outDirectory + "/" + checkpointName)
+        try writeFileAtomically(lossPlotSVG(train: result.history.map(\.trainLoss), validation: result.history.map(\.valLoss),
+                                            bestEpoch: result.bestEpoch), to: outDirectory + "/" + lossPlotName)
+        return TrainOutcome(params: params, result: result, engine: engine, data: mnist)
+    }
+
+    /// Generates every test digit's bottom half, measures the errors, and writes samples.png
+    /// (true top + generated bottom), truth.png (the same 100 digits as they are) and, when
+    /// `extra` is given, metrics.json with those keys added.
+    public static func generateResults(params: Parameters, test: PatchSet, pool: WorkerPool, outDirectory: String?,
+                                       extra: [String: Any]?) throws -> (TestMetrics, [String: Any]) {
+        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: pool, shardSize: 64, maxBatch: 64)
+        let generator = try Generator(params: params, pool: pool)
+        let (metrics, generations) = try evaluateTestSet(generator: generator, engine: engine, test: test)
+        var json = metricsJSON(metrics)
+        for (k, v) in extra ?? [:] { json[k] = v }
+        if let outDirectory {
+            try prepareOutputDirectory(outDirectory)
+            let (generated, truth) = sampleGrids(generations: generations, test: test, perClass: 10)
+            try writeFileAtomically(digitGridPNG(images: generated, columns: 10, markBoundary: true), to: outDirectory + "/samples.png")
+            try writeFileAtomically(digitGridPNG(images: truth, columns: 10, markBoundary: true), to: outDirectory + "/truth.png")
+            if extra != nil { try writeFileAtomically(jsonText(json), to: outDirectory + "/metrics.json") }
+        }
+        return (metrics, json)
+    }
+
+    public static func metricsJSON(_ m: TestMetrics) -> [String: Any] {
+        ["test_free_running_bottom_mse": m.testFreeRunningBottomMSE,
+         "test_teacher_forced_mse": m.testTeacherForcedMSE,
+         "per_class_bottom_mse": m.perClassBottomMSE,
+         "per_class_count": m.perClassCount,
+         "generation_seconds": m.generationSeconds]
+    }
+
+    public static func jsonText(_ object: [String: Any]) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self) + "\n"
+    }
+
+    /// The first `perClass` test digits of each class: generated (true top, generated bottom)
+    /// and real, as 28x28 images in [0, 1], row-major by class.
+    static func sampleGrids(generations: [ClassGeneration], test: PatchSet, perClass: Int) -> ([[Float]], [[Float]]) {
+        let top = Patches.topHalf * Patches.patchSize, bottom = PatchSet.sequenceLength - top
+        var generated: [[Float]] = [], truth: [[Float]] = []
+        for g in generations {
+            for j in 0..<min(perClass, g.indices.count) {
+                let real = Array(UnsafeBufferPointer(start: test.sequence(g.indices[j]), count: PatchSet.sequenceLength))
+                let fake = Array(real[0..<top]) + Array(UnsafeBufferPointer(start: g.bottoms.pointer + j * bottom, count: bottom))
+                generated.append(Patches.toImage(fake.map { max(0, min(1, $0)) }))
+                truth.append(Patches.toImage(real))
+            }
+        }
+        return (generated, truth)
+    }
+
+    /// The summary printed at the end of `run` and `generate`.
+    public static func summary(_ m: TestMetrics, files: [String]) -> String {
+        var s = "Test set (\(m.perClassCount.reduce(0, +)) images), bottom half generated from the top half:\n"
+        s += "  digit   images   bottom-half MSE\n"
+        for d in 0..<m.perClassBottomMSE.count {
+            s += "  \(d)       \(String(m.perClassCount[d]).padding(toLength: 8, withPad: " ", startingAt: 0)) \(fmt(m.perClassBottomMSE[d], 5))\n"
+        }
+        s += "  all     \(String(m.perClassCount.reduce(0, +)).padding(toLength: 8, withPad: " ", startingAt: 0)) \(fmt(m.testFreeRunningBottomMSE, 5))   (free-running)\n"
+        s += "  teacher-forced test MSE (all 15 steps): \(fmt(m.testTeacherForcedMSE, 5))\n"
+        s += "  generation of all test images: \(fmt(m.generationSeconds, 3)) s\n"
+        if !files.isEmpty { s += "Wrote:\n" + files.map { "  " + $0 }.joined(separator: "\n") + "\n" }
+        return s
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+/// Progress output: a live line on a terminal (redrawn in place), Keras-like epoch lines, and
+/// nothing at all with --quiet. Everything goes to standard error so that --json output on
+/// standard output stays clean.
+public final class ProgressReporter: @unchecked Sendable {
+    public enum Mode: Sendable { case live, lines, quiet }
+    public let mode: Mode
+    private var lastDraw = 0.0
+    private var drawn = false
+
+    public init(quiet: Bool) {
+        if quiet { mode = .quiet } else { mode = isatty(STDERR_FILENO) != 0 ? .live : .lines }
+    }
+
+    public func info(_ line: String) {
+        guard mode != .quiet else { return }
+        clearLive()
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Called after every step; redraws at most 10 times a second.
+    public func step(epoch: Int, epochs: Int, done: Int, total: Int, loss: Double, samplesPerSecond: Double, elapsed: Double) {
+        guard mode == .live else { return }
+        let now = monotonicSeconds()
+        guard now - lastDraw >= 0.1 || done == total else { return }
+        lastDraw = now
+        let width = 24
+        let filled = total > 0 ? width * done / total : 0
+        let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
+        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+        let line = "Epoch \(epoch)/\(epochs) [\(bar)] \(done)/\(total) - loss: \(fmt(loss, 5)) - \(Int(samplesPerSecond)) samples/s - ETA \(duration(eta))"
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        drawn = true
+    }
+
+    private func clearLive() {
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); drawn = false }
+    }
+}
+
+public func fmt(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
+
+public func duration(_ s: Double) -> String {
+    guard s.isFinite else { return "?" }
+    let t = Int(s.rounded())
+    return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+}

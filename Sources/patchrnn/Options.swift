@@ -1,0 +1,85 @@
+import ArgumentParser
+import PatchRNN
+
+struct DataOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Folder with the four MNIST files (.gz or raw).",
+                               discussion: "Default: $PATCHRNN_DATA, else ./data/mnist, else ../shared/data/mnist."))
+    var data: String?
+}
+
+struct OutputOptions: ParsableArguments {
+    @Option(help: "Folder for everything written (created if missing).")
+    var out: String = "runs/latest"
+}
+
+struct EngineOptions: ParsableArguments {
+    @Option(help: "Worker threads, one per physical core (default: all cores hwloc reports).")
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("Comma-separated PU (OS) indices to pin the workers to, one per thread.", valueName: "list"))
+    var cores: String?
+
+    @Flag(help: "Allow SMT siblings once every physical core has a worker.")
+    var smt = false
+
+    @Option(help: "Sequences per shard: the unit of work a worker takes and of the fixed gradient summation order.")
+    var shardSize: Int = 16
+
+    @Flag(help: "No progress output (errors and the final summary only).")
+    var quiet = false
+
+    func makePool(reporter: ProgressReporter) throws -> WorkerPool {
+        let topology: Topology?
+        do { topology = try Topology() } catch {
+            reporter.info("warning: \(error); running unpinned")
+            topology = nil
+        }
+        let cores = try self.cores.map { list -> [Int] in
+            try list.split(separator: ",").map {
+                guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else { throw PatchRNNError("--cores: '\($0)' is not a PU index") }
+                return v
+            }
+        }
+        let n = threads ?? cores?.count ?? topology?.cores.count ?? 1
+        let pool = try WorkerPool.make(threads: n, topology: topology, cores: cores, smt: smt)
+        if let w = pool.bindingWarning { reporter.info(w) }
+        reporter.info("workers: \(pool.count), pinned to PUs \(pool.boundPUs.map { $0.map(String.init) ?? "-" }.joined(separator: ","))")
+        return pool
+    }
+}
+
+struct TrainOptions: ParsableArguments {
+    @Option(help: "Minibatch size.") var batchSize: Int = 64
+    @Option(help: "Maximum number of epochs (early stopping usually ends sooner).") var epochs: Int = 100
+    @Option(help: "Adam learning rate.") var learningRate: Float = 1e-3
+    @Option(help: "Early stopping: epochs without validation improvement before stopping.") var patience: Int = 5
+    @Option(help: "Seed for initial weights, validation split and shuffling.") var seed: UInt64 = 1
+    @Option(help: "Fraction of the training set held out for validation (random, seeded).") var validationFraction: Double = 0.1
+    @Option(help: "LSTM hidden size.") var hidden: Int = 64
+    @Option(help: "Stacked LSTM layers.") var layers: Int = 2
+    @Option(help: "Use only the first N training images (quick runs).") var trainLimit: Int?
+
+    func options(shardSize: Int) -> TrainingOptions {
+        var o = TrainingOptions()
+        o.model = ModelConfig(hidden: hidden, layers: layers)
+        o.batchSize = batchSize
+        o.maxEpochs = epochs
+        o.learningRate = learningRate
+        o.patience = patience
+        o.seed = seed
+        o.validationFraction = validationFraction
+        o.shardSize = shardSize
+        o.trainLimit = trainLimit
+        return o
+    }
+}
+
+/// Runs a command body; a PatchRNNError becomes one line on stderr and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as PatchRNNError {
+        printError("error: \(e.description)")
+        throw ExitCode(1)
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+@testable import PatchRNN
+
+@Suite("Gradients: finite differences, the straightforward reference, and PyTorch")
+struct GradientTests {
+    @Test("every parameter tensor passes a central finite-difference check (tiny model, hidden 5)")
+    func finiteDifferences() {
+        let cfg = ModelConfig(hidden: 5, layers: 2)
+        let params = Parameters.initialized(cfg, seed: 7)
+        let data = randomPatchSet(count: 3, seed: 3)
+        let fast = fastForwardBackward(params, data)
+        // Loss in Double from the reference (exact math) for the perturbed weights: the fast
+        // path's float32 loss would drown a small step in rounding noise.
+        var rng = SeededRandom(seed: 11)
+        for v in params.layout.allViews {
+            let torchValues = params.torchTensor(v)
+            var checked = 0
+            for _ in 0..<6 {
+                let i = rng.below(v.count)
+                let eps = 1e-3
+                var plus = ReferenceLSTM(params), minus = ReferenceLSTM(params)
+                plus.weights[v.name]![i] = Double(torchValues[i]) + eps
+                minus.weights[v.name]![i] = Double(torchValues[i]) - eps
+                let seqs = (0..<data.count).map { Array(UnsafeBufferPointer(start: data.sequence($0), count: PatchSet.sequenceLength)) }
+                let fd = (plus.run(seqs).loss - minus.run(seqs).loss) / (2 * eps)
+                let analytic = Double(fast.grads[v.name]![i])
+                #expect(Tolerance(absolute: 2e-6, relative: 2e-3).accepts(analytic, fd),
+                        "\(v.name)[\(i)]: analytic \(analytic), finite difference \(fd)")
+                checked += 1
+            }
+            #expect(checked == 6)
+        }
+    }
+
+    @Test("fast path equals the straightforward implementation on odd shapes and shard splits",
+          arguments: [(5, 1, 3, 3), (8, 2, 7, 3), (48, 2, 6, 4), (100, 1, 5, 2), (64, 3, 9, 4)])
+    func matchesReference(shape: (Int, Int, Int, Int)) {
+        let (hidden, layers, batch, shard) = shape
+        let params = Parameters.initialized(ModelConfig(hidden: hidden, layers: layers), seed: UInt64(hidden))
+        let data = randomPatchSet(count: batch, seed: 5)
+        let fast = fastForwardBackward(params, data, shardSize: shard)
+        let seqs = (0..<batch).map { Array(UnsafeBufferPointer(start: data.sequence($0), count: PatchSet.sequenceLength)) }
+        let ref = ReferenceLSTM(params).run(seqs)
+        #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(fast.loss, ref.loss), "loss \(fast.loss) vs \(ref.loss)")
+        let refOutputs = ref.outputs.flatMap { $0 }.map(Float.init)
+        #expect(worstMismatch(fast.outputs, refOutputs, Tolerance(absolute: 2e-6, relative: 1e-5)) == nil)
+        for v in params.layout.allViews {
+            let expected = ref.grads[v.name]!.map(Float.init)
+            let scale = Double(expected.map { abs($0) }.max() ?? 1)
+            let m = worstMismatch(fast.grads[v.name]!, expected, Tolerance(absolute: 1e-5 * scale + 1e-9, relative: 1e-4))
+            #expect(m == nil, "H=\(hidden) L=\(layers) B=\(batch) shard=\(shard) \(v.name): \(m ?? "")")
+        }
+    }
+}
+
+@Suite("Golden values from PyTorch (scripts/golden_pytorch.py)")
+struct GoldenTests {
+    struct Golden: Decodable {
+        struct Tensor: Decodable { let shape: [Int]; let values: [Float] }
+        let hidden: Int, layers: Int, batch: Int
+        let sequences: [Float]
+        let state: [String: Tensor]
+        let loss: Double
+        let outputs: [Float]
+        let grads: [String: [Float]]
+        let adam_losses: [Double]
+        let state_after_3_adam_steps: [String: [Float]]
+        let generated_bottoms: [Float]
+    }
+
+    func load() throws -> (Golden, Parameters, PatchSet) {
+        let g = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: fixtureURL("golden.json")))
+        let params = Parameters(layout: ParameterLayout(ModelConfig(hidden: g.hidden, layers: g.layers)))
+        for v in params.layout.allViews {
+            let t = try #require(g.state[v.name], "fixture lacks \(v.name)")
+            #expect(t.shape == v.torchShape, "\(v.name) shape")
+            params.setTorchTensor(v, t.values)
+        }
+        let data = PatchSet(sequences: FloatBuffer(g.sequences), labels: Array(repeating: 0, count: g.batch))
+        return (g, params, data)
+    }
+
+    @Test("loss, outputs and every gradient match PyTorch")
+    func forwardBackward() throws {
+        let (g, params, data) = try load()
+        let fast = fastForwardBackward(params, data, shardSize: 2)
+        #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(fast.loss, g.loss), "loss \(fast.loss) vs torch \(g.loss)")
+        #expect(worstMismatch(fast.outputs, g.outputs, Tolerance(absolute: 2e-6, relative: 1e-5)) == nil)
+        for v in params.layout.allViews {
+            let expected = try #require(g.grads[v.name])
+            let scale = Double(expected.map { abs($0) }.max() ?? 1)
+            let m = worstMismatch(fast.grads[v.name]!, expected, Tolerance(absolute: 1e-5 * scale, relative: 1e-4))
+            #expect(m == nil, "\(v.name): \(m ?? "")")
+        }
+    }
+
+    @Test("three Adam steps through the engine match torch.optim.Adam")
+    func adamSteps() throws {
+        let (g, params, data) = try load()
+        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: makePool(2), shardSize: 2, maxBatch: g.batch)
+        let all = Array(0..<g.batch)
+        for k in 0..<3 {
+            let loss = try all.withUnsafeBufferPointer { try engine.step(data, $0) }
+            #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(loss, g.adam_losses[k]), "step \(k + 1) loss \(loss) vs \(g.adam_losses[k])")
+        }
+        for v in params.layout.allViews {
+            let expected = try #require(g.state_after_3_adam_steps[v.name])
+            let m = worstMismatch(params.torchTensor(v), expected, Tolerance(absolute: 2e-6, relative: 1e-5))
+            #expect(m == nil, "\(v.name) after 3 steps: \(m ?? "")")
+        }
+    }
+
+    @Test("free-running generation matches PyTorch")
+    func generation() throws {
+        let (g, params, data) = try load()
+        let generator = try Generator(params: params, pool: makePool(2), chunkSize: 2)
+        let bottoms = try generator.bottomHalves(data, Array(0..<g.batch))
+        #expect(worstMismatch(bottoms.array, g.generated_bottoms, Tolerance(absolute: 1e-5, relative: 1e-4)) == nil)
+    }
+}

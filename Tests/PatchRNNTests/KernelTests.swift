@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+@testable import PatchRNN
+
+@Suite("SIMD kernels against plain loops")
+struct KernelTests {
+    /// Naive triple loop in Double: the reference.
+    func naive(m: Int, n: Int, k: Int, a: [Float], aRowStride: Int, aColStride: Int, b: [Float], ldb: Int, c: [Float], ldc: Int, accumulate: Bool) -> [Float] {
+        var out = c
+        for i in 0..<m {
+            for j in 0..<n {
+                var s = accumulate ? Double(c[i * ldc + j]) : 0
+                for p in 0..<k { s += Double(a[i * aRowStride + p * aColStride]) * Double(b[p * ldb + j]) }
+                out[i * ldc + j] = Float(s)
+            }
+        }
+        return out
+    }
+
+    @Test("GEMM matches the naive product on odd shapes, both A layouts, set and accumulate",
+          arguments: [(1, 1, 1), (5, 7, 3), (6, 16, 49), (7, 33, 64), (13, 49, 64), (16, 256, 64), (100, 400, 100), (11, 25, 17)])
+    func gemmMatchesNaive(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        var rng = SeededRandom(seed: UInt64(m * 10_000 + n * 100 + k))
+        for transposedA in [false, true] {
+            for accumulate in [false, true] {
+                let lda = (transposedA ? m : k) + 3, ldb = n + 5, ldc = n + 2
+                let a = (0..<((transposedA ? k : m) * lda)).map { _ in rng.uniform(-1, 1) }
+                let b = (0..<(k * ldb)).map { _ in rng.uniform(-1, 1) }
+                var c = (0..<(m * ldc)).map { _ in rng.uniform(-1, 1) }
+                let ars = transposedA ? 1 : lda, acs = transposedA ? lda : 1
+                let expected = naive(m: m, n: n, k: k, a: a, aRowStride: ars, aColStride: acs, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+                c.withUnsafeMutableBufferPointer { cp in
+                    gemm(m: m, n: n, k: k, a: a, aRowStride: ars, aColStride: acs, b: b, ldb: ldb, c: cp.baseAddress!, ldc: ldc, accumulate: accumulate)
+                }
+                // Only the m x n block may change; padding columns keep their values.
+                let mismatch = worstMismatch(c, expected, Tolerance(absolute: 1e-5 * Double(k), relative: 1e-5))
+                #expect(mismatch == nil, "m=\(m) n=\(n) k=\(k) transposedA=\(transposedA) accumulate=\(accumulate): \(mismatch ?? "")")
+            }
+        }
+    }
+
+    @Test("transpose")
+    func transposeWorks() {
+        let rows = 19, cols = 37
+        let src = (0..<(rows * cols)).map { Float($0) }
+        var dst = [Float](repeating: -1, count: rows * cols)
+        dst.withUnsafeMutableBufferPointer { transpose(rows: rows, cols: cols, src, lds: cols, $0.baseAddress!, ldd: rows) }
+        for r in 0..<rows { for c in 0..<cols { #expect(dst[c * rows + r] == src[r * cols + c]) } }
+    }
+
+    @Test("sigmoid, tanh and exp stay within 1e-6 of Foundation over the whole useful range")
+    func activationAccuracy() {
+        var worstSigmoid = 0.0, worstTanh = 0.0, worstExpRel = 0.0
+        var x = -30.0
+        while x <= 30 {
+            let f = Float(x)
+            worstSigmoid = max(worstSigmoid, abs(Double(fastSigmoid(f)) - 1 / (1 + Foundation.exp(-Double(f)))))
+            worstTanh = max(worstTanh, abs(Double(fastTanh(f)) - Foundation.tanh(Double(f))))
+            if abs(x) < 80 {
+                let e = Foundation.exp(Double(f))
+                worstExpRel = max(worstExpRel, abs(Double(fastExp(V8(repeating: f))[0]) - e) / e)
+            }
+            x += 0.000_37
+        }
+        #expect(worstSigmoid < 1e-6, "sigmoid max abs error \(worstSigmoid)")
+        #expect(worstTanh < 1e-6, "tanh max abs error \(worstTanh)")
+        #expect(worstExpRel < 1e-6, "exp max rel error \(worstExpRel)")
+        // Saturation: no NaN or Inf far outside the range.
+        for v: Float in [-1e30, -200, 200, 1e30] {
+            #expect(fastSigmoid(v).isFinite && fastTanh(v).isFinite)
+        }
+        #expect(fastTanh(Float(100)) == 1 && fastTanh(Float(-100)) == -1)
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+@testable import PatchRNN
+
+/// The straightforward implementation: the same model in plain Double loops over Swift
+/// arrays, one sequence and one time step at a time, weights in PyTorch's layout. The fast
+/// path (time-major GEMMs, fused SIMD gates, shards) is checked against it.
+struct ReferenceLSTM {
+    let hidden: Int
+    let layers: Int
+    let d = Patches.patchSize
+    let steps = Patches.count - 1
+    /// state_dict: name -> values (PyTorch layout).
+    var weights: [String: [Double]]
+
+    init(_ params: Parameters) {
+        hidden = params.config.hidden
+        layers = params.config.layers
+        var w: [String: [Double]] = [:]
+        for v in params.layout.allViews { w[v.name] = params.torchTensor(v).map(Double.init) }
+        weights = w
+    }
+
+    func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
+
+    /// Mean-squared-error loss over batch x 15 x 49, the outputs, and every gradient.
+    func run(_ sequences: [[Float]]) -> (loss: Double, outputs: [[Double]], grads: [String: [Double]]) {
+        let h = hidden, b = sequences.count, n = Double(b * steps * d)
+        var grads = weights.mapValues { [Double](repeating: 0, count: $0.count) }
+        var loss = 0.0
+        var outputs: [[Double]] = []
+        for seq in sequences {
+            // Forward, keeping every activation.
+            var xs: [[[Double]]] = [(0..<steps).map { t in (0..<d).map { Double(seq[t * d + $0]) } }]
+            var gatesAll: [[[Double]]] = [], cAll: [[[Double]]] = [], hAll: [[[Double]]] = []
+            for l in 0..<layers {
+                let inDim = l == 0 ? d : h
+                let wih = weights["lstm.weight_ih_l\(l)"]!, whh = weights["lstm.weight_hh_l\(l)"]!
+                let bih = weights["lstm.bias_ih_l\(l)"]!, bhh = weights["lstm.bias_hh_l\(l)"]!
+                var hPrev = [Double](repeating: 0, count: h), cPrev = hPrev
+                var gs: [[Double]] = [], cs: [[Double]] = [cPrev], hsOut: [[Double]] = [hPrev]
+                for t in 0..<steps {
+                    var a = [Double](repeating: 0, count: 4 * h)
+                    for r in 0..<(4 * h) {
+                        var s = bih[r] + bhh[r]
+                        for k in 0..<inDim { s += wih[r * inDim + k] * xs[l][t][k] }
+                        for k in 0..<h { s += whh[r * h + k] * hPrev[k] }
+                        a[r] = s
+                    }
+                    var g = a
+                    for j in 0..<h {
+                        g[j] = sigmoid(a[j]); g[h + j] = sigmoid(a[h + j])
+                        g[2 * h + j] = tanh(a[2 * h + j]); g[3 * h + j] = sigmoid(a[3 * h + j])
+                    }
+                    let c = (0..<h).map { g[h + $0] * cPrev[$0] + g[$0] * g[2 * h + $0] }
+                    let hv = (0..<h).map { g[3 * h + $0] * tanh(c[$0]) }
+                    gs.append(g); cs.append(c); hsOut.append(hv)
+                    hPrev = hv; cPrev = c
+                }
+                gatesAll.append(gs); cAll.append(cs); hAll.append(hsOut)
+                xs.append(Array(hsOut[1...]))
+            }
+            let wd = weights["linear.weight"]!, bd = weights["linear.bias"]!
+            var dTop = [[Double]](repeating: [Double](repeating: 0, count: h), count: steps)
+            for t in 0..<steps {
+                var y = [Double](repeating: 0, count: d)
+                for o in 0..<d {
+                    var s = bd[o]
+                    for k in 0..<h { s += wd[o * h + k] * xs[layers][t][k] }
+                    y[o] = s
+                    let diff = s - Double(seq[(t + 1) * d + o])
+                    loss += diff * diff / n
+                    let dy = 2 * diff / n
+                    grads["linear.bias"]![o] += dy
+                    for k in 0..<h {
+                        grads["linear.weight"]![o * h + k] += dy * xs[layers][t][k]
+                        dTop[t][k] += dy * wd[o * h + k]
+                    }
+                }
+                outputs.append(y)
+            }
+            // Backward through time, layer by layer from the top.
+            var dAbove = dTop
+            for l in stride(from: layers - 1, through: 0, by: -1) {
+                let inDim = l == 0 ? d : h
+                let wih = weights["lstm.weight_ih_l\(l)"]!, whh = weights["lstm.weight_hh_l\(l)"]!
+                var dBelow = [[Double]](repeating: [Double](repeating: 0, count: inDim), count: steps)
+                var dhNext = [Double](repeating: 0, count: h), dcNext = dhNext
+                for t in stride(from: steps - 1, through: 0, by: -1) {
+                    let g = gatesAll[l][t], c = cAll[l][t + 1], cPrev = cAll[l][t], hPrev = hAll[l][t]
+                    var da = [Double](repeating: 0, count: 4 * h)
+                    var dcPrev = [Double](repeating: 0, count: h)
+                    for j in 0..<h {
+                        let dh = dAbove[t][j] + dhNext[j]
+                        let tc = tanh(c[j])
+                        let dc = dcNext[j] + dh * g[3 * h + j] * (1 - tc * tc)
+                        da[j] = dc * g[2 * h + j] * g[j] * (1 - g[j])
+                        da[h + j] = dc * cPrev[j] * g[h + j] * (1 - g[h + j])
+                        da[2 * h + j] = dc * g[j] * (1 - g[2 * h + j] * g[2 * h + j])
+                        da[3 * h + j] = dh * tc * g[3 * h + j] * (1 - g[3 * h + j])
+                        dcPrev[j] = dc * g[h + j]
+                    }
+                    var dhPrev = [Double](repeating: 0, count: h)
+                    for r in 0..<(4 * h) {
+                        grads["lstm.bias_ih_l\(l)"]![r] += da[r]
+                        grads["lstm.bias_hh_l\(l)"]![r] += da[r]
+                        for k in 0..<inDim {
+                            grads["lstm.weight_ih_l\(l)"]![r * inDim + k] += da[r] * xs[l][t][k]
+                            dBelow[t][k] += da[r] * wih[r * inDim + k]
+                        }
+                        for k in 0..<h {
+                            grads["lstm.weight_hh_l\(l)"]![r * h + k] += da[r] * hPrev[k]
+                            dhPrev[k] += da[r] * whh[r * h + k]
+                        }
+                    }
+                    dhNext = dhPrev
+                    dcNext = dcPrev
+                }
+                dAbove = dBelow
+            }
+        }
+        return (loss, outputs, grads)
+    }
+}
+
+/// Runs the fast path (one shard of all sequences) and returns loss, outputs [b x 15 x 49]
+/// and gradients by name in PyTorch layout.
+func fastForwardBackward(_ params: Parameters, _ data: PatchSet, shardSize: Int? = nil)
+    -> (loss: Double, outputs: [Float], grads: [String: [Float]])
+{
+    let n = data.count, cfg = params.config
+    let shard = shardSize ?? n
+    let ws = ShardWorkspace(layout: params.layout, capacity: shard)
+    let grad = FloatBuffer(count: params.layout.paddedCount)
+    let part = FloatBuffer(count: params.layout.paddedCount)
+    var outputs = [Float](repeating: 0, count: n * cfg.steps * cfg.outputSize)
+    var sse = 0.0
+    ws.prepareForward(params.buffer.pointer)
+    ws.prepareBackward(params.buffer.pointer)
+    let scale = Float(1 / Double(n * cfg.steps * cfg.outputSize))
+    var lo = 0
+    while lo < n {
+        let hi = min(lo + shard, n), rows = hi - lo
+        let idx = Array(lo..<hi)
+        idx.withUnsafeBufferPointer { ws.load(data, indices: $0) }
+        sse += ws.forward(params.buffer.pointer, rows: rows)
+        ws.backward(params.buffer.pointer, rows: rows, lossScale: scale, grad: part.pointer)
+        for i in 0..<grad.count { grad[i] += part[i] }
+        // outputs are time-major in the workspace: row t * rows + b.
+        for b in 0..<rows {
+            for t in 0..<cfg.steps {
+                for o in 0..<cfg.outputSize {
+                    outputs[((lo + b) * cfg.steps + t) * cfg.outputSize + o] = ws.outputs[(t * rows + b) * cfg.outputSize + o]
+                }
+            }
+        }
+        lo = hi
+    }
+    var grads: [String: [Float]] = [:]
+    for v in params.layout.allViews { grads[v.name] = Parameters.torchOrder(v, grad.pointer) }
+    return (sse / Double(n * cfg.steps * cfg.outputSize), outputs, grads)
+}

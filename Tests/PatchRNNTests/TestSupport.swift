@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+@testable import PatchRNN
+
+/// Approximate equality with explicit tolerances: |a - b| <= absolute + relative * |b|.
+struct Tolerance {
+    var absolute: Double
+    var relative: Double
+    func accepts(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= absolute + relative * abs(b) }
+}
+
+/// The worst element of `actual` against `expected`, for a readable failure message.
+func worstMismatch(_ actual: [Float], _ expected: [Float], _ tol: Tolerance) -> String? {
+    guard actual.count == expected.count else { return "count \(actual.count) != \(expected.count)" }
+    var worst: (Int, Double)? = nil
+    for i in actual.indices where !tol.accepts(Double(actual[i]), Double(expected[i])) {
+        let excess = abs(Double(actual[i] - expected[i]))
+        if worst == nil || excess > worst!.1 { worst = (i, excess) }
+    }
+    guard let (i, _) = worst else { return nil }
+    return "element \(i): got \(actual[i]), expected \(expected[i])"
+}
+
+func fixtureURL(_ name: String) -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
+}
+
+func temporaryDirectory() throws -> String {
+    let dir = NSTemporaryDirectory() + "patchrnn-test-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+/// Random sequences in [0, 1) with labels cycling 0-9.
+func randomPatchSet(count: Int, seed: UInt64) -> PatchSet {
+    var rng = SeededRandom(seed: seed)
+    let buf = FloatBuffer(count: count * PatchSet.sequenceLength)
+    for i in 0..<buf.count { buf[i] = rng.uniform(0, 1) }
+    return PatchSet(sequences: buf, labels: (0..<count).map { UInt8($0 % 10) })
+}
+
+/// Smooth synthetic "digits": each class a different blob, so a model can learn something.
+func syntheticDigits(count: Int, seed: UInt64) -> (images: [UInt8], labels: [UInt8]) {
+    var rng = SeededRandom(seed: seed)
+    var images = [UInt8](repeating: 0, count: count * 784), labels = [UInt8]()
+    for n in 0..<count {
+        let d = n % 10
+        labels.append(UInt8(d))
+        let cx = 8.0 + Double(d) * 1.3 + Double(rng.uniform(-1, 1)), cy = 14.0 + Double(rng.uniform(-2, 2))
+        for y in 0..<28 {
+            for x in 0..<28 {
+                let r = ((Double(x) - cx) * (Double(x) - cx) + (Double(y) - cy) * (Double(y) - cy) / 4).squareRoot()
+                images[n * 784 + y * 28 + x] = UInt8(max(0, min(255, 255 * (1 - abs(r - 5) / 2))))
+            }
+        }
+    }
+    return (images, labels)
+}
+
+func idxBytes(magicType: UInt8 = 0x08, dims: [Int], payload: [UInt8]) -> [UInt8] {
+    var b: [UInt8] = [0, 0, magicType, UInt8(dims.count)]
+    for d in dims { b += [UInt8(d >> 24 & 0xFF), UInt8(d >> 16 & 0xFF), UInt8(d >> 8 & 0xFF), UInt8(d & 0xFF)] }
+    return b + payload
+}
+
+/// The real MNIST folder, if this machine has one (data/mnist or ../shared/data/mnist).
+func realMNISTDirectory() -> String? {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    for dir in [ProcessInfo.processInfo.environment["PATCHRNN_DATA"], root + "/data/mnist", root + "/../shared/data/mnist"].compactMap({ $0 })
+    where FileManager.default.fileExists(atPath: dir + "/train-images-idx3-ubyte.gz") {
+        return dir
+    }
+    return nil
+}
+
+/// One pool for all tests of a suite that need one, unpinned (tests run in parallel).
+func makePool(_ threads: Int) -> WorkerPool { WorkerPool(placement: Array(repeating: nil, count: threads), topology: nil) }
