@@ -71,5 +71,7 @@ struct KernelTests {
             #expect(fastSigmoid(v).isFinite && fastTanh(v).isFinite)
         }
         #expect(fastTanh(Float(100)) == 1 && fastTanh(Float(-100)) == -1)
+        // A NaN stays NaN, so numerical faults surface in the loss.
+        #expect(fastSigmoid(Float.nan).isNaN && fastTanh(Float.nan).isNaN)
     }
 }

@@ -4,6 +4,7 @@
 // futex (a variadic syscall), the spin-wait hint, and atomics on plain memory that the
 // futex can also sleep on.
 #include <stdint.h>
+#include "cvector.h"
 
 uint32_t csync_load(const uint32_t *p);
 void csync_store(uint32_t *p, uint32_t value);

@@ -1,3 +1,5 @@
+import CSync
+
 // Vectorized exp, sigmoid and tanh for the LSTM gates.
 //
 // exp: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for e^r
@@ -8,12 +10,14 @@
 // against Foundation's exp/tanh in Double: below 3e-7 (ActivationTests asserts < 1e-6), far
 // below the float32 rounding noise of the GEMMs that feed them.
 //
+// Clamped to [-87, 87] so that 2^n stays a normal float (sigmoid and tanh saturate long before).
+//
 // Scalar callers use the same SIMD code on a broadcast vector, so a value gets bit-identical
 // results whether it sits in a vector body or in a tail.
 
 @inline(__always)
 public func fastExp(_ input: V8) -> V8 {
-    let x = pointwiseMin(pointwiseMax(input, V8(repeating: -87.0)), V8(repeating: 87.0))
+    let x = prnn_clamp8(input, -87.0, 87.0)
     let magic = V8(repeating: 12_582_912.0)  // 1.5 * 2^23: adding it rounds to an integer
     let shifted = x * V8(repeating: 1.442_695_040_888_963_4) + magic
     let n = shifted - magic

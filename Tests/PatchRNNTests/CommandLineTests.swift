@@ -1,0 +1,116 @@
+import CZlib
+import Foundation
+import Testing
+@testable import PatchRNN
+
+/// The `patchrnn` tool as a user runs it: exit codes, one-line errors, the files it writes.
+@Suite("Command-line tool", .serialized)
+struct CommandLineTests {
+    static let binary: String? = {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for candidate in [here.appendingPathComponent("patchrnn").path, root.appendingPathComponent(".build/release/patchrnn").path]
+        where FileManager.default.isExecutableFile(atPath: candidate) {
+            return candidate
+        }
+        return nil
+    }()
+
+    struct Result { let status: Int32; let stdout: String; let stderr: String }
+
+    func run(_ args: [String]) throws -> Result {
+        let path = try #require(Self.binary, "patchrnn is not built: run `swift build -c release --product patchrnn` (scripts/test.sh does)")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// A small synthetic MNIST folder (gzip'd IDX files).
+    func syntheticMNIST(train: Int, test: Int) throws -> String {
+        let dir = try temporaryDirectory()
+        func gz(_ bytes: [UInt8], _ name: String) {
+            let f = gzopen("\(dir)/\(name).gz", "wb")
+            _ = bytes.withUnsafeBytes { gzwrite(f, $0.baseAddress, UInt32($0.count)) }
+            gzclose(f)
+        }
+        let (ti, tl) = syntheticDigits(count: train, seed: 1)
+        let (vi, vl) = syntheticDigits(count: test, seed: 2)
+        gz(idxBytes(dims: [train, 28, 28], payload: ti), MNIST.files.trainImages)
+        gz(idxBytes(dims: [train], payload: tl), MNIST.files.trainLabels)
+        gz(idxBytes(dims: [test, 28, 28], payload: vi), MNIST.files.testImages)
+        gz(idxBytes(dims: [test], payload: vl), MNIST.files.testLabels)
+        return dir
+    }
+
+    @Test("run, evaluate --json and generate work end to end and agree")
+    func endToEnd() throws {
+        let data = try syntheticMNIST(train: 400, test: 120)
+        let out = data + "/out"
+        let r = try run(["run", "--data", data, "--out", out, "--epochs", "2", "--batch-size", "32", "--threads", "2", "--quiet"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        for f in ["model.safetensors", "train-log.jsonl", "loss.svg", "samples.png", "truth.png", "metrics.json"] {
+            #expect(FileManager.default.fileExists(atPath: "\(out)/\(f)"), "\(f) missing")
+        }
+        let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/metrics.json"))) as? [String: Any])
+        for key in ["test_free_running_bottom_mse", "test_teacher_forced_mse", "per_class_bottom_mse", "best_val_loss",
+                    "epochs", "train_seconds", "threads", "batch_size", "seed"] {
+            #expect(metrics[key] != nil, "metrics.json lacks \(key)")
+        }
+        #expect((metrics["per_class_bottom_mse"] as? [Double])?.count == 10)
+        #expect(metrics["epochs"] as? Int == 2)
+        let log = try String(contentsOfFile: "\(out)/train-log.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(log.count == 2)
+
+        let e = try run(["evaluate", "--data", data, "--checkpoint", "\(out)/model.safetensors", "--json", "--threads", "1"])
+        #expect(e.status == 0, "stderr: \(e.stderr)")
+        let evaluated = try #require(try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])
+        // Same checkpoint, different thread count: the same numbers.
+        #expect(evaluated["test_free_running_bottom_mse"] as? Double == metrics["test_free_running_bottom_mse"] as? Double)
+        #expect(evaluated["test_teacher_forced_mse"] as? Double == metrics["test_teacher_forced_mse"] as? Double)
+
+        let g = try run(["generate", "--data", data, "--checkpoint", "\(out)/model.safetensors", "--out", "\(out)/gen", "--quiet"])
+        #expect(g.status == 0, "stderr: \(g.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(out)/gen/samples.png"))
+    }
+
+    @Test("impossible options and bad inputs end in one line on stderr and a non-zero exit",
+          arguments: [
+            (["train", "--batch-size", "0"], "--batch-size must be at least 1"),
+            (["train", "--batch-size", "100000"], "larger than the"),
+            (["train", "--hidden", "0"], "--hidden must be at least 1"),
+            (["train", "--learning-rate", "nan"], "--learning-rate must be a positive number"),
+            (["train", "--learning-rate=-0.1"], "--learning-rate must be a positive number"),
+            (["train", "--threads", "100000"], "more than the"),
+            (["train", "--out", "/proc/forbidden"], "/proc/forbidden"),
+            (["train", "--data", "/nonexistent"], "MNIST folder /nonexistent not found"),
+            (["evaluate", "--checkpoint", "/nonexistent.safetensors"], "no such checkpoint file"),
+          ])
+    func badInput(args: [String], message: String) throws {
+        let data = try syntheticMNIST(train: 100, test: 20)
+        var full = args
+        if !args.contains("--data") { full += ["--data", data] }
+        if args[0] == "train" && !args.contains("--out") { full += ["--out", data + "/out"] }
+        let r = try run(full + ["--quiet"])
+        #expect(r.status != 0)
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(r.stderr)")
+        #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains(message), "stderr: \(r.stderr)")
+    }
+
+    @Test("--help of every subcommand explains its options")
+    func help() throws {
+        for sub in ["run", "train", "generate", "evaluate", "bench", "topology"] {
+            let r = try run([sub, "--help"])
+            #expect(r.status == 0)
+            #expect(r.stdout.contains("USAGE") || r.stdout.contains("usage"))
+        }
+        #expect(try run(["train", "--help"]).stdout.contains("--learning-rate"))
+    }
+}

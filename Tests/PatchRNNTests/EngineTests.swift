@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import PatchRNN
+
+@Suite("Data-parallel engine: pinning, determinism, failures", .serialized)
+struct EngineTests {
+    /// A short training run; returns the weights and the losses.
+    func train(threads: Int, pinned: Bool) throws -> ([Float], [Double]) {
+        let data = randomPatchSet(count: 200, seed: 8)
+        let params = Parameters.initialized(ModelConfig(hidden: 24, layers: 2), seed: 42)
+        let pool: WorkerPool
+        if pinned, let topo = try? Topology(), threads <= topo.cores.count {
+            pool = try WorkerPool.make(threads: threads, topology: topo)
+        } else {
+            pool = makePool(threads)
+        }
+        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: pool, shardSize: 8, maxBatch: 37)
+        var losses: [Double] = []
+        var order = Array(0..<200)
+        var rng = SeededRandom(seed: 1)
+        for _ in 0..<2 {
+            rng.shuffle(&order)
+            try order.withUnsafeBufferPointer { all in
+                var lo = 0
+                while lo < all.count {
+                    let hi = min(lo + 37, all.count)  // 37: shards of 8 plus a partial one; last batch shorter
+                    losses.append(try engine.step(data, UnsafeBufferPointer(rebasing: all[lo..<hi])))
+                    lo = hi
+                }
+            }
+        }
+        losses.append(try engine.meanLoss(data, Array(0..<50)))
+        return (params.buffer.array, losses)
+    }
+
+    @Test("the same seed gives bit-identical weights and losses with 1, 2, 3 and 4 threads")
+    func deterministicAcrossThreadCounts() throws {
+        let (w1, l1) = try train(threads: 1, pinned: true)
+        for n in [2, 3, 4] {
+            let (w, l) = try train(threads: n, pinned: n <= 2)
+            #expect(w == w1, "weights differ with \(n) threads")
+            #expect(l == l1, "losses differ with \(n) threads")
+        }
+        #expect(l1.last! < l1.first!, "training lowered the loss")
+    }
+
+    @Test("workers are really pinned: hwloc and sched_getcpu agree with the placement")
+    func pinning() throws {
+        let topo = try Topology()
+        let n = topo.cores.count
+        let pool = try WorkerPool.make(threads: n, topology: topo)
+        #expect(pool.bindingWarning == nil)
+        #expect(pool.boundPUs == pool.placement.map { $0 })
+        let seen = PerWorker<[Int]>(count: n)
+        try pool.run { w in
+            var cpus: [Int] = []
+            for _ in 0..<50 { cpus.append(currentCPU()) }
+            seen[w] = cpus
+        }
+        for w in 0..<n {
+            #expect(Set(seen[w] ?? []) == [pool.placement[w]!], "worker \(w) ran on \(Set(seen[w] ?? []))")
+        }
+        // One worker per physical core first: no two workers share a core.
+        let cores = pool.placement.map { topo.core(ofPU: $0!)!.index }
+        #expect(Set(cores).count == n)
+    }
+
+    @Test("placement refuses more workers than cores unless SMT is allowed, and checks --cores")
+    func placementLimits() throws {
+        let topo = try Topology()
+        #expect(throws: PatchRNNError.self) { try topo.placement(workers: topo.cores.count + 1) }
+        #expect(throws: PatchRNNError.self) { try topo.placement(workers: 0) }
+        #expect(throws: PatchRNNError.self) { try topo.validate(cores: [100_000]) }
+        #expect(try topo.placement(workers: 1).count == 1)
+    }
+
+    @Test("an error in one worker reaches the coordinator, and the pool keeps working")
+    func workerFailure() throws {
+        let pool = makePool(3)
+        #expect(throws: PatchRNNError("worker 2 failed")) {
+            try pool.run { w in if w == 2 { throw PatchRNNError("worker \(w) failed") } }
+        }
+        let hits = PerWorker<Int>(count: 3)
+        try pool.run { w in hits[w] = w * 10 }
+        #expect((0..<3).map { hits[$0] } == [0, 10, 20])
+    }
+
+    @Test("a non-finite loss stops training with the step named")
+    func nanLoss() throws {
+        let data = randomPatchSet(count: 16, seed: 1)
+        let params = Parameters.initialized(ModelConfig(hidden: 8, layers: 1), seed: 1)
+        params.buffer[0] = .nan
+        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: makePool(1), shardSize: 8, maxBatch: 16)
+        do {
+            _ = try Array(0..<16).withUnsafeBufferPointer { try engine.step(data, $0) }
+            Issue.record("expected an error")
+        } catch let e as PatchRNNError {
+            #expect(e.description.contains("Adam step 1"))
+        }
+    }
+}

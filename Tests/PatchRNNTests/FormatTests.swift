@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+@testable import PatchRNN
+
+@Suite("Checkpoints (safetensors), PNG and the loss plot")
+struct FormatTests {
+    @Test("a checkpoint round-trips bit for bit with PyTorch names, shapes and metadata")
+    func safetensorsRoundTrip() throws {
+        let dir = try temporaryDirectory()
+        let params = Parameters.initialized(ModelConfig(hidden: 12, layers: 2), seed: 3)
+        try Safetensors.save(params, metadata: ["epoch": "7", "seed": "3"], to: "\(dir)/m.safetensors")
+        let (loaded, file) = try Safetensors.load(path: "\(dir)/m.safetensors")
+        #expect(loaded.config == params.config)
+        #expect(loaded.buffer.array == params.buffer.array)
+        #expect(file.metadata["epoch"] == "7")
+        #expect(file.tensors["lstm.weight_ih_l0"]?.shape == [48, 49])
+        #expect(file.tensors["lstm.weight_hh_l1"]?.shape == [48, 12])
+        #expect(file.tensors["linear.weight"]?.shape == [49, 12])
+        #expect(file.tensors["linear.bias"]?.shape == [49])
+        // No temporary file is left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["m.safetensors"])
+    }
+
+    @Test("damaged or mismatched checkpoints are refused with a message saying what is wrong")
+    func badCheckpoints() throws {
+        let dir = try temporaryDirectory()
+        let params = Parameters.initialized(ModelConfig(hidden: 8, layers: 2), seed: 1)
+        let good = try Safetensors.encode(params, metadata: [:])
+        func attempt(_ bytes: [UInt8], config: ModelConfig? = nil) -> String {
+            let path = "\(dir)/c.safetensors"
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            do { _ = try Safetensors.load(path: path, config: config); return "loaded" } catch { return "\(error)" }
+        }
+        #expect(attempt(Array(good.prefix(5))).contains("truncated"))
+        #expect(attempt(Array(good.dropLast(100))).contains("outside"))
+        var badLength = good
+        badLength[0] = 0xFF; badLength[1] = 0xFF; badLength[2] = 0xFF
+        #expect(attempt(badLength).contains("header length"))
+        var notJSON = good
+        notJSON[8] = UInt8(ascii: "#")
+        #expect(attempt(notJSON).contains("not a JSON"))
+        let header = String(decoding: good[8..<(8 + Int(good[0]) + Int(good[1]) << 8)], as: UTF8.self)
+        func withHeader(_ h: String) -> [UInt8] {
+            var padded = Array(h.utf8)
+            while padded.count % 8 != 0 { padded.append(0x20) }
+            let n = UInt64(padded.count)
+            return (0..<8).map { UInt8((n >> (8 * UInt64($0))) & 0xFF) } + padded + good[(8 + header.utf8.count)...]
+        }
+        #expect(attempt(withHeader(header.replacingOccurrences(of: "\"F32\"", with: "\"F16\""))).contains("dtype F16"))
+        #expect(attempt(withHeader(header.replacingOccurrences(of: "linear.bias", with: "linear.bogus"))).contains("missing linear.bias"))
+        #expect(attempt(good, config: ModelConfig(hidden: 16, layers: 2)).contains("hidden 16"))
+        #expect(attempt(good).contains("loaded"))
+    }
+
+    @Test("the PNG writer produces a valid file: signature, IHDR size, and chunk CRCs")
+    func png() throws {
+        let images = (0..<12).map { n in (0..<784).map { Float(($0 + n) % 28) / 27 } }
+        let bytes = try digitGridPNG(images: images, columns: 5, scale: 2, markBoundary: true)
+        #expect(Array(bytes[0..<8]) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        let width = Int(bytes[16]) << 24 | Int(bytes[17]) << 16 | Int(bytes[18]) << 8 | Int(bytes[19])
+        let height = Int(bytes[20]) << 24 | Int(bytes[21]) << 16 | Int(bytes[22]) << 8 | Int(bytes[23])
+        #expect(width == 5 * 58 + 2 && height == 3 * 58 + 2)
+        #expect(Array(bytes.suffix(8)[..<(bytes.count - 4)].suffix(4)) == Array("IEND".utf8))
+    }
+
+    @Test("the loss plot is an SVG with both curves")
+    func lossPlot() {
+        let svg = lossPlotSVG(train: [0.05, 0.04, 0.035], validation: [0.045, 0.039, 0.036], bestEpoch: 3)
+        #expect(svg.hasPrefix("<svg"))
+        #expect(svg.components(separatedBy: "<polyline").count == 3)
+    }
+}
