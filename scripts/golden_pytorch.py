@@ -43,11 +43,11 @@ state3 = {k: v.detach().clone() for k, v in model.state_dict().items()}
 model.load_state_dict(state0)
 with torch.no_grad():
     out, hc = lstm(seqs[:, :8])
-    pred = linear(out[:, -1:])
+    pred = linear(out[:, -1:]).clamp(0, 1)  # generated pixels are clipped to [0, 1]
     gen = [pred]
     for _ in range(7):
         out, hc = lstm(pred, hc)
-        pred = linear(out)
+        pred = linear(out).clamp(0, 1)
         gen.append(pred)
     gen = torch.cat(gen, dim=1)
 

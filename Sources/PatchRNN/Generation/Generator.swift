@@ -1,5 +1,6 @@
 /// Free-running generation of bottom halves: feed the 8 true top-half patches, then feed each
-/// prediction back in. The output after patch 8 is patch 9; after patch 15 it is patch 16.
+/// prediction, clipped to the pixel range [0, 1], back in. The output after patch 8 is patch
+/// 9; after patch 15 it is patch 16.
 /// A class batch is cut into chunks spread over the workers; each chunk runs the same
 /// SIMD kernels as training (GEMM per layer per step, fused gate nonlinearities).
 public final class Generator: @unchecked Sendable {
@@ -52,6 +53,9 @@ public final class GenerationWorkspace: @unchecked Sendable {
     let tanhCells: FloatBuffer
     let y: FloatBuffer
     let biasSums: [FloatBuffer]
+    let packedIHt: [FloatBuffer]
+    let packedHHt: [FloatBuffer]
+    let packedDenseT: FloatBuffer
 
     public init(layout: ParameterLayout, capacity: Int) {
         self.layout = layout
@@ -64,12 +68,20 @@ public final class GenerationWorkspace: @unchecked Sendable {
         tanhCells = FloatBuffer(count: capacity * h)
         y = FloatBuffer(count: capacity * c.outputSize)
         biasSums = (0..<c.layers).map { _ in FloatBuffer(count: 4 * h) }
+        packedIHt = (0..<c.layers).map { FloatBuffer(count: packedCount(k: c.layerInputSize($0), n: 4 * h)) }
+        packedHHt = (0..<c.layers).map { _ in FloatBuffer(count: packedCount(k: h, n: 4 * h)) }
+        packedDenseT = FloatBuffer(count: packedCount(k: h, n: c.outputSize))
     }
 
     public func prepare(_ params: UnsafePointer<Float>) {
+        let g4 = 4 * layout.config.hidden
         for (l, v) in layout.lstm.enumerated() {
             for j in 0..<v.biasIH.count { biasSums[l][j] = params[v.biasIH.offset + j] + params[v.biasHH.offset + j] }
+            packB(k: v.weightIHt.rows, n: g4, params + v.weightIHt.offset, rowStride: g4, colStride: 1, into: packedIHt[l].pointer)
+            packB(k: v.weightHHt.rows, n: g4, params + v.weightHHt.offset, rowStride: g4, colStride: 1, into: packedHHt[l].pointer)
         }
+        let d = layout.denseWeightT
+        packB(k: d.rows, n: d.cols, params + d.offset, rowStride: d.cols, colStride: 1, into: packedDenseT.pointer)
     }
 
     /// Writes the 8 generated patches of each sequence to out[b * 8 * 49 ...].
@@ -92,12 +104,12 @@ public final class GenerationWorkspace: @unchecked Sendable {
                 input = UnsafePointer(y.pointer)  // the previous prediction
             }
             var inDim = d
-            for (l, v) in layout.lstm.enumerated() {
-                gemmNN(m: n, n: g4, k: inDim, a: input, lda: inDim, b: params + v.weightIHt.offset, ldb: g4,
-                       c: gates.pointer, ldc: g4, accumulate: false)
+            for l in 0..<c.layers {
+                gemmPacked(m: n, n: g4, k: inDim, a: input, aRowStride: inDim, aColStride: 1, packedB: packedIHt[l].pointer,
+                           c: gates.pointer, ldc: g4, accumulate: false)
                 if t > 0 {
-                    gemmNN(m: n, n: g4, k: h, a: hiddens[l].pointer, lda: h, b: params + v.weightHHt.offset, ldb: g4,
-                           c: gates.pointer, ldc: g4, accumulate: true)
+                    gemmPacked(m: n, n: g4, k: h, a: hiddens[l].pointer, aRowStride: h, aColStride: 1, packedB: packedHHt[l].pointer,
+                               c: gates.pointer, ldc: g4, accumulate: true)
                 }
                 lstmCellForward(rows: n, hidden: h, gates: gates.pointer, bias: biasSums[l].pointer,
                                 cPrev: cells[l].pointer, cOut: cells[l].pointer,
@@ -105,10 +117,13 @@ public final class GenerationWorkspace: @unchecked Sendable {
                 input = UnsafePointer(hiddens[l].pointer)
                 inDim = h
             }
-            gemmNN(m: n, n: od, k: h, a: input, lda: h, b: params + layout.denseWeightT.offset, ldb: od,
-                   c: y.pointer, ldc: od, accumulate: false)
+            gemmPacked(m: n, n: od, k: h, a: input, aRowStride: h, aColStride: 1, packedB: packedDenseT.pointer,
+                       c: y.pointer, ldc: od, accumulate: false)
             addBiasRows(y.pointer, rows: n, cols: od, bias: params + layout.denseBias.offset)
             if t >= top - 1 {
+                // A generated patch is an image patch: pixels outside [0, 1] cannot be right,
+                // so they are clipped both in the output and in what is fed back.
+                clampInPlace(y.pointer, count: n * od, 0, 1)
                 let k = t - (top - 1)
                 for b in 0..<n { (out + b * perImage + k * od).update(from: y.pointer + b * od, count: od) }
             }

@@ -54,3 +54,15 @@ public func evaluateTestSet(generator: Generator, engine: TrainingEngine, test: 
                               perClassCount: counts, generationSeconds: seconds)
     return (metrics, generations)
 }
+
+/// Free-running bottom-half MSE of `indices` of `data` (one batch).
+public func bottomHalfMSE(generator: Generator, data: PatchSet, indices: [Int]) throws -> Double {
+    let top = Patches.topHalf * Patches.patchSize
+    let perImage = PatchSet.sequenceLength - top
+    let bottoms = try generator.bottomHalves(data, indices)
+    var sse = 0.0
+    for (j, i) in indices.enumerated() {
+        sse += sumSquaredError(bottoms.pointer + j * perImage, data.sequence(i) + top, rowCount: 1, cols: perImage)
+    }
+    return sse / Double(indices.count * perImage)
+}

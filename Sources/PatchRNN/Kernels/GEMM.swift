@@ -124,7 +124,7 @@ public func transpose(
 }
 
 @inline(__always)
-private func tile6x16(
+func tile6x16(
     k: Int, a: UnsafePointer<Float>, ars: Int, acs: Int,
     b: UnsafePointer<Float>, ldb: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
@@ -163,7 +163,7 @@ private func tile6x16(
 }
 
 @inline(__always)
-private func tile4x16(
+func tile4x16(
     k: Int, a: UnsafePointer<Float>, ars: Int, acs: Int,
     b: UnsafePointer<Float>, ldb: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
@@ -195,7 +195,7 @@ private func tile4x16(
 }
 
 @inline(__always)
-private func tile1x16(
+func tile1x16(
     k: Int, a: UnsafePointer<Float>, acs: Int,
     b: UnsafePointer<Float>, ldb: Int,
     c: UnsafeMutablePointer<Float>, accumulate: Bool
@@ -220,7 +220,7 @@ private func tile1x16(
 }
 
 @inline(__always)
-private func tile1x8(
+func tile1x8(
     k: Int, a: UnsafePointer<Float>, acs: Int,
     b: UnsafePointer<Float>, ldb: Int,
     c: UnsafeMutablePointer<Float>, accumulate: Bool

@@ -32,9 +32,14 @@ public final class ShardWorkspace: @unchecked Sendable {
     var dHiddenBelow: FloatBuffer
     let dHiddenRecurrent: FloatBuffer
     let dCell: FloatBuffer
-    let weightIH: [FloatBuffer]   // [4H x in], W_ih in PyTorch's layout
-    let weightHH: [FloatBuffer]   // [4H x H]
-    let denseWeight: FloatBuffer  // [out x H]
+    // Weights packed into GEMM panels (see PackedGEMM.swift), once per optimizer step.
+    let packedIHt: [FloatBuffer]   // W_ih^T [in x 4H]  (forward: x W_ih^T)
+    let packedHHt: [FloatBuffer]   // W_hh^T [H x 4H]   (forward: h W_hh^T)
+    let packedDenseT: FloatBuffer  // W_d^T [H x out]   (forward: h W_d^T)
+    let packedIH: [FloatBuffer]    // W_ih [4H x in]    (backward: dG W_ih)
+    let packedHH: [FloatBuffer]    // W_hh [4H x H]     (backward: dG W_hh)
+    let packedDense: FloatBuffer   // W_d [out x H]     (backward: dY W_d)
+    let packedGrad: FloatBuffer    // dG or dY of one layer, packed for the weight-gradient GEMMs
 
     public init(layout: ParameterLayout, capacity: Int) {
         self.layout = layout
@@ -56,9 +61,14 @@ public final class ShardWorkspace: @unchecked Sendable {
         dHiddenBelow = FloatBuffer(count: t * n * h)
         dHiddenRecurrent = FloatBuffer(count: n * h)
         dCell = FloatBuffer(count: n * h)
-        weightIH = (0..<config.layers).map { FloatBuffer(count: 4 * h * config.layerInputSize($0)) }
-        weightHH = (0..<config.layers).map { _ in FloatBuffer(count: 4 * h * h) }
-        denseWeight = FloatBuffer(count: config.outputSize * h)
+        let out = config.outputSize
+        packedIHt = (0..<config.layers).map { FloatBuffer(count: packedCount(k: config.layerInputSize($0), n: 4 * h)) }
+        packedHHt = (0..<config.layers).map { _ in FloatBuffer(count: packedCount(k: h, n: 4 * h)) }
+        packedDenseT = FloatBuffer(count: packedCount(k: h, n: out))
+        packedIH = (0..<config.layers).map { FloatBuffer(count: packedCount(k: 4 * h, n: config.layerInputSize($0))) }
+        packedHH = (0..<config.layers).map { _ in FloatBuffer(count: packedCount(k: 4 * h, n: h)) }
+        packedDense = FloatBuffer(count: packedCount(k: out, n: h))
+        packedGrad = FloatBuffer(count: max(packedCount(k: t * n, n: 4 * h), packedCount(k: t * n, n: out)))
     }
 
     // MARK: Loading a shard
@@ -78,12 +88,17 @@ public final class ShardWorkspace: @unchecked Sendable {
 
     // MARK: Forward
 
-    /// Sums b_ih + b_hh once per parameter version (the forward reads them per step).
+    /// Once per parameter version: packs the forward weights and sums b_ih + b_hh.
     public func prepareForward(_ params: UnsafePointer<Float>) {
+        let g4 = 4 * config.hidden
         for (l, v) in layout.lstm.enumerated() {
             let s = biasSums[l].pointer
             for j in 0..<v.biasIH.count { s[j] = params[v.biasIH.offset + j] + params[v.biasHH.offset + j] }
+            packB(k: v.weightIHt.rows, n: g4, params + v.weightIHt.offset, rowStride: g4, colStride: 1, into: packedIHt[l].pointer)
+            packB(k: v.weightHHt.rows, n: g4, params + v.weightHHt.offset, rowStride: g4, colStride: 1, into: packedHHt[l].pointer)
         }
+        let d = layout.denseWeightT
+        packB(k: d.rows, n: d.cols, params + d.offset, rowStride: d.cols, colStride: 1, into: packedDenseT.pointer)
     }
 
     /// Teacher-forced forward of the `rows` loaded sequences. Returns the sum of squared errors
@@ -93,17 +108,17 @@ public final class ShardWorkspace: @unchecked Sendable {
         let t = steps, h = config.hidden, g4 = 4 * h
         var x = UnsafePointer(patches.pointer)
         var xDim = config.inputSize
-        for (l, v) in layout.lstm.enumerated() {
+        for l in 0..<config.layers {
             let gts = gates[l].pointer, cs = cells[l].pointer, hs = hiddens[l].pointer, tcs = tanhCells[l].pointer
-            gemmNN(m: t * n, n: g4, k: xDim, a: x, lda: xDim, b: params + v.weightIHt.offset, ldb: g4,
-                   c: gts, ldc: g4, accumulate: false)
+            gemmPacked(m: t * n, n: g4, k: xDim, a: x, aRowStride: xDim, aColStride: 1, packedB: packedIHt[l].pointer,
+                       c: gts, ldc: g4, accumulate: false)
             cs.update(repeating: 0, count: n * h)
             hs.update(repeating: 0, count: n * h)
             for s in 0..<t {
                 let gs = gts + s * n * g4
                 if s > 0 {
-                    gemmNN(m: n, n: g4, k: h, a: hs + s * n * h, lda: h, b: params + v.weightHHt.offset, ldb: g4,
-                           c: gs, ldc: g4, accumulate: true)
+                    gemmPacked(m: n, n: g4, k: h, a: hs + s * n * h, aRowStride: h, aColStride: 1, packedB: packedHHt[l].pointer,
+                               c: gs, ldc: g4, accumulate: true)
                 }
                 lstmCellForward(rows: n, hidden: h, gates: gs, bias: biasSums[l].pointer,
                                 cPrev: cs + s * n * h, cOut: cs + (s + 1) * n * h,
@@ -114,24 +129,24 @@ public final class ShardWorkspace: @unchecked Sendable {
         }
         let out = config.outputSize
         let y = outputs.pointer
-        gemmNN(m: t * n, n: out, k: h, a: x, lda: h, b: params + layout.denseWeightT.offset, ldb: out,
-               c: y, ldc: out, accumulate: false)
+        gemmPacked(m: t * n, n: out, k: h, a: x, aRowStride: h, aColStride: 1, packedB: packedDenseT.pointer,
+                   c: y, ldc: out, accumulate: false)
         addBiasRows(y, rows: t * n, cols: out, bias: params + layout.denseBias.offset)
         return sumSquaredError(y, patches.pointer + n * config.inputSize, rowCount: t * n, cols: out)
     }
 
     // MARK: Backward
 
-    /// PyTorch-layout copies of the weights the backward multiplies by (dG W, dY W).
+    /// Once per parameter version: packs W_ih, W_hh and W_d (PyTorch's layout, read as the
+    /// transposes of the stored matrices) for the backward products dG W and dY W.
     public func prepareBackward(_ params: UnsafePointer<Float>) {
         let h = config.hidden, g4 = 4 * h
         for (l, v) in layout.lstm.enumerated() {
-            transpose(rows: v.weightIHt.rows, cols: g4, params + v.weightIHt.offset, lds: g4,
-                      weightIH[l].pointer, ldd: v.weightIHt.rows)
-            transpose(rows: h, cols: g4, params + v.weightHHt.offset, lds: g4, weightHH[l].pointer, ldd: h)
+            packB(k: g4, n: v.weightIHt.rows, params + v.weightIHt.offset, rowStride: 1, colStride: g4, into: packedIH[l].pointer)
+            packB(k: g4, n: h, params + v.weightHHt.offset, rowStride: 1, colStride: g4, into: packedHH[l].pointer)
         }
-        transpose(rows: h, cols: config.outputSize, params + layout.denseWeightT.offset, lds: config.outputSize,
-                  denseWeight.pointer, ldd: h)
+        let d = layout.denseWeightT
+        packB(k: d.cols, n: h, params + d.offset, rowStride: 1, colStride: d.cols, into: packedDense.pointer)
     }
 
     /// Gradient of (sum of squared errors) x `lossScale` with respect to every parameter, for
@@ -149,11 +164,13 @@ public final class ShardWorkspace: @unchecked Sendable {
         while i < total { dy[i] = 2 * lossScale * (y[i] - target[i]); i += 1 }
 
         let top = UnsafePointer(hiddens[config.layers - 1].pointer + n * h)
-        gemmTN(m: h, n: out, k: tn, a: top, lda: h, b: dy, ldb: out,
-               c: grad + layout.denseWeightT.offset, ldc: out, accumulate: false)
+        let pg = packedGrad.pointer
+        packB(k: tn, n: out, dy, rowStride: out, colStride: 1, into: pg)
+        gemmPacked(m: h, n: out, k: tn, a: top, aRowStride: 1, aColStride: h, packedB: pg,
+                   c: grad + layout.denseWeightT.offset, ldc: out, accumulate: false)
         columnSums(dy, rows: tn, cols: out, into: grad + layout.denseBias.offset)
-        gemmNN(m: tn, n: h, k: out, a: dy, lda: out, b: denseWeight.pointer, ldb: h,
-               c: dHiddenAbove.pointer, ldc: h, accumulate: false)
+        gemmPacked(m: tn, n: h, k: out, a: dy, aRowStride: out, aColStride: 1, packedB: packedDense.pointer,
+                   c: dHiddenAbove.pointer, ldc: h, accumulate: false)
 
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
             let v = layout.lstm[l]
@@ -167,22 +184,23 @@ public final class ShardWorkspace: @unchecked Sendable {
                                  tanhC: tcs + s * n * h, dhAbove: dha + s * n * h, dhRecurrent: dhr,
                                  dc: dc, dGates: dg + s * n * g4)
                 if s > 0 {
-                    gemmNN(m: n, n: h, k: g4, a: dg + s * n * g4, lda: g4, b: weightHH[l].pointer, ldb: h,
-                           c: dhr, ldc: h, accumulate: false)
+                    gemmPacked(m: n, n: h, k: g4, a: dg + s * n * g4, aRowStride: g4, aColStride: 1, packedB: packedHH[l].pointer,
+                               c: dhr, ldc: h, accumulate: false)
                 }
             }
-            // h_0 = 0, so step 0 adds nothing to dW_hh: sum over steps 1..T-1.
-            gemmTN(m: h, n: g4, k: (t - 1) * n, a: hs + n * h, lda: h, b: dg + n * g4, ldb: g4,
-                   c: grad + v.weightHHt.offset, ldc: g4, accumulate: false)
+            packB(k: tn, n: g4, dg, rowStride: g4, colStride: 1, into: pg)
+            // h_0 = 0, so step 0 adds nothing to dW_hh: sum over steps 1..T-1 (rows n..<Tn of dG).
+            gemmPacked(m: h, n: g4, k: (t - 1) * n, a: hs + n * h, aRowStride: 1, aColStride: h,
+                       packedB: pg + n * 16, panelStride: tn * 16, c: grad + v.weightHHt.offset, ldc: g4, accumulate: false)
             let xDim = config.layerInputSize(l)
             let x = l == 0 ? UnsafePointer(patches.pointer) : UnsafePointer(hiddens[l - 1].pointer + n * h)
-            gemmTN(m: xDim, n: g4, k: tn, a: x, lda: xDim, b: dg, ldb: g4,
-                   c: grad + v.weightIHt.offset, ldc: g4, accumulate: false)
+            gemmPacked(m: xDim, n: g4, k: tn, a: x, aRowStride: 1, aColStride: xDim, packedB: pg,
+                       c: grad + v.weightIHt.offset, ldc: g4, accumulate: false)
             columnSums(dg, rows: tn, cols: g4, into: grad + v.biasIH.offset)
             (grad + v.biasHH.offset).update(from: grad + v.biasIH.offset, count: g4)
             if l > 0 {
-                gemmNN(m: tn, n: h, k: g4, a: dg, lda: g4, b: weightIH[l].pointer, ldb: h,
-                       c: dHiddenBelow.pointer, ldc: h, accumulate: false)
+                gemmPacked(m: tn, n: h, k: g4, a: dg, aRowStride: g4, aColStride: 1, packedB: packedIH[l].pointer,
+                           c: dHiddenBelow.pointer, ldc: h, accumulate: false)
                 swap(&dHiddenAbove, &dHiddenBelow)
             }
         }

@@ -36,6 +36,7 @@ public enum Pipeline {
         let trainer = Trainer(options: options, engine: engine, data: train, split: split, reporter: reporter)
         trainer.checkpointPath = outDirectory + "/" + checkpointName
         trainer.logPath = outDirectory + "/" + logName
+        trainer.generator = try Generator(params: params, pool: pool)
         let result = try trainer.train()
         try Safetensors.save(params, metadata: trainer.metadata(epoch: result.bestEpoch, bestValLoss: result.bestValLoss),
                              to: outDirectory + "/" + checkpointName)

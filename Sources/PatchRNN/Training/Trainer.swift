@@ -5,6 +5,9 @@ public struct TrainingOptions: Sendable {
     public var batchSize = 64
     public var maxEpochs = 100
     public var patience = 5
+    /// Halve the learning rate after this many epochs without validation improvement
+    /// (ReduceLROnPlateau); 0 disables.
+    public var lrPatience = 0
     public var learningRate: Float = 1e-3
     public var seed: UInt64 = 1
     public var validationFraction = 0.1
@@ -21,6 +24,7 @@ public struct TrainingOptions: Sendable {
         guard batchSize >= 1 else { throw PatchRNNError("--batch-size must be at least 1 (got \(batchSize))") }
         guard shardSize >= 1 else { throw PatchRNNError("--shard-size must be at least 1 (got \(shardSize))") }
         guard maxEpochs >= 1 else { throw PatchRNNError("--epochs must be at least 1 (got \(maxEpochs))") }
+        guard lrPatience >= 0 else { throw PatchRNNError("--lr-patience must be 0 (off) or more (got \(lrPatience))") }
         guard patience >= 1 else { throw PatchRNNError("--patience must be at least 1 (got \(patience))") }
         guard learningRate.isFinite, learningRate > 0 else { throw PatchRNNError("--learning-rate must be a positive number (got \(learningRate))") }
         guard validationFraction > 0, validationFraction < 1 else {
@@ -37,13 +41,18 @@ public struct EpochRecord: Codable, Sendable {
     public var epoch: Int
     public var trainLoss: Double
     public var valLoss: Double
+    /// Free-running bottom-half MSE on (up to 2,000 of) the validation images: what the
+    /// generated digits will look like, which teacher-forced loss alone does not show.
+    public var valBottomMSE: Double?
     public var seconds: Double
     public var samplesPerSecond: Double
     public var best: Bool
+    public var learningRate: Double
 
     enum CodingKeys: String, CodingKey {
         case epoch, seconds, best
         case trainLoss = "train_loss", valLoss = "val_loss", samplesPerSecond = "samples_per_s"
+        case valBottomMSE = "val_bottom_mse", learningRate = "learning_rate"
     }
 }
 
@@ -66,6 +75,8 @@ public final class Trainer {
     public let reporter: ProgressReporter
     public var checkpointPath: String?
     public var logPath: String?
+    /// When set, each epoch also measures the free-running bottom-half MSE on validation images.
+    public var generator: Generator?
 
     public init(options: TrainingOptions, engine: TrainingEngine, data: PatchSet, split: Split, reporter: ProgressReporter) {
         self.options = options
@@ -81,12 +92,13 @@ public final class Trainer {
                 "output_size": "\(m.outputSize)", "epoch": "\(epoch)", "seed": "\(options.seed)",
                 "batch_size": "\(options.batchSize)", "learning_rate": "\(options.learningRate)",
                 "shard_size": "\(options.shardSize)", "best_val_loss": "\(bestValLoss)",
-                "validation_fraction": "\(options.validationFraction)", "gate_order": "i,f,g,o"]
+                "validation_fraction": "\(options.validationFraction)", "lr_patience": "\(options.lrPatience)",
+                "gate_order": "i,f,g,o"]
     }
 
     public func train() throws -> TrainingResult {
         let params = engine.params
-        var best = params.copy()
+        let best = params.copy()
         var bestVal = Double.infinity, bestEpoch = 0, sinceBest = 0
         var history: [EpochRecord] = []
         var order = split.train
@@ -97,6 +109,7 @@ public final class Trainer {
         var stoppedEarly = false
         for epoch in 1...options.maxEpochs {
             rng.shuffle(&order)
+            let epochLearningRate = engine.adamConfig.learningRate
             let t0 = monotonicSeconds()
             var lossSum = 0.0, samples = 0
             try order.withUnsafeBufferPointer { all in
@@ -112,6 +125,7 @@ public final class Trainer {
             }
             let trainSeconds = monotonicSeconds() - t0
             let val = try engine.meanLoss(data, split.validation)
+            let valBottom = try generator.map { try bottomHalfMSE(generator: $0, data: data, indices: Array(split.validation.prefix(2000))) }
             let seconds = monotonicSeconds() - t0
             let improved = val < bestVal
             if improved {
@@ -121,10 +135,16 @@ public final class Trainer {
             } else {
                 sinceBest += 1
             }
-            let record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(samples), valLoss: val, seconds: seconds,
-                                     samplesPerSecond: Double(samples) / trainSeconds, best: improved)
+            var lrNote = ""
+            if options.lrPatience > 0, sinceBest > 0, sinceBest % options.lrPatience == 0 {
+                engine.adamConfig.learningRate = max(engine.adamConfig.learningRate / 2, 1e-6)
+                lrNote = " - learning rate -> \(engine.adamConfig.learningRate)"
+            }
+            let record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(samples), valLoss: val, valBottomMSE: valBottom, seconds: seconds,
+                                     samplesPerSecond: Double(samples) / trainSeconds, best: improved,
+                                     learningRate: Double(epochLearningRate))
             history.append(record)
-            reporter.info("Epoch \(epoch)/\(options.maxEpochs) - \(fmt(seconds, 1))s - loss: \(fmt(record.trainLoss, 5)) - val_loss: \(fmt(val, 5)) - \(Int(record.samplesPerSecond)) samples/s\(improved ? " *" : "")")
+            reporter.info("Epoch \(epoch)/\(options.maxEpochs) - \(fmt(seconds, 1))s - loss: \(fmt(record.trainLoss, 5)) - val_loss: \(fmt(val, 5))\(valBottom.map { " - val_bottom: " + fmt($0, 5) } ?? "") - \(Int(record.samplesPerSecond)) samples/s\(improved ? " *" : "")\(lrNote)")
             if let logPath {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys]
@@ -138,7 +158,6 @@ public final class Trainer {
             }
         }
         params.buffer.copy(from: best.buffer)
-        best = params
         return TrainingResult(history: history, bestEpoch: bestEpoch, bestValLoss: bestVal,
                               trainSeconds: monotonicSeconds() - start, stoppedEarly: stoppedEarly)
     }
