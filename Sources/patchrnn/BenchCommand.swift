@@ -37,7 +37,7 @@ struct BenchCommand: ParsableCommand {
                 }
                 return
             }
-            print("single-core GEMM peak (512^3, this run): \(fmt(peak, 1)) GFLOP/s; one training sample = \(fmt(ModelConfig.default.trainingFlopsPerSample / 1e6, 2)) MFLOP")
+            print("single-core GEMM peak (510x512x512, packed, this run): \(fmt(peak, 1)) GFLOP/s; one training sample = \(fmt(ModelConfig.default.trainingFlopsPerSample / 1e6, 2)) MFLOP")
             print("threads  batch  samples/s   GFLOP/s  of peak  speed-up  step us  compute  reduce+Adam  wait   gen images/s")
             let base = reports.first?.samplesPerSecond ?? 1
             for r in reports {

@@ -40,6 +40,42 @@ struct KernelTests {
         }
     }
 
+    @Test("packed-panel GEMM matches the naive product: tails, transposed A, row ranges, long k",
+          arguments: [(1, 1, 1), (5, 7, 3), (6, 16, 49), (7, 33, 64), (13, 49, 64), (100, 400, 100), (11, 25, 600)])
+    func packedGemmMatchesNaive(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        var rng = SeededRandom(seed: UInt64(m * 7 + n * 3 + k))
+        for transposedA in [false, true] {
+            for accumulate in [false, true] {
+                let lda = (transposedA ? m : k) + 1, ldc = n + 2, skip = 3  // B: use rows skip..<skip+k of a taller matrix
+                let a = (0..<((transposedA ? k : m) * lda)).map { _ in rng.uniform(-1, 1) }
+                let tall = (0..<((k + skip) * n)).map { _ in rng.uniform(-1, 1) }
+                var c = (0..<(m * ldc)).map { _ in rng.uniform(-1, 1) }
+                let ars = transposedA ? 1 : lda, acs = transposedA ? lda : 1
+                let b = Array(tall[(skip * n)...])
+                let expected = naive(m: m, n: n, k: k, a: a, aRowStride: ars, aColStride: acs, b: b, ldb: n, c: c, ldc: ldc, accumulate: accumulate)
+                var packed = [Float](repeating: .nan, count: packedCount(k: k + skip, n: n))
+                packed.withUnsafeMutableBufferPointer { packB(k: k + skip, n: n, tall, rowStride: n, colStride: 1, into: $0.baseAddress!) }
+                c.withUnsafeMutableBufferPointer { cp in
+                    gemmPacked(m: m, n: n, k: k, a: a, aRowStride: ars, aColStride: acs, packedB: packed.withUnsafeBufferPointer { $0.baseAddress! + skip * 16 },
+                               panelStride: (k + skip) * 16, c: cp.baseAddress!, ldc: ldc, accumulate: accumulate)
+                }
+                let mismatch = worstMismatch(c, expected, Tolerance(absolute: 1e-5 * Double(k), relative: 1e-5))
+                #expect(mismatch == nil, "m=\(m) n=\(n) k=\(k) transposedA=\(transposedA) accumulate=\(accumulate): \(mismatch ?? "")")
+            }
+        }
+    }
+
+    @Test("packing B transposed reads the stored matrix's transpose")
+    func packTransposed() {
+        let k = 5, n = 19
+        let stored = (0..<(n * k)).map { Float($0) }  // n x k, row-major; B = stored^T
+        var packed = [Float](repeating: -1, count: packedCount(k: k, n: n))
+        packed.withUnsafeMutableBufferPointer { packB(k: k, n: n, stored, rowStride: 1, colStride: k, into: $0.baseAddress!) }
+        for r in 0..<k { for c in 0..<n { #expect(packed[(c / 16) * k * 16 + r * 16 + c % 16] == stored[c * k + r]) } }
+        #expect(packed[k * 16 + 0 * 16 + 5] == 0, "padding is zero")
+    }
+
     @Test("transpose")
     func transposeWorks() {
         let rows = 19, cols = 37

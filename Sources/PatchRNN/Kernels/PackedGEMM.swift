@@ -51,6 +51,19 @@ public func gemmPacked(
         if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
+    // Long reductions go in blocks of 256 so that a panel block (16 KiB) stays in L1 next to
+    // the rows of A. The model's products have k <= 256 except with very large shards.
+    let kc = 256
+    if k > kc {
+        var k0 = 0
+        while k0 < k {
+            let kb = min(kc, k - k0)
+            gemmPacked(m: m, n: n, k: kb, a: a + k0 * aColStride, aRowStride: aRowStride, aColStride: aColStride,
+                       packedB: packedB + k0 * 16, panelStride: ps, c: c, ldc: ldc, accumulate: accumulate || k0 > 0)
+            k0 += kb
+        }
+        return
+    }
     let fullPanels = n / 16
     for p in 0..<fullPanels {
         let b = packedB + p * ps
