@@ -53,7 +53,7 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Maximum number of epochs (early stopping usually ends sooner).") var epochs: Int = 100
     @Option(help: "Adam learning rate.") var learningRate: Float = 1e-3
     @Option(help: "Early stopping: epochs without validation improvement before stopping.") var patience: Int = 5
-    @Option(help: "Halve the learning rate after this many epochs without validation improvement (0: never).") var lrPatience: Int = 0
+    @Option(help: "Halve the learning rate after this many epochs without validation improvement (0: never).") var lrPatience: Int = 2
     @Option(help: "Seed for initial weights, validation split and shuffling.") var seed: UInt64 = 1
     @Option(help: "Fraction of the training set held out for validation (random, seeded).") var validationFraction: Double = 0.1
     @Option(help: "LSTM hidden size.") var hidden: Int = 64

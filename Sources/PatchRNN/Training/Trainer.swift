@@ -7,7 +7,7 @@ public struct TrainingOptions: Sendable {
     public var patience = 5
     /// Halve the learning rate after this many epochs without validation improvement
     /// (ReduceLROnPlateau); 0 disables.
-    public var lrPatience = 0
+    public var lrPatience = 2
     public var learningRate: Float = 1e-3
     public var seed: UInt64 = 1
     public var validationFraction = 0.1
