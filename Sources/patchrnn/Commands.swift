@@ -41,7 +41,7 @@ struct RunCommand: ParsableCommand {
             let extra: [String: Any] = [
                 "best_val_loss": o.result.bestValLoss, "epochs": o.result.history.count, "best_epoch": o.result.bestEpoch,
                 "train_seconds": o.result.trainSeconds, "threads": pool.count, "batch_size": training.batchSize,
-                "seed": training.seed, "learning_rate": Double(training.learningRate), "hidden": training.hidden,
+                "seed": training.seed, "learning_rate": Double("\(training.learningRate)") ?? Double(training.learningRate), "hidden": training.hidden,
                 "layers": training.layers, "stopped_early": o.result.stoppedEarly]
             let (metrics, _) = try Pipeline.generateResults(params: o.params, test: o.data.test, pool: pool,
                                                             outDirectory: output.out, extra: extra)
