@@ -128,3 +128,57 @@ func loadTest(_ data: String?) throws -> PatchSet {
 }
 
 func printError(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Record the first training steps for a side-by-side check with another framework.",
+        discussion: """
+        Writes init.safetensors (the initial weights, PyTorch layout) and trace.json (the \
+        training-set indices of every minibatch, in the order patchrnn uses them, and the loss \
+        of each step before its update) to --out, for the settings given. \
+        scripts/compare_pytorch.py equivalence replays them in PyTorch.
+        """)
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var training: TrainOptions
+    @OptionGroup var engine: EngineOptions
+    @Option(help: "Number of Adam steps to record.") var steps: Int = 100
+
+    func run() throws {
+        try reportingErrors {
+            guard steps >= 1 else { throw PatchRNNError("--steps must be at least 1 (got \(steps))") }
+            let reporter = ProgressReporter(quiet: true)
+            try prepareOutputDirectory(output.out)
+            var options = training.options(shardSize: engine.shardSize)
+            options.lrPatience = 0
+            let mnist = try MNIST.load(directory: MNIST.resolveDirectory(dataOptions.data))
+            var train = mnist.train
+            if let limit = options.trainLimit, limit < train.count { train = train.subset(Array(0..<limit)) }
+            let split = Split(count: train.count, validationFraction: options.validationFraction, seed: options.seed)
+            try options.validate(trainCount: split.train.count)
+            let params = Parameters.initialized(options.model, seed: options.seed)
+            try Safetensors.save(params, metadata: ["seed": "\(options.seed)", "step": "0"], to: output.out + "/init.safetensors")
+            let pool = try engine.makePool(reporter: reporter)
+            let engineState = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: options.learningRate),
+                                                 pool: pool, shardSize: options.shardSize, maxBatch: options.batchSize)
+            options.maxEpochs = (steps * options.batchSize) / split.train.count + 2
+            let trainer = Trainer(options: options, engine: engineState, data: train, split: split, reporter: reporter)
+            var batches: [[Int]] = [], losses: [Double] = []
+            let wanted = steps
+            trainer.onStep = { step, batch, loss in
+                batches.append(Array(batch))
+                losses.append(loss)
+                return step < wanted
+            }
+            _ = try trainer.train()
+            let trace: [String: Any] = ["batch_size": options.batchSize, "seed": Int(options.seed),
+                                        "learning_rate": Double("\(options.learningRate)") ?? 0,
+                                        "hidden": options.model.hidden, "layers": options.model.layers,
+                                        "threads": pool.count, "steps": losses.count,
+                                        "batches": batches, "losses": losses]
+            try writeFileAtomically(Pipeline.jsonText(trace), to: output.out + "/trace.json")
+            print("Recorded \(losses.count) steps: \(output.out)/init.safetensors, \(output.out)/trace.json")
+        }
+    }
+}

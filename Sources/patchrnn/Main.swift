@@ -14,6 +14,6 @@ struct PatchRNNCommand: ParsableCommand {
         digit from its top half and writes a 10x10 sample grid.
         """,
         subcommands: [RunCommand.self, TrainCommand.self, GenerateCommand.self, EvaluateCommand.self,
-                      BenchCommand.self, TopologyCommand.self],
+                      BenchCommand.self, TopologyCommand.self, TraceCommand.self],
         defaultSubcommand: RunCommand.self)
 }

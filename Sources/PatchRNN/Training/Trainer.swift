@@ -77,6 +77,9 @@ public final class Trainer {
     public var logPath: String?
     /// When set, each epoch also measures the free-running bottom-half MSE on validation images.
     public var generator: Generator?
+    /// Called after every Adam step with the step number (from 1), the minibatch (indices
+    /// into `data`) and its loss; returning false ends training there (used by `trace`).
+    public var onStep: ((Int, UnsafeBufferPointer<Int>, Double) -> Bool)?
 
     public init(options: TrainingOptions, engine: TrainingEngine, data: PatchSet, split: Split, reporter: ProgressReporter) {
         self.options = options
@@ -107,15 +110,19 @@ public final class Trainer {
         let steps = (order.count + options.batchSize - 1) / options.batchSize
         var logLines = ""
         var stoppedEarly = false
+        var globalStep = 0, stopRequested = false
         for epoch in 1...options.maxEpochs {
             rng.shuffle(&order)
             let epochLearningRate = engine.adamConfig.learningRate
             let t0 = monotonicSeconds()
             var lossSum = 0.0, samples = 0
             try order.withUnsafeBufferPointer { all in
-                for s in 0..<steps {
+                for s in 0..<steps where !stopRequested {
                     let lo = s * options.batchSize, hi = min(lo + options.batchSize, all.count)
-                    let loss = try engine.step(data, UnsafeBufferPointer(rebasing: all[lo..<hi]))
+                    let batch = UnsafeBufferPointer(rebasing: all[lo..<hi])
+                    let loss = try engine.step(data, batch)
+                    globalStep += 1
+                    if let onStep, !onStep(globalStep, batch, loss) { stopRequested = true }
                     lossSum += loss * Double(hi - lo)
                     samples += hi - lo
                     let elapsed = monotonicSeconds() - t0
@@ -123,6 +130,7 @@ public final class Trainer {
                                   loss: lossSum / Double(samples), samplesPerSecond: Double(samples) / elapsed, elapsed: elapsed)
                 }
             }
+            if stopRequested { break }
             let trainSeconds = monotonicSeconds() - t0
             let val = try engine.meanLoss(data, split.validation)
             let valBottom = try generator.map { try bottomHalfMSE(generator: $0, data: data, indices: Array(split.validation.prefix(2000))) }
