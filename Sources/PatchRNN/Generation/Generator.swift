@@ -119,10 +119,11 @@ public final class GenerationWorkspace: @unchecked Sendable {
                 input = UnsafePointer(hiddens[l].pointer)
                 inDim = h
             }
-            gemmPacked(m: n, n: od, k: h, a: input, aRowStride: h, aColStride: 1, packedB: packedDenseT.pointer,
-                       c: y.pointer, ldc: od, accumulate: false)
-            addBiasRows(y.pointer, rows: n, cols: od, bias: params + layout.denseBias.offset)
+            // Outputs before the last true patch are not used: the Dense layer runs from there on.
             if t >= top - 1 {
+                gemmPacked(m: n, n: od, k: h, a: input, aRowStride: h, aColStride: 1, packedB: packedDenseT.pointer,
+                           c: y.pointer, ldc: od, accumulate: false)
+                addBiasRows(y.pointer, rows: n, cols: od, bias: params + layout.denseBias.offset)
                 // A generated patch is an image patch: pixels outside [0, 1] cannot be right,
                 // so they are clipped both in the output and in what is fed back.
                 clampInPlace(y.pointer, count: n * od, 0, 1)
