@@ -54,10 +54,7 @@ public final class GenerationWorkspace: @unchecked Sendable {
     let hiddens: [FloatBuffer]
     let tanhCells: FloatBuffer
     let y: FloatBuffer
-    let biasSums: [FloatBuffer]
-    let packedIHt: [FloatBuffer]
-    let packedHHt: [FloatBuffer]
-    let packedDenseT: FloatBuffer
+    let weights: PackedForwardWeights
 
     public init(layout: ParameterLayout, capacity: Int) {
         self.layout = layout
@@ -69,22 +66,10 @@ public final class GenerationWorkspace: @unchecked Sendable {
         hiddens = (0..<c.layers).map { _ in FloatBuffer(count: capacity * h) }
         tanhCells = FloatBuffer(count: capacity * h)
         y = FloatBuffer(count: capacity * c.outputSize)
-        biasSums = (0..<c.layers).map { _ in FloatBuffer(count: 4 * h) }
-        packedIHt = (0..<c.layers).map { FloatBuffer(count: packedCount(k: c.layerInputSize($0), n: 4 * h)) }
-        packedHHt = (0..<c.layers).map { _ in FloatBuffer(count: packedCount(k: h, n: 4 * h)) }
-        packedDenseT = FloatBuffer(count: packedCount(k: h, n: c.outputSize))
+        weights = PackedForwardWeights(layout: layout)
     }
 
-    public func prepare(_ params: UnsafePointer<Float>) {
-        let g4 = 4 * layout.config.hidden
-        for (l, v) in layout.lstm.enumerated() {
-            for j in 0..<v.biasIH.count { biasSums[l][j] = params[v.biasIH.offset + j] + params[v.biasHH.offset + j] }
-            packB(k: v.weightIHt.rows, n: g4, params + v.weightIHt.offset, rowStride: g4, colStride: 1, into: packedIHt[l].pointer)
-            packB(k: v.weightHHt.rows, n: g4, params + v.weightHHt.offset, rowStride: g4, colStride: 1, into: packedHHt[l].pointer)
-        }
-        let d = layout.denseWeightT
-        packB(k: d.rows, n: d.cols, params + d.offset, rowStride: d.cols, colStride: 1, into: packedDenseT.pointer)
-    }
+    public func prepare(_ params: UnsafePointer<Float>) { weights.update(from: params) }
 
     /// Writes the 8 generated patches of each sequence to out[b * 8 * 49 ...].
     public func generate(_ params: UnsafePointer<Float>, _ data: PatchSet, _ indices: UnsafeBufferPointer<Int>,
@@ -107,13 +92,13 @@ public final class GenerationWorkspace: @unchecked Sendable {
             }
             var inDim = d
             for l in 0..<c.layers {
-                gemmPacked(m: n, n: g4, k: inDim, a: input, aRowStride: inDim, aColStride: 1, packedB: packedIHt[l].pointer,
+                gemmPacked(m: n, n: g4, k: inDim, a: input, aRowStride: inDim, aColStride: 1, packedB: weights.inputHidden[l].pointer,
                            c: gates.pointer, ldc: g4, accumulate: false)
                 if t > 0 {
-                    gemmPacked(m: n, n: g4, k: h, a: hiddens[l].pointer, aRowStride: h, aColStride: 1, packedB: packedHHt[l].pointer,
+                    gemmPacked(m: n, n: g4, k: h, a: hiddens[l].pointer, aRowStride: h, aColStride: 1, packedB: weights.hiddenHidden[l].pointer,
                                c: gates.pointer, ldc: g4, accumulate: true)
                 }
-                lstmCellForward(rows: n, hidden: h, gates: gates.pointer, bias: biasSums[l].pointer,
+                lstmCellForward(rows: n, hidden: h, gates: gates.pointer, bias: weights.biasSums[l].pointer,
                                 cPrev: cells[l].pointer, cOut: cells[l].pointer,
                                 tanhC: tanhCells.pointer, hOut: hiddens[l].pointer)
                 input = UnsafePointer(hiddens[l].pointer)
@@ -121,7 +106,7 @@ public final class GenerationWorkspace: @unchecked Sendable {
             }
             // Outputs before the last true patch are not used: the Dense layer runs from there on.
             if t >= top - 1 {
-                gemmPacked(m: n, n: od, k: h, a: input, aRowStride: h, aColStride: 1, packedB: packedDenseT.pointer,
+                gemmPacked(m: n, n: od, k: h, a: input, aRowStride: h, aColStride: 1, packedB: weights.dense.pointer,
                            c: y.pointer, ldc: od, accumulate: false)
                 addBiasRows(y.pointer, rows: n, cols: od, bias: params + layout.denseBias.offset)
                 // A generated patch is an image patch: pixels outside [0, 1] cannot be right,

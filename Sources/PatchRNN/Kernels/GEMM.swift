@@ -1,17 +1,16 @@
-// Register-tiled single-precision GEMM on raw pointers: no allocation, no threads.
+// The register tiles of the GEMM (PackedGEMM.swift drives them): raw pointers, no
+// allocation, no threads.
 //
-//     C[m x n] (+)= A[m x k] * B[k x n]
+//     C[rows x 16] (+)= A[rows x k] * B[k x 16]
 //
-// B and C are row-major with leading dimensions. A is addressed through two strides,
-// A(i, p) = a[i * aRowStride + p * aColStride], so the same kernel serves A (aRowStride = lda,
-// aColStride = 1) and A transposed (aRowStride = 1, aColStride = lda): the weight gradients
-// X^T * dG need no transpose copy.
+// A is addressed through two strides, A(i, p) = a[i * ars + p * acs], so the same tile serves
+// A (ars = lda, acs = 1) and A transposed (ars = 1, acs = lda): the weight gradients X^T dG
+// need no transpose copy.
 //
-// The micro-tile is 6 rows x 16 columns of SIMD8<Float> accumulators: 12 accumulators, 2 loads
+// The main tile is 6 rows x 16 columns of SIMD8<Float> accumulators: 12 accumulators, 2 loads
 // of B and one broadcast of A per row and k, 15 of the 16 AVX2 registers. On AVX-512 machines
 // (Zen 4) the same tile runs within 5-10% of a SIMD16 8x32 tile (DESIGN.md), so one kernel
-// serves both. Tails: a 4-row and a 1-row version of the tile, an 8-wide column block, and a
-// scalar loop for the last < 8 columns.
+// serves both. Row tails use a 4-row and a 1-row version.
 
 public typealias V8 = SIMD8<Float>
 
@@ -21,106 +20,6 @@ public typealias V8 = SIMD8<Float>
 
 @inline(__always) func store8(_ v: V8, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self)
-}
-
-/// C[m x n] = A * B (accumulate == false) or C += A * B (accumulate == true).
-public func gemm(
-    m: Int, n: Int, k: Int,
-    a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int,
-    b: UnsafePointer<Float>, ldb: Int,
-    c: UnsafeMutablePointer<Float>, ldc: Int,
-    accumulate: Bool
-) {
-    if m == 0 || n == 0 { return }
-    if k == 0 {
-        if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
-        return
-    }
-    var j = 0
-    while j + 16 <= n {
-        var i = 0
-        while i + 6 <= m {
-            tile6x16(k: k, a: a + i * aRowStride, ars: aRowStride, acs: aColStride,
-                     b: b + j, ldb: ldb, c: c + i * ldc + j, ldc: ldc, accumulate: accumulate)
-            i += 6
-        }
-        if i + 4 <= m {
-            tile4x16(k: k, a: a + i * aRowStride, ars: aRowStride, acs: aColStride,
-                     b: b + j, ldb: ldb, c: c + i * ldc + j, ldc: ldc, accumulate: accumulate)
-            i += 4
-        }
-        while i < m {
-            tile1x16(k: k, a: a + i * aRowStride, acs: aColStride,
-                     b: b + j, ldb: ldb, c: c + i * ldc + j, accumulate: accumulate)
-            i += 1
-        }
-        j += 16
-    }
-    if j + 8 <= n {
-        for i in 0..<m {
-            tile1x8(k: k, a: a + i * aRowStride, acs: aColStride,
-                    b: b + j, ldb: ldb, c: c + i * ldc + j, accumulate: accumulate)
-        }
-        j += 8
-    }
-    if j < n {
-        for i in 0..<m {
-            let ai = a + i * aRowStride
-            for jj in j..<n {
-                var s: Float = accumulate ? c[i * ldc + jj] : 0
-                for p in 0..<k { s += ai[p * aColStride] * b[p * ldb + jj] }
-                c[i * ldc + jj] = s
-            }
-        }
-    }
-}
-
-/// Convenience for the common case: A row-major with leading dimension lda.
-@inline(__always)
-public func gemmNN(
-    m: Int, n: Int, k: Int,
-    a: UnsafePointer<Float>, lda: Int,
-    b: UnsafePointer<Float>, ldb: Int,
-    c: UnsafeMutablePointer<Float>, ldc: Int,
-    accumulate: Bool
-) {
-    gemm(m: m, n: n, k: k, a: a, aRowStride: lda, aColStride: 1,
-         b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
-}
-
-/// C = A^T * B (or +=), where A is stored k x m row-major with leading dimension lda.
-@inline(__always)
-public func gemmTN(
-    m: Int, n: Int, k: Int,
-    a: UnsafePointer<Float>, lda: Int,
-    b: UnsafePointer<Float>, ldb: Int,
-    c: UnsafeMutablePointer<Float>, ldc: Int,
-    accumulate: Bool
-) {
-    gemm(m: m, n: n, k: k, a: a, aRowStride: 1, aColStride: lda,
-         b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
-}
-
-/// dst[cols x rows] = src[rows x cols]^T.
-public func transpose(
-    rows: Int, cols: Int,
-    _ src: UnsafePointer<Float>, lds: Int,
-    _ dst: UnsafeMutablePointer<Float>, ldd: Int
-) {
-    let block = 16
-    var r0 = 0
-    while r0 < rows {
-        let r1 = min(r0 + block, rows)
-        var c0 = 0
-        while c0 < cols {
-            let c1 = min(c0 + block, cols)
-            for r in r0..<r1 {
-                for c in c0..<c1 { dst[c * ldd + r] = src[r * lds + c] }
-            }
-            c0 = c1
-        }
-        r0 = r1
-    }
 }
 
 @inline(__always)
@@ -217,20 +116,4 @@ func tile1x16(
         c0.addProduct(av, load8(pb)); c1.addProduct(av, load8(pb + 8))
     }
     store8(c0 + d0, c); store8(c1 + d1, c + 8)
-}
-
-@inline(__always)
-func tile1x8(
-    k: Int, a: UnsafePointer<Float>, acs: Int,
-    b: UnsafePointer<Float>, ldb: Int,
-    c: UnsafeMutablePointer<Float>, accumulate: Bool
-) {
-    var c0 = accumulate ? load8(c) : V8()
-    var pb = b
-    var off = 0
-    for _ in 0..<k {
-        c0.addProduct(V8(repeating: a[off]), load8(pb))
-        pb += ldb; off += acs
-    }
-    store8(c0, c)
 }

@@ -24,7 +24,7 @@ public final class ShardWorkspace: @unchecked Sendable {
     let hiddens: [FloatBuffer]
     let tanhCells: [FloatBuffer]
     let outputs: FloatBuffer
-    let biasSums: [FloatBuffer]
+    let forwardWeights: PackedForwardWeights
     // Backward only.
     let dOutputs: FloatBuffer
     let dGates: FloatBuffer
@@ -33,9 +33,6 @@ public final class ShardWorkspace: @unchecked Sendable {
     let dHiddenRecurrent: FloatBuffer
     let dCell: FloatBuffer
     // Weights packed into GEMM panels (see PackedGEMM.swift), once per optimizer step.
-    let packedIHt: [FloatBuffer]   // W_ih^T [in x 4H]  (forward: x W_ih^T)
-    let packedHHt: [FloatBuffer]   // W_hh^T [H x 4H]   (forward: h W_hh^T)
-    let packedDenseT: FloatBuffer  // W_d^T [H x out]   (forward: h W_d^T)
     let packedIH: [FloatBuffer]    // W_ih [4H x in]    (backward: dG W_ih)
     let packedHH: [FloatBuffer]    // W_hh [4H x H]     (backward: dG W_hh)
     let packedDense: FloatBuffer   // W_d [out x H]     (backward: dY W_d)
@@ -54,7 +51,7 @@ public final class ShardWorkspace: @unchecked Sendable {
         hiddens = (0..<config.layers).map { _ in FloatBuffer(count: (t + 1) * n * h) }
         tanhCells = (0..<config.layers).map { _ in FloatBuffer(count: t * n * h) }
         outputs = FloatBuffer(count: t * n * config.outputSize)
-        biasSums = (0..<config.layers).map { _ in FloatBuffer(count: 4 * h) }
+        forwardWeights = PackedForwardWeights(layout: layout)
         dOutputs = FloatBuffer(count: t * n * config.outputSize)
         dGates = FloatBuffer(count: t * n * 4 * h)
         dHiddenAbove = FloatBuffer(count: t * n * h)
@@ -62,9 +59,6 @@ public final class ShardWorkspace: @unchecked Sendable {
         dHiddenRecurrent = FloatBuffer(count: n * h)
         dCell = FloatBuffer(count: n * h)
         let out = config.outputSize
-        packedIHt = (0..<config.layers).map { FloatBuffer(count: packedCount(k: config.layerInputSize($0), n: 4 * h)) }
-        packedHHt = (0..<config.layers).map { _ in FloatBuffer(count: packedCount(k: h, n: 4 * h)) }
-        packedDenseT = FloatBuffer(count: packedCount(k: h, n: out))
         packedIH = (0..<config.layers).map { FloatBuffer(count: packedCount(k: 4 * h, n: config.layerInputSize($0))) }
         packedHH = (0..<config.layers).map { _ in FloatBuffer(count: packedCount(k: 4 * h, n: h)) }
         packedDense = FloatBuffer(count: packedCount(k: out, n: h))
@@ -89,17 +83,7 @@ public final class ShardWorkspace: @unchecked Sendable {
     // MARK: Forward
 
     /// Once per parameter version: packs the forward weights and sums b_ih + b_hh.
-    public func prepareForward(_ params: UnsafePointer<Float>) {
-        let g4 = 4 * config.hidden
-        for (l, v) in layout.lstm.enumerated() {
-            let s = biasSums[l].pointer
-            for j in 0..<v.biasIH.count { s[j] = params[v.biasIH.offset + j] + params[v.biasHH.offset + j] }
-            packB(k: v.weightIHt.rows, n: g4, params + v.weightIHt.offset, rowStride: g4, colStride: 1, into: packedIHt[l].pointer)
-            packB(k: v.weightHHt.rows, n: g4, params + v.weightHHt.offset, rowStride: g4, colStride: 1, into: packedHHt[l].pointer)
-        }
-        let d = layout.denseWeightT
-        packB(k: d.rows, n: d.cols, params + d.offset, rowStride: d.cols, colStride: 1, into: packedDenseT.pointer)
-    }
+    public func prepareForward(_ params: UnsafePointer<Float>) { forwardWeights.update(from: params) }
 
     /// Teacher-forced forward of the `rows` loaded sequences. Returns the sum of squared errors
     /// of all rows x steps x out predictions.
@@ -110,17 +94,17 @@ public final class ShardWorkspace: @unchecked Sendable {
         var xDim = config.inputSize
         for l in 0..<config.layers {
             let gts = gates[l].pointer, cs = cells[l].pointer, hs = hiddens[l].pointer, tcs = tanhCells[l].pointer
-            gemmPacked(m: t * n, n: g4, k: xDim, a: x, aRowStride: xDim, aColStride: 1, packedB: packedIHt[l].pointer,
+            gemmPacked(m: t * n, n: g4, k: xDim, a: x, aRowStride: xDim, aColStride: 1, packedB: forwardWeights.inputHidden[l].pointer,
                        c: gts, ldc: g4, accumulate: false)
             cs.update(repeating: 0, count: n * h)
             hs.update(repeating: 0, count: n * h)
             for s in 0..<t {
                 let gs = gts + s * n * g4
                 if s > 0 {
-                    gemmPacked(m: n, n: g4, k: h, a: hs + s * n * h, aRowStride: h, aColStride: 1, packedB: packedHHt[l].pointer,
+                    gemmPacked(m: n, n: g4, k: h, a: hs + s * n * h, aRowStride: h, aColStride: 1, packedB: forwardWeights.hiddenHidden[l].pointer,
                                c: gs, ldc: g4, accumulate: true)
                 }
-                lstmCellForward(rows: n, hidden: h, gates: gs, bias: biasSums[l].pointer,
+                lstmCellForward(rows: n, hidden: h, gates: gs, bias: forwardWeights.biasSums[l].pointer,
                                 cPrev: cs + s * n * h, cOut: cs + (s + 1) * n * h,
                                 tanhC: tcs + s * n * h, hOut: hs + (s + 1) * n * h)
             }
@@ -129,7 +113,7 @@ public final class ShardWorkspace: @unchecked Sendable {
         }
         let out = config.outputSize
         let y = outputs.pointer
-        gemmPacked(m: t * n, n: out, k: h, a: x, aRowStride: h, aColStride: 1, packedB: packedDenseT.pointer,
+        gemmPacked(m: t * n, n: out, k: h, a: x, aRowStride: h, aColStride: 1, packedB: forwardWeights.dense.pointer,
                    c: y, ldc: out, accumulate: false)
         addBiasRows(y, rows: t * n, cols: out, bias: params + layout.denseBias.offset)
         return sumSquaredError(y, patches.pointer + n * config.inputSize, rowCount: t * n, cols: out)
