@@ -1,8 +1,9 @@
 /// The coordinator of data-parallel training.
 ///
 /// Every minibatch is cut into shards of `shardSize` sequences (the last may be smaller). The
-/// cut depends only on the batch, never on the thread count. Worker w computes shards w,
-/// w + N, w + 2N, ... each into the shard's own gradient buffer. Then, without copying, worker
+/// cut depends only on the batch, never on the thread count. Workers take shards from a
+/// shared queue (a slow core takes fewer) and compute each into the shard's own gradient
+/// buffer, so who computed a shard does not matter. Then, without copying, worker
 /// w sums its slice of the parameter vector over all shard buffers in shard order and applies
 /// Adam to that slice of the shared weights. The pool's completion hand-off publishes the new
 /// weights before the next step starts. Same seed, same shard size: bit-identical weights
@@ -55,19 +56,20 @@ public final class TrainingEngine: @unchecked Sendable {
         let workers = pool.count, shardSize = self.shardSize, workspaces = self.workspaces, shardLoss = self.shardLoss
 
         let t0 = monotonicSeconds()
+        let queue = WorkerPool.WorkQueue(count: shards)
         try pool.run { w in
-            guard w < shards, let ws = workspaces[w] else { return }
+            guard let ws = workspaces[w], var s = queue.take() else { return }
             ws.prepareForward(p)
             ws.prepareBackward(p)
-            var s = w
-            while s < shards {
+            repeat {
                 let lo = s * shardSize, hi = min(lo + shardSize, batch)
                 let part = UnsafeBufferPointer(rebasing: indices[lo..<hi])
                 ws.load(data, indices: part)
                 shardLoss[s] = ws.forward(p, rows: hi - lo)
                 ws.backward(p, rows: hi - lo, lossScale: lossScale, grad: grads + s * padded)
-                s += workers
-            }
+                guard let next = queue.take() else { break }
+                s = next
+            } while true
         }
         var sse = 0.0
         for s in 0..<shards { sse += shardLoss[s] }
@@ -101,18 +103,19 @@ public final class TrainingEngine: @unchecked Sendable {
         let shards = (indices.count + shardSize - 1) / shardSize
         let losses = UnsafeMutablePointer<Double>.allocate(capacity: shards)
         defer { losses.deallocate() }
-        let p = params.buffer.pointer, workers = pool.count, shardSize = self.shardSize, workspaces = self.workspaces
+        let p = params.buffer.pointer, shardSize = self.shardSize, workspaces = self.workspaces
+        let queue = WorkerPool.WorkQueue(count: shards)
         try indices.withUnsafeBufferPointer { idx in
             try pool.run { w in
-                guard w < shards, let ws = workspaces[w] else { return }
+                guard let ws = workspaces[w], var s = queue.take() else { return }
                 ws.prepareForward(p)
-                var s = w
-                while s < shards {
+                repeat {
                     let lo = s * shardSize, hi = min(lo + shardSize, idx.count)
                     ws.load(data, indices: UnsafeBufferPointer(rebasing: idx[lo..<hi]))
                     losses[s] = ws.forward(p, rows: hi - lo)
-                    s += workers
-                }
+                    guard let next = queue.take() else { break }
+                    s = next
+                } while true
             }
         }
         var sse = 0.0

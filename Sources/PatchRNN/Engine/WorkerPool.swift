@@ -100,6 +100,26 @@ public final class WorkerPool: @unchecked Sendable {
         if let e = errors.lazy.compactMap({ $0 }).first { throw e }
     }
 
+    /// Hands out work items 0..<count to whichever worker asks first: a worker on a core that
+    /// is running slow (a shared VM, a busy sibling) simply takes fewer. Results do not
+    /// depend on who takes what as long as each item writes only its own output.
+    public final class WorkQueue: @unchecked Sendable {
+        private let next: UnsafeMutablePointer<UInt32>
+        public let count: Int
+        public init(count: Int) {
+            precondition(count < Int(UInt32.max))
+            self.count = count
+            next = .allocate(capacity: 16)  // a cache line of its own
+            next.initialize(repeating: 0, count: 16)
+        }
+        deinit { next.deallocate() }
+        /// The next unclaimed item, or nil when all are taken.
+        @inline(__always) public func take() -> Int? {
+            let i = Int(csync_fetch_add(next, 1))
+            return i < count ? i : nil
+        }
+    }
+
     private func bindSelf(_ i: Int) {
         guard let pu = placement[i], let topology else { return }
         if topology.bindCurrentThread(toPU: pu) { boundPUs[i] = topology.boundPU() }

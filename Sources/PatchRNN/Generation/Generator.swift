@@ -2,7 +2,7 @@
 /// prediction, clipped to the pixel range [0, 1], back in. The output after patch 8 is patch
 /// 9; after patch 15 it is patch 16.
 /// A class batch (about 1,000 images) is cut into chunks of a fixed size (64: 16 chunks, so
-/// up to 16 workers share a class) spread over the workers; each chunk runs the same SIMD
+/// up to 16 workers share a class) that the workers take from a shared queue; each chunk runs the same SIMD
 /// kernels as training (GEMM per layer per step, fused gate nonlinearities). The chunk size
 /// does not depend on the thread count, so the metrics do not either.
 public final class Generator: @unchecked Sendable {
@@ -26,18 +26,19 @@ public final class Generator: @unchecked Sendable {
         let perImage = generatedPatches * Patches.patchSize
         let out = FloatBuffer(count: indices.count * perImage)
         let chunks = (indices.count + chunkSize - 1) / chunkSize
-        let p = params.buffer.pointer, o = out.pointer, workers = pool.count
+        let p = params.buffer.pointer, o = out.pointer
         let chunkSize = self.chunkSize, workspaces = self.workspaces
+        let queue = WorkerPool.WorkQueue(count: chunks)
         try indices.withUnsafeBufferPointer { idx in
             try pool.run { w in
-                guard w < chunks, let ws = workspaces[w] else { return }
+                guard let ws = workspaces[w], var c = queue.take() else { return }
                 ws.prepare(p)
-                var c = w
-                while c < chunks {
+                repeat {
                     let lo = c * chunkSize, hi = min(lo + chunkSize, idx.count)
                     ws.generate(p, data, UnsafeBufferPointer(rebasing: idx[lo..<hi]), into: o + lo * perImage)
-                    c += workers
-                }
+                    guard let next = queue.take() else { break }
+                    c = next
+                } while true
             }
         }
         return out
