@@ -3,6 +3,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <limits.h>
+#include <signal.h>
+#include <pthread.h>
+#include <string.h>
 
 uint32_t csync_load(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 void csync_store(uint32_t *p, uint32_t value) { __atomic_store_n(p, value, __ATOMIC_SEQ_CST); }
@@ -22,3 +25,32 @@ void csync_pause(void) {
     __asm__ __volatile__("yield");
 #endif
 }
+
+static volatile sig_atomic_t interrupt_signal = 0;
+
+static void record_signal(int sig) {
+    if (interrupt_signal == sig) {  /* asked twice: stop now */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    interrupt_signal = sig;
+}
+
+void csync_install_interrupt_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = record_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* A parent may have started us with these signals blocked (posix_spawn keeps the mask). */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int csync_interrupt_signal(void) { return interrupt_signal; }
+void csync_clear_interrupt(void) { interrupt_signal = 0; }

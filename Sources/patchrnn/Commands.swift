@@ -15,7 +15,8 @@ struct TrainCommand: ParsableCommand {
             let reporter = ProgressReporter(quiet: engine.quiet)
             let pool = try engine.makePool(reporter: reporter)
             let o = try Pipeline.train(dataDirectory: dataOptions.data, outDirectory: output.out,
-                                       options: training.options(shardSize: engine.shardSize), pool: pool, reporter: reporter)
+                                       options: training.options(shardSize: engine.shardSize), pool: pool, reporter: reporter,
+                                       resume: training.resume)
             print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s; best val_loss \(fmt(o.result.bestValLoss, 5)) at epoch \(o.result.bestEpoch)")
             print("Wrote:\n  \(output.out)/\(Pipeline.checkpointName)\n  \(output.out)/\(Pipeline.logName)\n  \(output.out)/\(Pipeline.lossPlotName)")
         }
@@ -37,7 +38,8 @@ struct RunCommand: ParsableCommand {
             let reporter = ProgressReporter(quiet: engine.quiet)
             let pool = try engine.makePool(reporter: reporter)
             let o = try Pipeline.train(dataDirectory: dataOptions.data, outDirectory: output.out,
-                                       options: training.options(shardSize: engine.shardSize), pool: pool, reporter: reporter)
+                                       options: training.options(shardSize: engine.shardSize), pool: pool, reporter: reporter,
+                                       resume: training.resume)
             let extra: [String: Any] = [
                 "best_val_loss": o.result.bestValLoss, "epochs": o.result.history.count, "best_epoch": o.result.bestEpoch,
                 "train_seconds": o.result.trainSeconds, "threads": pool.count, "batch_size": training.batchSize,

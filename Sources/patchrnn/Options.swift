@@ -59,6 +59,8 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "LSTM hidden size.") var hidden: Int = 64
     @Option(help: "Stacked LSTM layers.") var layers: Int = 2
     @Option(help: "Use only the first N training images (quick runs).") var trainLimit: Int?
+    @Option(help: ArgumentHelp("Continue an interrupted run from its resume.safetensors (its settings are used).", valueName: "file"))
+    var resume: String?
 
     func options(shardSize: Int) -> TrainingOptions {
         var o = TrainingOptions()
@@ -83,5 +85,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let e as PatchRNNError {
         printError("error: \(e.description)")
         throw ExitCode(1)
+    } catch let i as TrainingInterrupted {
+        printError(i.description)
+        throw ExitCode(128 + i.signal)
     }
 }

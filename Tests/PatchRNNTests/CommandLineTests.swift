@@ -91,6 +91,9 @@ struct CommandLineTests {
             (["train", "--out", "/proc/forbidden"], "/proc/forbidden"),
             (["train", "--data", "/nonexistent"], "MNIST folder /nonexistent not found"),
             (["evaluate", "--checkpoint", "/nonexistent.safetensors"], "no such checkpoint file"),
+            (["train", "--hidden", "40000"], "GiB of buffers"),
+            (["train", "--patience", "0"], "--patience must be at least 1"),
+            (["train", "--resume", "/nonexistent.safetensors"], "no such checkpoint file"),
           ])
     func badInput(args: [String], message: String) throws {
         let data = try syntheticMNIST(train: 100, test: 20)
@@ -104,9 +107,72 @@ struct CommandLineTests {
         #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains(message), "stderr: \(r.stderr)")
     }
 
+    /// Starts patchrnn without waiting; stderr goes to a file so the test can watch it.
+    func start(_ args: [String], stderrFile: String) throws -> Process {
+        let path = try #require(Self.binary)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        FileManager.default.createFile(atPath: stderrFile, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrFile))
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    @Test("SIGINT and SIGTERM save a resume checkpoint and exit 130/143; --resume ends bit-identical to an uninterrupted run",
+          arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
+    func interruptAndResume(signal: Int32, status: Int32) throws {
+        let data = try syntheticMNIST(train: 2500, test: 50)
+        let common = ["--data", data, "--epochs", "12", "--patience", "12", "--batch-size", "32", "--threads", "2"]
+        let straight = try run(["train", "--out", data + "/straight", "--quiet"] + common)
+        #expect(straight.status == 0, "\(straight.stderr)")
+
+        let log = data + "/stderr.txt"
+        let p = try start(["train", "--out", data + "/interrupted"] + common, stderrFile: log)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if (try? String(contentsOfFile: log, encoding: .utf8))?.contains("Epoch 2/") == true { break }
+            usleep(20_000)
+        }
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(p.terminationStatus == status, "stderr: \(text)")
+        #expect(text.contains("--resume"), "stderr: \(text)")
+        let resumeFile = data + "/interrupted/resume.safetensors"
+        #expect(FileManager.default.fileExists(atPath: resumeFile))
+
+        let resumed = try run(["train", "--out", data + "/interrupted", "--resume", resumeFile, "--quiet", "--data", data, "--threads", "1"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let (a, _) = try Safetensors.load(path: data + "/straight/model.safetensors")
+        let (b, _) = try Safetensors.load(path: data + "/interrupted/model.safetensors")
+        #expect(a.buffer.array == b.buffer.array, "resumed run differs from the uninterrupted one")
+    }
+
+    @Test("kill -9 at random moments never leaves a damaged checkpoint: the old or the new file, complete")
+    func killDuringSave() throws {
+        let data = try syntheticMNIST(train: 300, test: 20)
+        let out = data + "/out"
+        var rng = SeededRandom(seed: 5)
+        var loadedAtLeastOnce = false
+        for round in 0..<10 {
+            let p = try start(["train", "--data", data, "--out", out, "--epochs", "1000", "--patience", "1000",
+                               "--batch-size", "16", "--threads", "1", "--quiet"], stderrFile: data + "/log\(round)")
+            usleep(useconds_t(300_000 + rng.below(900_000)))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            if FileManager.default.fileExists(atPath: out + "/model.safetensors") {
+                #expect(throws: Never.self) { _ = try Safetensors.load(path: out + "/model.safetensors") }
+                loadedAtLeastOnce = true
+            }
+        }
+        #expect(loadedAtLeastOnce)
+    }
+
     @Test("--help of every subcommand explains its options")
     func help() throws {
-        for sub in ["run", "train", "generate", "evaluate", "bench", "topology"] {
+        for sub in ["run", "train", "generate", "evaluate", "bench", "topology", "trace"] {
             let r = try run([sub, "--help"])
             #expect(r.status == 0)
             #expect(r.stdout.contains("USAGE") || r.stdout.contains("usage"))

@@ -96,6 +96,7 @@ struct EngineTests {
             Issue.record("expected an error")
         } catch let e as PatchRNNError {
             #expect(e.description.contains("Adam step 1"))
+            #expect(e.description.contains("lstm.weight_ih_l0 (weights)"), "\(e.description)")
         }
     }
 }

@@ -15,4 +15,12 @@ void csync_futex_wait(uint32_t *p, uint32_t expected);
 void csync_futex_wake_all(uint32_t *p);
 void csync_pause(void);
 
+/// Installs SIGINT and SIGTERM handlers that only record the signal, so that training can
+/// finish its step, save, and exit; a second signal of the same kind ends the process at once.
+void csync_install_interrupt_handlers(void);
+/// The signal recorded since installation (0: none).
+int csync_interrupt_signal(void);
+/// Forgets a recorded signal (tests).
+void csync_clear_interrupt(void);
+
 #endif

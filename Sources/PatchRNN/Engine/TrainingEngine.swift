@@ -75,7 +75,8 @@ public final class TrainingEngine: @unchecked Sendable {
         for s in 0..<shards { sse += shardLoss[s] }
         let loss = sse / elements
         guard loss.isFinite else {
-            throw PatchRNNError("the training loss became \(loss) at Adam step \(adam.step + 1); try a lower --learning-rate")
+            let culprit = nonFiniteTensor(shards: shards).map { " (first non-finite values in \($0))" } ?? ""
+            throw PatchRNNError("the training loss became \(loss) at Adam step \(adam.step + 1)\(culprit); the weights of the last improving epoch are in the checkpoint; try a lower --learning-rate")
         }
         let t1 = monotonicSeconds()
         adam.step += 1
@@ -125,6 +126,34 @@ public final class TrainingEngine: @unchecked Sendable {
     }
 
     public func resetTiming() { timing = StepTiming() }
+
+    /// The first tensor whose weights or gradient (summed over the shards) hold a NaN or an
+    /// infinity, as "name (weights)" or "name (gradient)".
+    func nonFiniteTensor(shards: Int) -> String? {
+        let p = params.buffer.pointer, g = shardGrads.pointer, n = layout.paddedCount
+        for v in layout.allViews {
+            for i in v.offset..<(v.offset + v.count) where !p[i].isFinite { return "\(v.name) (weights)" }
+        }
+        for v in layout.allViews {
+            for i in v.offset..<(v.offset + v.count) {
+                var sum: Float = 0
+                for s in 0..<shards { sum += g[s * n + i] }
+                if !sum.isFinite { return "\(v.name) (gradient)" }
+            }
+        }
+        return nil
+    }
+
+    /// Floats the engine allocates for these settings: shard gradients plus every worker's
+    /// workspace (for the up-front memory check).
+    public static func estimatedFloats(layout: ParameterLayout, shardSize: Int, maxBatch: Int, workers: Int) -> Int {
+        let c = layout.config, t = c.steps, n = shardSize, h = c.hidden
+        let shards = (maxBatch + shardSize - 1) / shardSize
+        var perWorker = (t + 1) * n * c.inputSize + t * n * c.outputSize * 2
+        perWorker += c.layers * (t * n * 4 * h + 2 * (t + 1) * n * h + t * n * h)
+        perWorker += 2 * t * n * 4 * h + 2 * t * n * h
+        return (shards + 3) * layout.paddedCount + workers * perWorker
+    }
 }
 
 /// Where the time of the steps went, as the coordinator sees it.

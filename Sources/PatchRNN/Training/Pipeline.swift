@@ -1,3 +1,4 @@
+import CSync
 import Foundation
 
 /// The jobs behind the command-line tool, kept here so the tool stays a thin layer of options.
@@ -14,9 +15,26 @@ public enum Pipeline {
     public static let lossPlotName = "loss.svg"
 
     /// Loads MNIST, trains with early stopping, writes the checkpoint, the log and the plot.
-    public static func train(dataDirectory: String?, outDirectory: String, options: TrainingOptions,
-                             pool: WorkerPool, reporter: ProgressReporter) throws -> TrainOutcome {
+    /// With `resume`, the options, weights, Adam state and position come from that file.
+    public static func train(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions,
+                             pool: WorkerPool, reporter: ProgressReporter, resume: String? = nil) throws -> TrainOutcome {
         try prepareOutputDirectory(outDirectory)
+        var options = requested
+        var resumeFile: Safetensors.File?
+        var params: Parameters
+        if let resume {
+            let (loaded, file) = try Safetensors.load(path: resume)
+            let (saved, progress, _) = try Trainer.resumeInfo(file, name: resume)
+            guard saved.model == loaded.config else { throw PatchRNNError.file(resume, "its weights do not match its own training options") }
+            options = saved
+            params = loaded
+            resumeFile = file
+            reporter.info("resuming from \(resume): epoch \(progress.epoch), step \(progress.stepInEpoch) (settings from the checkpoint)")
+        } else {
+            try options.validate()
+            try checkMemory(layout: ParameterLayout(options.model), options: options, workers: pool.count)
+            params = Parameters.initialized(options.model, seed: options.seed)
+        }
         let dir = MNIST.resolveDirectory(dataDirectory)
         let loadStart = monotonicSeconds()
         let mnist = try MNIST.load(directory: dir)
@@ -29,20 +47,35 @@ public enum Pipeline {
         try options.validate(trainCount: split.train.count)
         guard !split.validation.isEmpty else { throw PatchRNNError("the validation split is empty: use more data or a larger --validation-fraction") }
         reporter.info("MNIST from \(dir): \(split.train.count) training, \(split.validation.count) validation, \(mnist.test.count) test images (loaded in \(fmt(monotonicSeconds() - loadStart, 1)) s)")
-        let params = Parameters.initialized(options.model, seed: options.seed)
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: options.learningRate),
                                         pool: pool, shardSize: options.shardSize, maxBatch: options.batchSize)
         reporter.info("model: \(options.model.layers) x LSTM(\(options.model.hidden)) + Dense(\(options.model.outputSize)), \(params.layout.parameterCount) parameters; batch \(options.batchSize), lr \(options.learningRate), patience \(options.patience), seed \(options.seed)")
         let trainer = Trainer(options: options, engine: engine, data: train, split: split, reporter: reporter)
+        if let resumeFile, let resume { try trainer.restore(from: resumeFile, name: resume) }
         trainer.checkpointPath = outDirectory + "/" + checkpointName
         trainer.logPath = outDirectory + "/" + logName
+        trainer.resumePath = outDirectory + "/" + resumeName
         trainer.generator = try Generator(params: params, pool: pool)
+        csync_install_interrupt_handlers()
         let result = try trainer.train()
         try Safetensors.save(params, metadata: trainer.metadata(epoch: result.bestEpoch, bestValLoss: result.bestValLoss),
                              to: outDirectory + "/" + checkpointName)
         try writeFileAtomically(lossPlotSVG(train: result.history.map(\.trainLoss), validation: result.history.map(\.valLoss),
                                             bestEpoch: result.bestEpoch), to: outDirectory + "/" + lossPlotName)
         return TrainOutcome(params: params, result: result, engine: engine, data: mnist)
+    }
+
+    public static let resumeName = "resume.safetensors"
+
+    /// Refuses, before any work, a model or batch whose buffers would not fit in memory.
+    public static func checkMemory(layout: ParameterLayout, options: TrainingOptions, workers: Int) throws {
+        let floats = TrainingEngine.estimatedFloats(layout: layout, shardSize: options.shardSize,
+                                                    maxBatch: options.batchSize, workers: workers)
+        let needed = Double(floats) * 4
+        let physical = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+        if physical > 0 && needed > 0.8 * physical {
+            throw PatchRNNError("this model and batch need about \(fmt(needed / 1_073_741_824, 1)) GiB of buffers; the machine has \(fmt(physical / 1_073_741_824, 1)) GiB: use a smaller --batch-size, --shard-size or --hidden")
+        }
     }
 
     /// Generates every test digit's bottom half, measures the errors, and writes samples.png

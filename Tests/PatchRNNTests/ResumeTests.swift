@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+@testable import PatchRNN
+
+@Suite("Interruption and resume", .serialized)
+struct ResumeTests {
+    let data = randomPatchSet(count: 120, seed: 21)
+
+    func options() -> TrainingOptions {
+        var o = TrainingOptions()
+        o.model = ModelConfig(hidden: 16, layers: 2)
+        o.batchSize = 20
+        o.shardSize = 8
+        o.maxEpochs = 4
+        o.patience = 3
+        o.lrPatience = 1
+        o.seed = 9
+        return o
+    }
+
+    func trainer(_ params: Parameters, threads: Int) throws -> Trainer {
+        let o = options()
+        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: o.learningRate),
+                                        pool: makePool(threads), shardSize: o.shardSize, maxBatch: o.batchSize)
+        return Trainer(options: o, engine: engine, data: data, split: Split(count: data.count, validationFraction: 0.2, seed: o.seed),
+                       reporter: ProgressReporter(quiet: true))
+    }
+
+    @Test("interrupted mid-epoch or at an epoch's end, then resumed: bit-identical to an uninterrupted run",
+          arguments: [7, 5, 13])  // 96 training sequences / 20 = 5 steps per epoch: step 5 ends epoch 1
+    func resumeIsExact(stopAfter: Int) throws {
+        let straight = Parameters.initialized(options().model, seed: 9)
+        let a = try trainer(straight, threads: 2)
+        let expected = try a.train()
+
+        let dir = try temporaryDirectory()
+        let first = Parameters.initialized(options().model, seed: 9)
+        let b = try trainer(first, threads: 1)
+        b.resumePath = dir + "/resume.safetensors"
+        var steps = 0
+        b.interruptSignal = { steps += 1; return steps == stopAfter ? 2 : 0 }
+        do {
+            _ = try b.train()
+            Issue.record("training was not interrupted")
+        } catch let i as TrainingInterrupted {
+            #expect(i.signal == 2)
+            #expect(i.progress.globalStep == stopAfter)
+        }
+        let (loaded, file) = try Safetensors.load(path: dir + "/resume.safetensors")
+        let c = try trainer(loaded, threads: 3)
+        try c.restore(from: file, name: "resume")
+        let resumed = try c.train()
+        #expect(loaded.buffer.array == straight.buffer.array, "final weights differ after resuming at step \(stopAfter)")
+        #expect(resumed.history.map(\.valLoss) == expected.history.map(\.valLoss))
+        #expect(resumed.history.map(\.trainLoss) == expected.history.map(\.trainLoss))
+        #expect(resumed.bestEpoch == expected.bestEpoch)
+    }
+
+    @Test("a weights-only checkpoint is refused as a resume point with a clear message")
+    func weightsOnly() throws {
+        let dir = try temporaryDirectory()
+        let p = Parameters.initialized(options().model, seed: 1)
+        try Safetensors.save(p, metadata: [:], to: dir + "/m.safetensors")
+        let (_, file) = try Safetensors.load(path: dir + "/m.safetensors")
+        #expect(throws: PatchRNNError.self) { _ = try Trainer.resumeInfo(file, name: "m.safetensors") }
+    }
+
+    @Test("a NaN stops training naming the tensor")
+    func nanNamesTensor() throws {
+        let params = Parameters.initialized(ModelConfig(hidden: 8, layers: 1), seed: 1)
+        params.buffer[params.layout.lstm[0].weightHHt.offset + 3] = .nan
+        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: makePool(1), shardSize: 8, maxBatch: 16)
+        let set = randomPatchSet(count: 16, seed: 1)
+        do {
+            _ = try Array(0..<16).withUnsafeBufferPointer { try engine.step(set, $0) }
+            Issue.record("expected an error")
+        } catch let e as PatchRNNError {
+            #expect(e.description.contains("lstm.weight_hh_l0 (weights)"), "\(e.description)")
+        }
+    }
+}
