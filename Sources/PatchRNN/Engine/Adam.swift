@@ -1,3 +1,5 @@
+import Foundation
+
 /// Adam hyper-parameters (PyTorch's defaults).
 public struct AdamConfig: Sendable, Equatable, Codable {
     public var learningRate: Float = 1e-3
@@ -33,8 +35,8 @@ public func reduceAndAdamUpdate(
 ) {
     precondition(begin % 8 == 0 && end % 8 == 0)
     let t = Double(step)
-    let bc1 = 1 - Foundation_pow(Double(config.beta1), t)
-    let bc2 = 1 - Foundation_pow(Double(config.beta2), t)
+    let bc1 = 1 - pow(Double(config.beta1), t)
+    let bc2 = 1 - pow(Double(config.beta2), t)
     let stepSize = V8(repeating: Float(Double(config.learningRate) / bc1))
     let bc2Sqrt = V8(repeating: Float(bc2.squareRoot()))
     let oneMinusB1 = V8(repeating: 1 - config.beta1), b2 = V8(repeating: config.beta2)
@@ -55,6 +57,3 @@ public func reduceAndAdamUpdate(
         i += 8
     }
 }
-
-import Foundation
-@inline(__always) private func Foundation_pow(_ a: Double, _ b: Double) -> Double { pow(a, b) }
