@@ -71,6 +71,15 @@ print(String(format: "tanh (SIMD polynomial)      %8.1f us", tt * 1e6))
 let tl = best { for i in 0..<g.count { g[i] = Foundation.tanh(g[i]) } }
 print(String(format: "tanh (libm tanhf, scalar)   %8.1f us", tl * 1e6))
 
+print("\nPer-step weight preparation by each worker (pack W_ih^T, W_hh^T, W_d^T and their transposes)")
+do {
+    let params = Parameters.initialized(.default, seed: 1)
+    let ws = ShardWorkspace(layout: params.layout, capacity: 16)
+    let tf = best { ws.prepareForward(params.buffer.pointer) }
+    let tb = best { ws.prepareBackward(params.buffer.pointer) }
+    print(String(format: "prepareForward %8.1f us   prepareBackward %8.1f us", tf * 1e6, tb * 1e6))
+}
+
 print("\nOne minibatch forward + backward, one thread (default model)")
 for batch in [16, 64, 256] {
     let cfg = ModelConfig.default
