@@ -37,4 +37,27 @@ static inline int prnn_hwloc_last_cpu(hwloc_topology_t topology) {
     return result;
 }
 
+/// The PUs this process may run on (its CPU binding: what mpirun, taskset or a cgroup gave
+/// it), as a bitmap the caller frees; NULL when hwloc cannot tell.
+static inline hwloc_bitmap_t prnn_hwloc_process_binding(hwloc_topology_t topology) {
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    if (!set) return NULL;
+    if (hwloc_get_cpubind(topology, set, HWLOC_CPUBIND_PROCESS) != 0 || hwloc_bitmap_iszero(set)) {
+        hwloc_bitmap_free(set);
+        return NULL;
+    }
+    return set;
+}
+
+/// The calling thread's CPU binding (a bitmap the caller frees), or NULL.
+static inline hwloc_bitmap_t prnn_hwloc_thread_binding(hwloc_topology_t topology) {
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    if (!set) return NULL;
+    if (hwloc_get_cpubind(topology, set, HWLOC_CPUBIND_THREAD) != 0) {
+        hwloc_bitmap_free(set);
+        return NULL;
+    }
+    return set;
+}
+
 #endif

@@ -65,6 +65,20 @@ struct EngineTests {
         #expect(Set(cores).count == n)
     }
 
+    @Test("a pool's threads end with it, and the caller gets its CPU binding back")
+    func poolCleansUp() throws {
+        let topo = try Topology()
+        let bindingBefore = topo.boundPU()
+        weak var released: WorkerPool?
+        do {
+            let pool = try WorkerPool.make(threads: min(2, topo.cores.count), topology: topo)
+            released = pool
+            #expect(topo.boundPU() == pool.placement[0])
+        }
+        #expect(released == nil, "a worker thread still holds the pool")
+        #expect(topo.boundPU() == bindingBefore)
+    }
+
     @Test("placement refuses more workers than cores unless SMT is allowed, and checks --cores")
     func placementLimits() throws {
         let topo = try Topology()
@@ -100,3 +114,4 @@ struct EngineTests {
         }
     }
 }
+

@@ -12,7 +12,11 @@ public final class Topology: @unchecked Sendable {
         public let l2Group: Int
     }
 
+    /// The physical cores this process may use (those with a PU in its CPU binding; under
+    /// mpirun, the cores mpirun gave this rank), with only those PUs.
     public let cores: [Core]
+    /// Every core of the machine, whether this process may use it or not.
+    public let machineCores: [Core]
     public let packages: Int
     public let numaNodes: Int
     public let l3Groups: Int
@@ -71,7 +75,17 @@ public final class Topology: @unchecked Sendable {
                 }
             }
         }
-        cores = result
+        machineCores = result
+        if let binding = prnn_hwloc_process_binding(t) {
+            defer { hwloc_bitmap_free(binding) }
+            cores = result.compactMap { c in
+                let pus = c.pus.filter { hwloc_bitmap_isset(binding, UInt32($0)) != 0 }
+                return pus.isEmpty ? nil : Core(index: c.index, pus: pus, package: c.package, numaNode: c.numaNode,
+                                                 l3Group: c.l3Group, l2Group: c.l2Group)
+            }
+        } else {
+            cores = result
+        }
     }
 
     deinit { hwloc_topology_destroy(handle) }
@@ -149,11 +163,31 @@ public final class Topology: @unchecked Sendable {
 
     public func core(ofPU pu: Int) -> Core? { cores.first { $0.pus.contains(pu) } }
 
+    /// A thread's CPU binding as it was before a pool pinned it.
+    final class SavedBinding {
+        let set: hwloc_bitmap_t
+        let thread: pthread_t
+        init(set: hwloc_bitmap_t, thread: pthread_t) { self.set = set; self.thread = thread }
+        deinit { hwloc_bitmap_free(set) }
+    }
+
+    /// The calling thread's binding, for `restore` (nil when hwloc cannot read it).
+    func saveCallerBinding() -> SavedBinding? {
+        prnn_hwloc_thread_binding(handle).map { SavedBinding(set: $0, thread: pthread_self()) }
+    }
+
+    /// Gives that thread its old binding back, from any thread.
+    func restore(_ saved: SavedBinding) {
+        _ = hwloc_set_thread_cpubind(handle, saved.thread, saved.set, 0)
+    }
+
     /// Human-readable description of the machine.
     public var summary: String {
-        var lines = ["packages: \(packages)   NUMA nodes: \(numaNodes)   L3 groups: \(l3Groups)   L2 groups: \(l2Groups)   cores: \(cores.count)   PUs: \(puCount)"]
-        for c in cores {
-            lines.append("  core \(c.index): PUs \(c.pus.map(String.init).joined(separator: ","))  package \(c.package)  NUMA \(c.numaNode)  L3 \(c.l3Group)  L2 \(c.l2Group)")
+        var lines = ["packages: \(packages)   NUMA nodes: \(numaNodes)   L3 groups: \(l3Groups)   L2 groups: \(l2Groups)   cores: \(machineCores.count)   PUs: \(puCount)"]
+        for c in machineCores {
+            let usable = cores.first { $0.index == c.index }
+            let note = usable == nil ? "  (not in this process's CPU binding)" : ""
+            lines.append("  core \(c.index): PUs \(c.pus.map(String.init).joined(separator: ","))  package \(c.package)  NUMA \(c.numaNode)  L3 \(c.l3Group)  L2 \(c.l2Group)\(note)")
         }
         return lines.joined(separator: "\n")
     }

@@ -23,6 +23,7 @@ public final class WorkerPool: @unchecked Sendable {
     public private(set) var bindingWarning: String?
 
     private let topology: Topology?
+    private var callerBinding: Topology.SavedBinding?
     // Separate cache lines: [0] generation, [16] done count, [32] sleepers.
     private let sync: UnsafeMutablePointer<UInt32>
     private var generation: UnsafeMutablePointer<UInt32> { sync }
@@ -48,6 +49,9 @@ public final class WorkerPool: @unchecked Sendable {
         sync = UnsafeMutablePointer<UInt32>.allocate(capacity: 48)
         sync.initialize(repeating: 0, count: 48)
         for i in 1..<max(count, 1) { spawn(i) }
+        // The caller is worker 0; it gets its old binding back when the pool goes, so that
+        // what it runs (or starts) afterwards is not confined to one core.
+        if placement[0] != nil { callerBinding = topology?.saveCallerBinding() }
         bindSelf(0)
         // Wait until every worker has bound itself, so that boundPUs is final.
         try? run { _ in }
@@ -77,6 +81,7 @@ public final class WorkerPool: @unchecked Sendable {
         csync_fetch_add(generation, 1)
         csync_futex_wake_all(generation)
         for t in threads { pthread_join(t, nil) }
+        if let callerBinding { topology?.restore(callerBinding) }
         sync.deallocate()
     }
 
@@ -147,16 +152,18 @@ public final class WorkerPool: @unchecked Sendable {
     }
 
     private func spawn(_ i: Int) {
-        final class Start { let pool: WorkerPool; let index: Int; init(_ p: WorkerPool, _ i: Int) { pool = p; index = i } }
+        // The thread must not own the pool: deinit is what stops the threads, so a strong
+        // reference held by a thread would keep the pool (and its threads) alive for ever.
+        final class Start {
+            let pool: Unmanaged<WorkerPool>, index: Int
+            init(_ p: WorkerPool, _ i: Int) { pool = .passUnretained(p); index = i }
+        }
         let context = Unmanaged.passRetained(Start(self, i)).toOpaque()
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { raw in
             let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
-            // The pool outlives its threads (deinit joins them), so an unowned reference is safe.
-            unowned(unsafe) let pool = start.pool
-            let index = start.index
-            _ = consume start
-            pool.workerLoop(index)
+            // The pool outlives its threads (deinit joins them), so an unretained call is safe.
+            start.pool._withUnsafeGuaranteedRef { [index = start.index] in $0.workerLoop(index) }
             return nil
         }, context)
         precondition(rc == 0, "pthread_create failed: \(rc)")
