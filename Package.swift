@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // The hot loops are SIMD code on raw pointers. Without `-target-cpu native` every lane of
@@ -17,16 +17,20 @@ let package = Package(
         .library(name: "PatchRNN", targets: ["PatchRNN"]),
         .executable(name: "patchrnn", targets: ["patchrnn"]),
     ],
+    // `swift build --traits MPI` adds the Open MPI path (issue #7); the default build and
+    // tests need no MPI. See README, "Past one machine".
+    traits: [.trait(name: "MPI", description: "Data parallelism across processes/nodes with Open MPI (needs libopenmpi-dev)")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CHwloc", pkgConfig: "hwloc", providers: [.apt(["libhwloc-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CSync", cSettings: fastC),
         .target(
             name: "PatchRNN",
-            dependencies: ["CHwloc", "CZlib", "CSync"],
+            dependencies: ["CHwloc", "CZlib", "CSync", .target(name: "CMPI", condition: .when(traits: ["MPI"]))],
             swiftSettings: fastMath
         ),
         .executableTarget(

@@ -2,7 +2,25 @@
 # Installs what PatchRNN needs to build on Debian/Ubuntu when it is missing: hwloc (the
 # library that pins worker threads), zlib and pkg-config. Needs root for apt-get; prints what
 # to run otherwise. Swift itself must already be on PATH (swift.org toolchain).
+#   --mpi   also Open MPI (libopenmpi-dev, openmpi-bin) for the optional MPI build; where it
+#           cannot be installed this only warns, since nothing else needs it.
 set -euo pipefail
+
+with_mpi=0
+for arg in "$@"; do
+  case "$arg" in
+    --mpi) with_mpi=1 ;;
+    *) echo "setup: unknown option $arg (known: --mpi)" >&2; exit 2 ;;
+  esac
+done
+
+can_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+install() {
+  echo "setup: installing $*" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "$@" >/dev/null
+}
 
 missing=()
 pkg-config --exists hwloc 2>/dev/null || missing+=(libhwloc-dev)
@@ -10,14 +28,24 @@ pkg-config --exists hwloc 2>/dev/null || missing+=(libhwloc-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 
 if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing ${missing[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq "${missing[@]}" >/dev/null
+  if can_install; then
+    install "${missing[@]}"
   else
     echo "setup: missing ${missing[*]}; install them, e.g. sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
 fi
 command -v swift >/dev/null 2>&1 || { echo "setup: swift is not on PATH (install a Swift 6 toolchain from swift.org)" >&2; exit 1; }
+
+if [ "$with_mpi" = 1 ]; then
+  mpi_missing=()
+  pkg-config --exists ompi-c 2>/dev/null || mpi_missing+=(libopenmpi-dev)
+  command -v mpirun >/dev/null 2>&1 || mpi_missing+=(openmpi-bin)
+  if [ ${#mpi_missing[@]} -gt 0 ]; then
+    if can_install; then
+      install "${mpi_missing[@]}" || echo "setup: warning: could not install ${mpi_missing[*]}; the MPI build is unavailable" >&2
+    else
+      echo "setup: warning: Open MPI missing (${mpi_missing[*]}); the MPI build is unavailable" >&2
+    fi
+  fi
+fi

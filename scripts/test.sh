@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what is missing, fetches MNIST for the
 # integration tests (they say so and skip when it cannot be had), builds in release mode
-# (the kernels are only meaningful optimised) and runs every test.
+# (the kernels are only meaningful optimised) and runs every test. It also installs Open MPI
+# and builds the optional MPI variant (.build-mpi) for the MPI tests; `--no-mpi` skips that
+# (those tests then say they are skipped). Other arguments go to `swift test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+mpi=1
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--no-mpi" ]; then mpi=0; else args+=("$arg"); fi
+done
+if [ "$mpi" = 1 ]; then scripts/setup.sh --mpi; else scripts/setup.sh; fi
 scripts/fetch-mnist.sh >/dev/null || echo "test: MNIST not available; the integration tests will be skipped" >&2
 swift build -c release -Xswiftc -enable-testing --product patchrnn
+if [ "$mpi" = 1 ] && pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1; then
+  swift build -c release --traits MPI --scratch-path .build-mpi --product patchrnn
+  export PATCHRNN_MPI_BINARY="$PWD/.build-mpi/release/patchrnn"
+fi
 log=$(mktemp)
 set +e
-swift test -c release -Xswiftc -enable-testing "$@" 2>&1 | tee "$log"
+swift test -c release -Xswiftc -enable-testing ${args[@]+"${args[@]}"} 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 # A plain summary line for tools that read the last line (Swift Testing's own line above it).

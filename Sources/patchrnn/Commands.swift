@@ -11,12 +11,14 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var engine: EngineOptions
 
     func run() throws {
-        try reportingErrors {
-            let reporter = ProgressReporter(quiet: engine.quiet)
-            let pool = try engine.makePool(reporter: reporter)
+        let group = try startProcessGroup()
+        try reportingErrors(group: group) {
+            let reporter = ProgressReporter(quiet: engine.quiet || !group.isRoot)
+            let pool = try engine.makePool(reporter: reporter, group: group)
             let o = try Pipeline.train(dataDirectory: dataOptions.data, outDirectory: output.out,
                                        options: training.options(shardSize: engine.shardSize), pool: pool, reporter: reporter,
-                                       resume: training.resume)
+                                       resume: training.resume, group: group, exchange: engine.mpiExchange)
+            guard group.isRoot else { return }
             print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s; best val_loss \(fmt(o.result.bestValLoss, 5)) at epoch \(o.result.bestEpoch)")
             print("Wrote:\n  \(output.out)/\(Pipeline.checkpointName)\n  \(output.out)/\(Pipeline.logName)\n  \(output.out)/\(Pipeline.lossPlotName)")
         }
@@ -34,15 +36,17 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var engine: EngineOptions
 
     func run() throws {
-        try reportingErrors {
-            let reporter = ProgressReporter(quiet: engine.quiet)
-            let pool = try engine.makePool(reporter: reporter)
+        let group = try startProcessGroup()
+        try reportingErrors(group: group) {
+            let reporter = ProgressReporter(quiet: engine.quiet || !group.isRoot)
+            let pool = try engine.makePool(reporter: reporter, group: group)
             let o = try Pipeline.train(dataDirectory: dataOptions.data, outDirectory: output.out,
                                        options: training.options(shardSize: engine.shardSize), pool: pool, reporter: reporter,
-                                       resume: training.resume)
+                                       resume: training.resume, group: group, exchange: engine.mpiExchange)
+            guard group.isRoot else { return }  // generation runs on rank 0; the others are done
             let extra: [String: Any] = [
                 "best_val_loss": o.result.bestValLoss, "epochs": o.result.history.count, "best_epoch": o.result.bestEpoch,
-                "train_seconds": o.result.trainSeconds, "threads": pool.count, "batch_size": training.batchSize,
+                "train_seconds": o.result.trainSeconds, "threads": pool.count, "processes": group.size, "batch_size": training.batchSize,
                 "seed": training.seed, "learning_rate": Double("\(training.learningRate)") ?? Double(training.learningRate), "hidden": training.hidden,
                 "layers": training.layers, "stopped_early": o.result.stoppedEarly]
             let (metrics, _) = try Pipeline.generateResults(params: o.params, test: o.data.test, pool: pool,
@@ -104,15 +108,19 @@ struct TopologyCommand: ParsableCommand {
     @Flag(help: "Allow SMT siblings once every physical core has a worker.") var smt = false
 
     func run() throws {
-        try reportingErrors {
+        let group = try startProcessGroup()
+        try reportingErrors(group: group) {
             let topology = try Topology()
-            print(topology.summary)
             let n = threads ?? topology.cores.count
             let placement = try topology.placement(workers: n, smt: smt)
-            print("placement for \(n) worker(s): " + placement.enumerated().map { i, pu in
+            var text = group.isRoot ? topology.summary + "\n" : ""
+            if group.size > 1 { text += "\(group.label): may use \(topology.cores.count) core(s); " }
+            text += "placement for \(n) worker(s): " + placement.enumerated().map { i, pu in
                 let c = topology.core(ofPU: pu)
                 return "w\(i)->PU \(pu) (core \(c?.index ?? -1), NUMA \(c?.numaNode ?? -1), L3 \(c?.l3Group ?? -1))"
-            }.joined(separator: ", "))
+            }.joined(separator: ", ")
+            // Rank 0 prints every rank's lines, in rank order.
+            if let all = try group.gather(text) { print(all.joined(separator: "\n")) }
         }
     }
 }

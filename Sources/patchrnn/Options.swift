@@ -25,10 +25,13 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Sequences per shard: the unit of work a worker takes and of the fixed gradient summation order.")
     var shardSize: Int = 16
 
+    @Option(help: ArgumentHelp("MPI builds, several ranks: how ranks combine gradients: exact (bit-identical to one process, traffic grows with the batch) or allreduce (MPI_Allreduce of each rank's sum, ~2 x 256 KiB per step).", valueName: "mode"))
+    var mpiExchange: GradientExchange = .exact
+
     @Flag(help: "No progress output (errors and the final summary only).")
     var quiet = false
 
-    func makePool(reporter: ProgressReporter) throws -> WorkerPool {
+    func makePool(reporter: ProgressReporter, group: ProcessGroup = SingleProcess()) throws -> WorkerPool {
         let topology: Topology?
         do { topology = try Topology() } catch {
             reporter.info("warning: \(error); running unpinned")
@@ -43,7 +46,8 @@ struct EngineOptions: ParsableArguments {
         let n = threads ?? cores?.count ?? topology?.cores.count ?? 1
         let pool = try WorkerPool.make(threads: n, topology: topology, cores: cores, smt: smt)
         if let w = pool.bindingWarning { reporter.info(w) }
-        reporter.info("workers: \(pool.count), pinned to PUs \(pool.boundPUs.map { $0.map(String.init) ?? "-" }.joined(separator: ","))")
+        let whose = group.size > 1 ? "\(group.label): " : ""
+        reporter.info("\(whose)workers: \(pool.count), pinned to PUs \(pool.boundPUs.map { $0.map(String.init) ?? "-" }.joined(separator: ","))")
         return pool
     }
 }
@@ -80,13 +84,7 @@ struct TrainOptions: ParsableArguments {
 
 /// Runs a command body; a PatchRNNError becomes one line on stderr and exit status 1.
 func reportingErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let e as PatchRNNError {
-        printError("error: \(e.description)")
-        throw ExitCode(1)
-    } catch let i as TrainingInterrupted {
-        printError(i.description)
-        throw ExitCode(128 + i.signal)
-    }
+    try reportingErrors(group: SingleProcess(), body)
 }
+
+extension GradientExchange: ExpressibleByArgument {}

@@ -16,37 +16,27 @@ struct CommandLineTests {
         return nil
     }()
 
-    struct Result { let status: Int32; let stdout: String; let stderr: String }
-
-    func run(_ args: [String]) throws -> Result {
+    func run(_ args: [String]) throws -> ProcessResult {
         let path = try #require(Self.binary, "patchrnn is not built: run `swift build -c release --product patchrnn` (scripts/test.sh does)")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return try runProcess(path, args)
     }
 
-    /// A small synthetic MNIST folder (gzip'd IDX files).
-    func syntheticMNIST(train: Int, test: Int) throws -> String {
-        let dir = try temporaryDirectory()
-        func gz(_ bytes: [UInt8], _ name: String) {
-            let f = gzopen("\(dir)/\(name).gz", "wb")
-            _ = bytes.withUnsafeBytes { gzwrite(f, $0.baseAddress, UInt32($0.count)) }
-            gzclose(f)
-        }
-        let (ti, tl) = syntheticDigits(count: train, seed: 1)
-        let (vi, vl) = syntheticDigits(count: test, seed: 2)
-        gz(idxBytes(dims: [train, 28, 28], payload: ti), MNIST.files.trainImages)
-        gz(idxBytes(dims: [train], payload: tl), MNIST.files.trainLabels)
-        gz(idxBytes(dims: [test, 28, 28], payload: vi), MNIST.files.testImages)
-        gz(idxBytes(dims: [test], payload: vl), MNIST.files.testLabels)
-        return dir
+    func syntheticMNIST(train: Int, test: Int) throws -> String { try writeSyntheticMNIST(train: train, test: test) }
+
+    @Test("placement keeps to the CPUs the process was given (taskset, mpirun)",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset") && ProcessInfo.processInfo.activeProcessorCount >= 2,
+                   "needs taskset and 2 CPUs"))
+    func respectsProcessBinding() throws {
+        let path = try #require(Self.binary, "patchrnn is not built")
+        let topo = try Topology()
+        let last = try #require(topo.machineCores.last?.pus.first)
+        let r = try runProcess("/usr/bin/taskset", ["-c", "\(last)", path, "topology"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout.contains("placement for 1 worker(s): w0->PU \(last) "), "\(r.stdout)")
+        #expect(r.stdout.contains("not in this process's CPU binding"))
+        let two = try runProcess("/usr/bin/taskset", ["-c", "\(last)", path, "topology", "--threads", "2"])
+        #expect(two.status == 1)
+        #expect(two.stderr.contains("--threads 2 is more than the 1 physical cores"), "\(two.stderr)")
     }
 
     @Test("run, evaluate --json and generate work end to end and agree")
@@ -113,7 +103,7 @@ struct CommandLineTests {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
-        FileManager.default.createFile(atPath: stderrFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrFile))
         p.standardOutput = FileHandle.nullDevice
         try p.run()

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import Testing
 @testable import PatchRNN
@@ -75,3 +76,38 @@ func realMNISTDirectory() -> String? {
 
 /// One pool for all tests of a suite that need one, unpinned (tests run in parallel).
 func makePool(_ threads: Int) -> WorkerPool { WorkerPool(placement: Array(repeating: nil, count: threads), topology: nil) }
+
+struct ProcessResult { let status: Int32; let stdout: String; let stderr: String }
+
+/// Runs a program to the end and collects its exit status and output.
+func runProcess(_ executable: String, _ args: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = args
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    // stdout first, then stderr: fine for the few lines of a --quiet run.
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+/// A small synthetic MNIST folder (gzip'd IDX files) in a new temporary directory.
+func writeSyntheticMNIST(train: Int, test: Int) throws -> String {
+    let dir = try temporaryDirectory()
+    func gz(_ bytes: [UInt8], _ name: String) {
+        let f = gzopen("\(dir)/\(name).gz", "wb")
+        _ = bytes.withUnsafeBytes { gzwrite(f, $0.baseAddress, UInt32($0.count)) }
+        gzclose(f)
+    }
+    let (ti, tl) = syntheticDigits(count: train, seed: 1)
+    let (vi, vl) = syntheticDigits(count: test, seed: 2)
+    gz(idxBytes(dims: [train, 28, 28], payload: ti), MNIST.files.trainImages)
+    gz(idxBytes(dims: [train], payload: tl), MNIST.files.trainLabels)
+    gz(idxBytes(dims: [test, 28, 28], payload: vi), MNIST.files.testImages)
+    gz(idxBytes(dims: [test], payload: vl), MNIST.files.testLabels)
+    return dir
+}

@@ -33,7 +33,10 @@ public struct MNIST: Sendable {
         return nil
     }
 
-    public static func load(directory: String) throws -> MNIST {
+    /// Loads the training and test pairs. `keepTrain`, given the number of training images,
+    /// names the ones to keep (ascending; an MPI rank keeps only its part); `withTest: false`
+    /// skips the test files (ranks other than 0 never generate).
+    public static func load(directory: String, withTest: Bool = true, keepTrain: ((Int) throws -> [Int])? = nil) throws -> MNIST {
         var isDir = false
         guard fileExists(directory, isDirectory: &isDir), isDir else {
             throw PatchRNNError("MNIST folder \(directory) not found: pass --data DIR, set \(environmentVariable), or run scripts/fetch-mnist.sh")
@@ -44,13 +47,17 @@ public struct MNIST: Sendable {
             }
             return p
         }
-        let train = try loadPair(images: path(files.trainImages), labels: path(files.trainLabels))
-        let test = try loadPair(images: path(files.testImages), labels: path(files.testLabels))
+        let train = try loadPair(images: path(files.trainImages), labels: path(files.trainLabels), keep: keepTrain)
+        let test = withTest ? try loadPair(images: path(files.testImages), labels: path(files.testLabels))
+                            : PatchSet(images: [], labels: [])
         return MNIST(train: train, test: test)
     }
 
     /// Reads one images file and its labels file and checks that they belong together.
-    public static func loadPair(images: String, labels: String) throws -> PatchSet {
+    /// `keep` (given the image count) names the images to convert, ascending; nil: all. (A gzip
+    /// stream cannot be read in the middle, so the file is decompressed whole either way; only
+    /// the kept images become floats, which is what costs memory.)
+    public static func loadPair(images: String, labels: String, keep: ((Int) throws -> [Int])? = nil) throws -> PatchSet {
         let img = try IDXFile.read(path: images)
         let lab = try IDXFile.read(path: labels)
         guard img.dimensions.count == 3 else {
@@ -69,7 +76,10 @@ public struct MNIST: Sendable {
         if let bad = lab.bytes.first(where: { $0 > 9 }) {
             throw PatchRNNError.file(labels, "label \(bad) is not a digit 0-9")
         }
-        return PatchSet(images: img.bytes, labels: lab.bytes)
+        guard let keep else { return PatchSet(images: img.bytes, labels: lab.bytes) }
+        let records = try keep(lab.bytes.count)
+        precondition(records.allSatisfy { $0 >= 0 && $0 < lab.bytes.count })
+        return PatchSet(images: img.bytes, labels: lab.bytes, records: records)
     }
 }
 

@@ -52,16 +52,18 @@ public final class PatchSet: @unchecked Sendable {
 
     public static let sequenceLength = Patches.count * Patches.patchSize
 
-    /// From raw 28x28 u8 images, scaled to [0, 1].
-    public init(images: [UInt8], labels: [UInt8]) {
+    /// From raw 28x28 u8 images, scaled to [0, 1]: the images `records` (all when nil), in
+    /// that order.
+    public init(images: [UInt8], labels: [UInt8], records: [Int]? = nil) {
         precondition(images.count == labels.count * 784)
-        count = labels.count
-        self.labels = labels
+        let records = records ?? Array(0..<labels.count)
+        count = records.count
+        self.labels = records.map { labels[$0] }
         data = FloatBuffer(count: count * Self.sequenceLength)
         var image = [Float](repeating: 0, count: 784)
-        for i in 0..<count {
+        for (row, i) in records.enumerated() {
             for p in 0..<784 { image[p] = Float(images[i * 784 + p]) / 255 }
-            image.withUnsafeBufferPointer { Patches.fromImage($0.baseAddress!, into: data.pointer + i * Self.sequenceLength) }
+            image.withUnsafeBufferPointer { Patches.fromImage($0.baseAddress!, into: data.pointer + row * Self.sequenceLength) }
         }
     }
 

@@ -57,3 +57,18 @@ public func reduceAndAdamUpdate(
         i += 8
     }
 }
+
+/// out[i] = sum of the shard gradients shards.lowerBound..<shards.upperBound, in shard
+/// order, for i in [begin, end) (multiples of 8); zero for an empty range. A rank's partial
+/// sum before MPI_Allreduce.
+public func sumShards(_ shardGrads: UnsafePointer<Float>, shards: Range<Int>, stride: Int,
+                      into out: UnsafeMutablePointer<Float>, begin: Int, end: Int) {
+    precondition(begin % 8 == 0 && end % 8 == 0)
+    var i = begin
+    while i < end {
+        var g = V8(repeating: 0)
+        for s in shards { g += load8(shardGrads + s * stride + i) }
+        store8(g, out + i)
+        i += 8
+    }
+}

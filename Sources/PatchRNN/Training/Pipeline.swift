@@ -16,9 +16,13 @@ public enum Pipeline {
 
     /// Loads MNIST, trains with early stopping, writes the checkpoint, the log and the plot.
     /// With `resume`, the options, weights, Adam state and position come from that file.
+    /// Under MPI (`group.size > 1`) every rank loads only its part of the training set, rank 0
+    /// also the validation and test sets, and only rank 0 writes files (every rank reads
+    /// `resume`, so it must be on a file system all ranks see).
     public static func train(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions,
-                             pool: WorkerPool, reporter: ProgressReporter, resume: String? = nil) throws -> TrainOutcome {
-        try prepareOutputDirectory(outDirectory)
+                             pool: WorkerPool, reporter: ProgressReporter, resume: String? = nil,
+                             group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact) throws -> TrainOutcome {
+        if group.isRoot { try prepareOutputDirectory(outDirectory) }
         var options = requested
         var resumeFile: Safetensors.File?
         var params: Parameters
@@ -35,22 +39,40 @@ public enum Pipeline {
             try checkMemory(layout: ParameterLayout(options.model), options: options, workers: pool.count)
             params = Parameters.initialized(options.model, seed: options.seed)
         }
+        if let limit = options.trainLimit, limit < 2 { throw PatchRNNError("--train-limit must be at least 2 (got \(limit))") }
         let dir = MNIST.resolveDirectory(dataDirectory)
         let loadStart = monotonicSeconds()
-        let mnist = try MNIST.load(directory: dir)
-        var train = mnist.train
-        if let limit = options.trainLimit {
-            guard limit >= 2 else { throw PatchRNNError("--train-limit must be at least 2 (got \(limit))") }
-            if limit < train.count { train = train.subset(Array(0..<limit)) }
+        var split: Split?, held: [Int] = []
+        let mnist = try MNIST.load(directory: dir, withTest: group.isRoot) { fileCount in
+            let count = min(options.trainLimit ?? fileCount, fileCount)
+            let s = Split(count: count, validationFraction: options.validationFraction, seed: options.seed)
+            try options.validate(trainCount: s.train.count)
+            guard !s.validation.isEmpty else { throw PatchRNNError("the validation split is empty: use more data or a larger --validation-fraction") }
+            split = s
+            if group.size == 1 { held = Array(0..<count); return held }
+            let slots = ShardSlots(batchSize: options.batchSize, shardSize: options.shardSize, count: s.train.count)
+            held = slots.positions(rank: group.rank, size: group.size).map { s.train[$0] }
+            if group.isRoot { held += s.validation }
+            held.sort()
+            return held
         }
-        let split = Split(count: train.count, validationFraction: options.validationFraction, seed: options.seed)
-        try options.validate(trainCount: split.train.count)
-        guard !split.validation.isEmpty else { throw PatchRNNError("the validation split is empty: use more data or a larger --validation-fraction") }
+        guard let split else { throw PatchRNNError("no training images were read") }
+        let train = mnist.train
         reporter.info("MNIST from \(dir): \(split.train.count) training, \(split.validation.count) validation, \(mnist.test.count) test images (loaded in \(fmt(monotonicSeconds() - loadStart, 1)) s)")
+        if group.size > 1 {
+            reporter.info("\(group.size) MPI ranks, gradient exchange: \(exchange.rawValue)")
+            reporter.info("\(group.label): holds \(train.count) of the training-file images (its slots of every minibatch\(group.isRoot ? ", plus validation" : ""))")
+        }
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: options.learningRate),
-                                        pool: pool, shardSize: options.shardSize, maxBatch: options.batchSize)
+                                        pool: pool, shardSize: options.shardSize, maxBatch: options.batchSize, group: group)
+        engine.exchange = exchange
         reporter.info("model: \(options.model.layers) x LSTM(\(options.model.hidden)) + Dense(\(options.model.outputSize)), \(params.layout.parameterCount) parameters; batch \(options.batchSize), lr \(options.learningRate), patience \(options.patience), seed \(options.seed)")
         let trainer = Trainer(options: options, engine: engine, data: train, split: split, reporter: reporter)
+        if group.size > 1 {
+            var rowOf = [Int32](repeating: -1, count: split.train.count + split.validation.count)
+            for (row, i) in held.enumerated() { rowOf[i] = Int32(row) }
+            trainer.rowOf = rowOf
+        }
         if let resumeFile, let resume { try trainer.restore(from: resumeFile, name: resume) }
         trainer.checkpointPath = outDirectory + "/" + checkpointName
         trainer.logPath = outDirectory + "/" + logName
@@ -58,10 +80,16 @@ public enum Pipeline {
         trainer.generator = try Generator(params: params, pool: pool)
         csync_install_interrupt_handlers()
         let result = try trainer.train()
-        try Safetensors.save(params, metadata: trainer.metadata(epoch: result.bestEpoch, bestValLoss: result.bestValLoss),
-                             to: outDirectory + "/" + checkpointName)
-        try writeFileAtomically(lossPlotSVG(train: result.history.map(\.trainLoss), validation: result.history.map(\.valLoss),
-                                            bestEpoch: result.bestEpoch), to: outDirectory + "/" + lossPlotName)
+        if group.isRoot {
+            try Safetensors.save(params, metadata: trainer.metadata(epoch: result.bestEpoch, bestValLoss: result.bestValLoss),
+                                 to: outDirectory + "/" + checkpointName)
+            try writeFileAtomically(lossPlotSVG(train: result.history.map(\.trainLoss), validation: result.history.map(\.valLoss),
+                                                bestEpoch: result.bestEpoch), to: outDirectory + "/" + lossPlotName)
+        }
+        if group.size > 1 {
+            let t = engine.timing
+            reporter.info("\(group.label): per step \(fmt(1000 * t.compute / Double(max(t.steps, 1)), 2)) ms compute, \(fmt(1000 * t.exchange / Double(max(t.steps, 1)), 2)) ms gradient exchange, \(fmt(1000 * t.reduceAndUpdate / Double(max(t.steps, 1)), 2)) ms sum + Adam")
+        }
         return TrainOutcome(params: params, result: result, engine: engine, data: mnist)
     }
 

@@ -124,7 +124,12 @@ public final class Trainer {
     public var interruptSignal: () -> Int32 = { csync_interrupt_signal() }
     /// The state to start from (a resumed run); a new run starts from scratch.
     public var progress = TrainingProgress()
+    /// Where each training-file index sits in `data` when this process holds only part of the
+    /// training set (an MPI rank: -1 for images it does not hold); nil: `data` is indexed by
+    /// training-file index.
+    public var rowOf: [Int32]?
     private var best: Parameters
+    private var group: ProcessGroup { engine.group }
 
     public init(options: TrainingOptions, engine: TrainingEngine, data: PatchSet, split: Split, reporter: ProgressReporter) {
         self.options = options
@@ -146,13 +151,18 @@ public final class Trainer {
                 "gate_order": "i,f,g,o"]
     }
 
-    /// The training order of an epoch: a permutation seeded by (seed, epoch) alone, so a
-    /// resumed run needs no generator state.
+    /// The training order of an epoch (training-file indices): seeded by (seed, epoch) alone,
+    /// so a resumed run needs no generator state; drawn by `ShardSlots`, so each MPI rank
+    /// needs only its own part of the data.
     public func epochOrder(_ epoch: Int) -> [Int] {
-        var order = split.train
-        var rng = SeededRandom(seed: options.seed, stream: "shuffle-epoch-\(epoch)")
-        rng.shuffle(&order)
-        return order
+        ShardSlots(batchSize: options.batchSize, shardSize: options.shardSize, count: split.train.count)
+            .epochOrder(split.train, seed: options.seed, epoch: epoch)
+    }
+
+    /// Training-file indices as rows of `data` (-1: not held by this process).
+    func rows(_ indices: [Int]) -> [Int] {
+        guard let rowOf else { return indices }
+        return indices.map { Int(rowOf[$0]) }
     }
 
     public func train() throws -> TrainingResult {
@@ -163,8 +173,9 @@ public final class Trainer {
         var stoppedEarly = false, stopRequested = false
         var p = progress
         if p.epoch > options.maxEpochs { return result(p, start: start, stoppedEarly: false) }
+        let validationRows = rows(split.validation)
         for epoch in p.epoch...options.maxEpochs {
-            let order = epochOrder(epoch)
+            let order = rows(epochOrder(epoch))
             if epoch != p.epoch {  // a fresh epoch (a resumed one keeps its position and loss sums)
                 p.epoch = epoch; p.stepInEpoch = 0; p.lossSum = 0; p.samples = 0; p.secondsSoFar = 0
             }
@@ -183,26 +194,35 @@ public final class Trainer {
                     reporter.step(epoch: epoch, epochs: options.maxEpochs, done: p.stepInEpoch, total: steps,
                                   loss: p.lossSum / Double(p.samples), samplesPerSecond: Double(p.samples) / elapsed, elapsed: elapsed)
                     if let onStep, !onStep(p.globalStep, batch, loss) { stopRequested = true }
-                    let signal = interruptSignal()
+                    // Every rank must stop after the same step: agree on the signal.
+                    let signal = group.size > 1 ? try group.maximum(interruptSignal()) : interruptSignal()
                     if signal != 0 {
                         p.secondsSoFar = elapsed
                         p.learningRate = engine.adamConfig.learningRate
                         let path = resumePath ?? ((checkpointPath.map { ($0 as NSString).deletingLastPathComponent } ?? ".") + "/resume.safetensors")
-                        try saveResumeState(p, to: path)
+                        if group.isRoot { try saveResumeState(p, to: path) }
+                        try group.barrier()  // the file is complete before any rank reports it
                         throw TrainingInterrupted(signal: signal, checkpoint: path, progress: p)
                     }
                 }
             }
             if stopRequested { break }
             let trainSeconds = monotonicSeconds() - t0
-            let val = try engine.meanLoss(data, split.validation)
-            let valBottom = try generator.map { try bottomHalfMSE(generator: $0, data: data, indices: Array(split.validation.prefix(2000))) }
+            // Validation runs where the validation images are (rank 0); every rank then takes
+            // the same decisions from the same two numbers.
+            var measured = [Double.nan, Double.nan]
+            if group.isRoot {
+                measured[0] = try engine.meanLoss(data, validationRows)
+                measured[1] = try generator.map { try bottomHalfMSE(generator: $0, data: data, indices: Array(validationRows.prefix(2000))) } ?? .nan
+            }
+            try measured.withUnsafeMutableBufferPointer { try group.broadcast($0.baseAddress!, count: 2, root: 0) }
+            let val = measured[0], valBottom = measured[1].isNaN ? nil : measured[1]
             let seconds = monotonicSeconds() - t0
             let improved = val < p.bestValLoss
             if improved {
                 p.bestValLoss = val; p.bestEpoch = epoch; p.sinceBest = 0
                 best.buffer.copy(from: params.buffer)
-                if let checkpointPath { try Safetensors.save(best, metadata: metadata(epoch: epoch, bestValLoss: val), to: checkpointPath) }
+                if let checkpointPath, group.isRoot { try Safetensors.save(best, metadata: metadata(epoch: epoch, bestValLoss: val), to: checkpointPath) }
             } else {
                 p.sinceBest += 1
             }
@@ -218,7 +238,7 @@ public final class Trainer {
             p.history.append(record)
             p.stepInEpoch = steps  // this epoch is complete
             reporter.info("Epoch \(epoch)/\(options.maxEpochs) - \(fmt(seconds, 1))s - loss: \(fmt(record.trainLoss, 5)) - val_loss: \(fmt(val, 5))\(valBottom.map { " - val_bottom: " + fmt($0, 5) } ?? "") - \(Int(record.samplesPerSecond)) samples/s\(improved ? " *" : "")\(lrNote)")
-            if let logPath { try writeLog(p.history, to: logPath) }
+            if let logPath, group.isRoot { try writeLog(p.history, to: logPath) }
             if p.sinceBest >= options.patience {
                 reporter.info("Early stopping: validation loss has not improved for \(options.patience) epochs; restoring epoch \(p.bestEpoch) (val_loss \(fmt(p.bestValLoss, 5)))")
                 stoppedEarly = true

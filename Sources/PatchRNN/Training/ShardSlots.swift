@@ -1,0 +1,84 @@
+/// How each epoch's minibatches are drawn, so that every process (MPI rank) needs only its own
+/// part of the training set, while the minibatches themselves do not depend on how many
+/// processes or threads there are.
+///
+/// A minibatch of B sequences is cut into S = ceil(B / shardSize) shards; shard k of every
+/// minibatch is "slot k". The training positions are dealt to the slots once (position j goes
+/// to slot (j mod B) / shardSize), each epoch shuffles every slot's part on its own (seeded by
+/// seed, epoch and slot), and minibatch m takes the m-th shard-sized piece of each part, in
+/// slot order. A rank that owns slots k0..<k1 owns those shards of every minibatch and so
+/// reads only those parts. The last, smaller minibatch of an epoch has the same cut as any
+/// batch of its size: full shards first, then one partial shard.
+public struct ShardSlots: Sendable, Equatable {
+    public let batchSize: Int
+    public let shardSize: Int
+    public let count: Int   // training positions
+
+    public init(batchSize: Int, shardSize: Int, count: Int) {
+        precondition(batchSize >= 1 && shardSize >= 1 && count >= 0)
+        self.batchSize = batchSize
+        self.shardSize = shardSize
+        self.count = count
+    }
+
+    public var slots: Int { (batchSize + shardSize - 1) / shardSize }
+
+    /// Sequences slot k contributes to a full minibatch.
+    public func width(ofSlot k: Int) -> Int { min(shardSize, batchSize - k * shardSize) }
+
+    public func slot(ofPosition j: Int) -> Int { (j % batchSize) / shardSize }
+
+    /// The training positions dealt to slot k, ascending.
+    public func positions(inSlot k: Int) -> [Int] {
+        let w = width(ofSlot: k)
+        var result: [Int] = []
+        result.reserveCapacity(count / max(slots, 1) + w)
+        var base = 0
+        while base < count {
+            let lo = base + k * shardSize
+            if lo < count { for j in lo..<min(lo + w, count) { result.append(j) } }
+            base += batchSize
+        }
+        return result
+    }
+
+    /// The epoch's training order: `train[j]` for the positions j, minibatch after minibatch.
+    public func epochOrder(_ train: [Int], seed: UInt64, epoch: Int) -> [Int] {
+        precondition(train.count == count)
+        let parts = (0..<slots).map { k -> [Int] in
+            var part = positions(inSlot: k)
+            var rng = SeededRandom(seed: seed, stream: "shuffle-epoch-\(epoch)-slot-\(k)")
+            rng.shuffle(&part)
+            return part
+        }
+        var order: [Int] = []
+        order.reserveCapacity(count)
+        var m = 0
+        while order.count < count {
+            for k in 0..<slots {
+                let w = width(ofSlot: k), part = parts[k]
+                let lo = m * w
+                if lo < part.count { for j in part[lo..<min(lo + w, part.count)] { order.append(train[j]) } }
+            }
+            m += 1
+        }
+        return order
+    }
+
+    /// The slots rank `rank` of `size` owns: a contiguous, balanced range (empty when there are
+    /// more ranks than slots).
+    public static func ownedSlots(rank: Int, size: Int, slots: Int) -> Range<Int> {
+        (rank * slots / size)..<((rank + 1) * slots / size)
+    }
+
+    /// The shards of a minibatch with `shards` shards that rank `rank` of `size` computes.
+    public func ownedShards(rank: Int, size: Int, shards: Int) -> Range<Int> {
+        let owned = Self.ownedSlots(rank: rank, size: size, slots: slots)
+        return min(owned.lowerBound, shards)..<min(owned.upperBound, shards)
+    }
+
+    /// The training positions rank `rank` of `size` reads: the parts of its slots, ascending.
+    public func positions(rank: Int, size: Int) -> [Int] {
+        Self.ownedSlots(rank: rank, size: size, slots: slots).flatMap { positions(inSlot: $0) }.sorted()
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+@testable import PatchRNN
+
+/// The Open MPI path (issue #7), run for real with mpirun on this machine. It needs a
+/// patchrnn built with `--traits MPI`; scripts/test.sh builds one when Open MPI is installed
+/// (`scripts/setup.sh --mpi` installs it) and names it in PATCHRNN_MPI_BINARY.
+enum MPISetup {
+    static let binary: String? = ProcessInfo.processInfo.environment["PATCHRNN_MPI_BINARY"].flatMap {
+        FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil
+    }
+    static let mpirun: String? = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    // Tests run as root in CI containers; Open MPI refuses that unless told it is intended.
+    static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+}
+
+@Suite("MPI: ranks x threads", .serialized,
+       .enabled(if: MPISetup.binary != nil && MPISetup.mpirun != nil,
+                "skipped: no MPI build (PATCHRNN_MPI_BINARY unset or not executable) or no mpirun; scripts/test.sh builds one"))
+struct MPITests {
+    func mpirun(ranks: Int, _ args: [String]) throws -> ProcessResult {
+        try runProcess(MPISetup.mpirun!, ["--oversubscribe", "-np", "\(ranks)", MPISetup.binary!] + args, environment: MPISetup.environment)
+    }
+
+    func single(_ args: [String]) throws -> ProcessResult {
+        try runProcess(MPISetup.binary!, args, environment: MPISetup.environment)
+    }
+
+    /// Weights and per-epoch losses of a finished run.
+    func outcome(_ out: String) throws -> (weights: [String: [Float]], losses: [String]) {
+        let (params, _) = try Safetensors.load(path: out + "/model.safetensors")
+        var weights: [String: [Float]] = [:]
+        for v in params.layout.allViews { weights[v.name] = Array(UnsafeBufferPointer(start: params.buffer.pointer + v.offset, count: v.count)) }
+        let log = try String(contentsOfFile: out + "/train-log.jsonl", encoding: .utf8)
+        // Everything but the timings.
+        let losses = log.split(separator: "\n").map { line in
+            line.split(separator: ",").filter { !$0.contains("seconds") && !$0.contains("samples_per_s") }.joined(separator: ",")
+        }
+        return (weights, losses)
+    }
+
+    @Test("2 ranks x 1 thread == 1 rank x 2 threads == 1 x 1, bit for bit (and 3 ranks, uneven slots)")
+    func sameWeightsAnySplit() throws {
+        let data = try writeSyntheticMNIST(train: 700, test: 50)
+        // batch 48 = 3 shards of 16; 630 training images leave a last minibatch of 6.
+        let common = ["train", "--data", data, "--epochs", "3", "--batch-size", "48", "--seed", "5", "--quiet"]
+        let runs: [(String, () throws -> ProcessResult)] = [
+            ("r1t1", { try single(common + ["--threads", "1", "--out", data + "/r1t1"]) }),
+            ("r1t2", { try single(common + ["--threads", "2", "--out", data + "/r1t2"]) }),
+            ("r2t1", { try mpirun(ranks: 2, common + ["--threads", "1", "--out", data + "/r2t1"]) }),
+            ("r3t1", { try mpirun(ranks: 3, common + ["--threads", "1", "--out", data + "/r3t1"]) }),
+        ]
+        var outcomes: [String: (weights: [String: [Float]], losses: [String])] = [:]
+        for (name, start) in runs {
+            let r = try start()
+            try #require(r.status == 0, "\(name): exit \(r.status)\n\(r.stderr)")
+            #expect(!r.stdout.contains("rank 1"), "only rank 0 reports")
+            outcomes[name] = try outcome(data + "/" + name)
+        }
+        let reference = try #require(outcomes["r1t1"])
+        #expect(reference.losses.count == 3)
+        for name in ["r1t2", "r2t1", "r3t1"] {
+            let o = try #require(outcomes[name])
+            #expect(o.losses == reference.losses, "\(name) losses")
+            for (tensor, values) in reference.weights {
+                #expect(o.weights[tensor] == values, "\(name): \(tensor) differs")
+            }
+        }
+    }
+
+    @Test("a failure on one rank ends every rank with its message, not a hang")
+    func failureOnOneRankAbortsAll() throws {
+        let data = try writeSyntheticMNIST(train: 300, test: 20)
+        // mpirun binds rank 0 to the first core, so naming the second core fails on rank 0
+        // only; rank 1 would wait for it forever in the first collective without MPI_Abort.
+        let topo = try Topology()
+        guard topo.machineCores.count >= 2, let second = topo.machineCores[1].pus.first else { return }
+        let start = Date()
+        let r = try mpirun(ranks: 2, ["train", "--data", data, "--epochs", "50", "--threads", "1", "--cores", "\(second)",
+                                      "--out", data + "/out", "--quiet"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("error (rank 0/2"), "\(r.stderr)")
+        #expect(r.stderr.contains("is not one this process may use"))
+        #expect(r.stderr.contains("MPI_ABORT"))
+        #expect(Date().timeIntervalSince(start) < 60)
+    }
+
+    @Test("topology under mpirun: each rank's host and its own cores")
+    func topologyPerRank() throws {
+        let r = try mpirun(ranks: 2, ["topology", "--threads", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").filter { $0.hasPrefix("rank ") }
+        #expect(lines.count == 2, "\(r.stdout)")
+        #expect(lines.first?.hasPrefix("rank 0/2 on ") == true)
+        #expect(lines.last?.hasPrefix("rank 1/2 on ") == true)
+        // mpirun binds the two ranks to different cores: different PUs.
+        let placements = lines.map { String($0[$0.range(of: "w0->PU ")!.upperBound...].prefix { $0.isNumber }) }
+        #expect(Set(placements).count == 2, "\(r.stdout)")
+    }
+}
