@@ -54,6 +54,28 @@ struct GradientTests {
     }
 }
 
+@Suite("Generation against the straightforward implementation")
+struct GenerationReferenceTests {
+    @Test("free-running bottom halves equal the reference on odd shapes and chunk splits",
+          arguments: [(5, 1, 7, 3), (48, 2, 10, 4), (64, 3, 9, 64), (100, 2, 5, 2)])
+    func matchesReference(shape: (Int, Int, Int, Int)) throws {
+        let (hidden, layers, count, chunk) = shape
+        let params = Parameters.initialized(ModelConfig(hidden: hidden, layers: layers), seed: UInt64(hidden + layers))
+        // Larger output bias so that some generated pixels leave [0, 1] and the clipping matters.
+        for j in 0..<params.config.outputSize { params.buffer[params.layout.denseBias.offset + j] = Float(j % 7) * 0.3 - 0.6 }
+        let data = randomPatchSet(count: count, seed: 11)
+        let generator = try Generator(params: params, pool: makePool(2), chunkSize: chunk)
+        let fast = try generator.bottomHalves(data, Array(0..<count)).array
+        let reference = ReferenceLSTM(params)
+        var expected: [Float] = []
+        for i in 0..<count {
+            expected += reference.generate(Array(UnsafeBufferPointer(start: data.sequence(i), count: PatchSet.sequenceLength))).map(Float.init)
+        }
+        #expect(expected.contains(0) && expected.contains(1), "the test should exercise clipping")
+        #expect(worstMismatch(fast, expected, Tolerance(absolute: 1e-5, relative: 1e-4)) == nil, "H=\(hidden) L=\(layers)")
+    }
+}
+
 @Suite("Golden values from PyTorch (scripts/golden_pytorch.py)")
 struct GoldenTests {
     struct Golden: Decodable {

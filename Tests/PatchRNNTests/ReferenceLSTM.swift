@@ -22,6 +22,47 @@ struct ReferenceLSTM {
 
     func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
 
+    /// Free-running generation of one sequence's 8 bottom-half patches: the 8 true top-half
+    /// patches in, then each prediction, clipped to [0, 1], fed back. [8 x 49].
+    func generate(_ seq: [Float]) -> [Double] {
+        let h = hidden, top = Patches.topHalf
+        var hs = [[Double]](repeating: [Double](repeating: 0, count: h), count: layers), cs = hs
+        var x = (0..<d).map { Double(seq[$0]) }
+        var generated: [Double] = []
+        for t in 0..<steps {
+            if t < top { x = (0..<d).map { Double(seq[t * d + $0]) } }
+            var input = x
+            for l in 0..<layers {
+                let inDim = input.count
+                let wih = weights["lstm.weight_ih_l\(l)"]!, whh = weights["lstm.weight_hh_l\(l)"]!
+                let bih = weights["lstm.bias_ih_l\(l)"]!, bhh = weights["lstm.bias_hh_l\(l)"]!
+                var a = [Double](repeating: 0, count: 4 * h)
+                for r in 0..<(4 * h) {
+                    var s = bih[r] + bhh[r]
+                    for k in 0..<inDim { s += wih[r * inDim + k] * input[k] }
+                    for k in 0..<h { s += whh[r * h + k] * hs[l][k] }
+                    a[r] = s
+                }
+                for j in 0..<h {
+                    let i = sigmoid(a[j]), f = sigmoid(a[h + j]), g = tanh(a[2 * h + j]), o = sigmoid(a[3 * h + j])
+                    cs[l][j] = f * cs[l][j] + i * g
+                    hs[l][j] = o * tanh(cs[l][j])
+                }
+                input = hs[l]
+            }
+            if t >= top - 1 {
+                let wd = weights["linear.weight"]!, bd = weights["linear.bias"]!
+                for o in 0..<d {
+                    var s = bd[o]
+                    for k in 0..<h { s += wd[o * h + k] * input[k] }
+                    x[o] = min(1, max(0, s))
+                }
+                generated += x
+            }
+        }
+        return generated
+    }
+
     /// Mean-squared-error loss over batch x 15 x 49, the outputs, and every gradient.
     func run(_ sequences: [[Float]]) -> (loss: Double, outputs: [[Double]], grads: [String: [Double]]) {
         let h = hidden, b = sequences.count, n = Double(b * steps * d)

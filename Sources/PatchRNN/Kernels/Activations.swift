@@ -21,17 +21,19 @@ import CSync
 public func fastExp(_ input: V8) -> V8 {
     let x = prnn_clamp8(input, -87.0, 87.0)
     let magic = V8(repeating: 12_582_912.0)  // 1.5 * 2^23: adding it rounds to an integer
-    let shifted = x * V8(repeating: 1.442_695_040_888_963_4) + magic
+    // Every a * b + c below is one fused multiply-add (addingProduct): Swift does not contract
+    // them on its own, and separate multiplies and adds double the instructions and latency.
+    let shifted = magic.addingProduct(x, V8(repeating: 1.442_695_040_888_963_4))
     let n = shifted - magic
-    var r = x - n * V8(repeating: 0.693_359_375)
-    r = r - n * V8(repeating: -2.121_944_400_546_905_827_7e-4)
+    var r = x.addingProduct(n, V8(repeating: -0.693_359_375))
+    r = r.addingProduct(n, V8(repeating: 2.121_944_400_546_905_827_7e-4))
     var p = V8(repeating: 1.987_569_150_0e-4)
-    p = p * r + V8(repeating: 1.398_199_950_7e-3)
-    p = p * r + V8(repeating: 8.333_451_907_3e-3)
-    p = p * r + V8(repeating: 4.166_579_589_4e-2)
-    p = p * r + V8(repeating: 1.666_666_545_9e-1)
-    p = p * r + V8(repeating: 5.000_000_120_1e-1)
-    let er = p * (r * r) + r + V8(repeating: 1)
+    p = V8(repeating: 1.398_199_950_7e-3).addingProduct(p, r)
+    p = V8(repeating: 8.333_451_907_3e-3).addingProduct(p, r)
+    p = V8(repeating: 4.166_579_589_4e-2).addingProduct(p, r)
+    p = V8(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
+    p = V8(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
+    let er = r.addingProduct(p, r * r) + V8(repeating: 1)
     // The low mantissa bits of `shifted` hold n (two's complement around 0x4B400000).
     let bits = unsafeBitCast(shifted, to: SIMD8<UInt32>.self)
     let scaleBits = (bits &- 0x4B40_0000 &+ 127) &<< 23

@@ -12,12 +12,15 @@ public func packedCount(k: Int, n: Int) -> Int { k * ((n + 15) / 16) * 16 }
 
 /// Packs B(r, c) = b[r * rowStride + c * colStride] (r < k, c < n) into panels. With
 /// colStride = 1 this is B as stored; with rowStride = 1 it is the transpose of a stored
-/// matrix, so W and W^T both pack straight from the parameter buffer.
+/// matrix, so W and W^T both pack straight from the parameter buffer. `panelStride` (default
+/// k * 16) lets two matrices be stacked along k in one packing: pack the second at
+/// dst + k1 * 16 with the stride of the whole.
 public func packB(k: Int, n: Int, _ b: UnsafePointer<Float>, rowStride: Int, colStride: Int,
-                  into dst: UnsafeMutablePointer<Float>) {
+                  into dst: UnsafeMutablePointer<Float>, panelStride: Int? = nil) {
     let panels = (n + 15) / 16
+    let ps = panelStride ?? k * 16
     for p in 0..<panels {
-        let panel = dst + p * k * 16
+        let panel = dst + p * ps
         let c0 = p * 16, width = min(16, n - c0)
         if colStride == 1 && width == 16 {
             for r in 0..<k {
