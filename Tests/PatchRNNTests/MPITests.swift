@@ -93,8 +93,8 @@ struct MPITests {
         #expect(lines.count == 2, "\(r.stdout)")
         #expect(lines.first?.hasPrefix("rank 0/2 on ") == true)
         #expect(lines.last?.hasPrefix("rank 1/2 on ") == true)
-        // mpirun binds the two ranks to different cores: different PUs.
+        // With two or more cores, mpirun binds the two ranks to different cores: different PUs.
         let placements = lines.map { String($0[$0.range(of: "w0->PU ")!.upperBound...].prefix { $0.isNumber }) }
-        #expect(Set(placements).count == 2, "\(r.stdout)")
+        if try Topology().machineCores.count >= 2 { #expect(Set(placements).count == 2, "\(r.stdout)") }
     }
 }
