@@ -68,6 +68,24 @@ struct MPITests {
         }
     }
 
+    @Test("--mpi-exchange allreduce trains to the same losses within float rounding")
+    func allreduceMatchesClosely() throws {
+        let data = try writeSyntheticMNIST(train: 500, test: 20)
+        let common = ["train", "--data", data, "--epochs", "2", "--batch-size", "64", "--threads", "1", "--quiet"]
+        let one = try single(common + ["--out", data + "/one"])
+        let two = try mpirun(ranks: 2, common + ["--out", data + "/two", "--mpi-exchange", "allreduce"])
+        try #require(one.status == 0 && two.status == 0, "\(one.stderr)\n\(two.stderr)")
+        func losses(_ dir: String) throws -> [Double] {
+            try String(contentsOfFile: dir + "/train-log.jsonl", encoding: .utf8).split(separator: "\n").flatMap { line -> [Double] in
+                let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                return [record?["train_loss"] as? Double ?? .nan, record?["val_loss"] as? Double ?? .nan]
+            }
+        }
+        let a = try losses(data + "/one"), b = try losses(data + "/two")
+        #expect(a.count == 4 && b.count == 4)
+        for (x, y) in zip(a, b) { #expect(Tolerance(absolute: 0, relative: 1e-4).accepts(y, x), "\(y) vs \(x)") }
+    }
+
     @Test("a failure on one rank ends every rank with its message, not a hang")
     func failureOnOneRankAbortsAll() throws {
         let data = try writeSyntheticMNIST(train: 300, test: 20)
