@@ -1,14 +1,21 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// The hot loops are SIMD code on raw pointers. Without `-target-cpu native` every lane of
-// `addProduct` becomes a libm `fmaf` call (about 100x slower); without `-fno-math-errno`
-// `squareRoot()` is a scalar call per lane. See ../shared/DESIGN.md, "Flags that matter".
-let fastMath: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-target-cpu", "native", "-Xcc", "-fno-math-errno",
-                  "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
-    .unsafeFlags(["-target-cpu", "native", "-Xcc", "-fno-math-errno"], .when(configuration: .debug)),
+// Two kinds of Swift code, built two ways (docs/performance-notes.md says why):
+// - PatchRNNKernels, the hot loops on raw pointers (GEMM tiles, packing, gate functions, cell
+//   kernels, Adam's inner loop), is built -Ounchecked: no overflow or bounds checks in loops
+//   that run billions of times. Its callers validate every size before calling it.
+// - Everything that touches options, files, checkpoints and sizes is built with checks on, so
+//   that an overflow traps instead of corrupting memory.
+// Both need `-target-cpu native`: without it every lane of a SIMD `addProduct` becomes a libm
+// `fmaf` call (about 100x slower), and without `-fno-math-errno` `squareRoot()` is a scalar
+// call per lane.
+let cpuFlags = ["-target-cpu", "native", "-Xcc", "-fno-math-errno"]
+let kernelFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + cpuFlags, .when(configuration: .release)),
+    .unsafeFlags(cpuFlags, .when(configuration: .debug)),
 ]
+let checkedFlags: [SwiftSetting] = [.unsafeFlags(cpuFlags)]
 let fastC: [CSetting] = [.unsafeFlags(["-O2", "-march=native"])]
 
 let package = Package(
@@ -17,8 +24,8 @@ let package = Package(
         .library(name: "PatchRNN", targets: ["PatchRNN"]),
         .executable(name: "patchrnn", targets: ["patchrnn"]),
     ],
-    // `swift build --traits MPI` adds the Open MPI path (issue #7); the default build and
-    // tests need no MPI. See README, "Past one machine".
+    // `swift build --traits MPI` adds the Open MPI path; the default build and tests need no
+    // MPI. See README, "Past one machine".
     traits: [.trait(name: "MPI", description: "Data parallelism across processes/nodes with Open MPI (needs libopenmpi-dev)")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,27 +35,28 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CSync", cSettings: fastC),
+        .target(name: "PatchRNNKernels", dependencies: ["CSync"], swiftSettings: kernelFlags),
         .target(
             name: "PatchRNN",
-            dependencies: ["CHwloc", "CZlib", "CSync", .target(name: "CMPI", condition: .when(traits: ["MPI"]))],
-            swiftSettings: fastMath
+            dependencies: ["PatchRNNKernels", "CHwloc", "CZlib", "CSync", .target(name: "CMPI", condition: .when(traits: ["MPI"]))],
+            swiftSettings: checkedFlags
         ),
         .executableTarget(
             name: "patchrnn",
             dependencies: ["PatchRNN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: fastMath
+            swiftSettings: checkedFlags
         ),
         .executableTarget(
             name: "KernelBenchmarks",
-            dependencies: ["PatchRNN"],
+            dependencies: ["PatchRNN", "PatchRNNKernels"],
             path: "Benchmarks/KernelBenchmarks",
-            swiftSettings: fastMath
+            swiftSettings: checkedFlags
         ),
         .testTarget(
             name: "PatchRNNTests",
-            dependencies: ["PatchRNN"],
+            dependencies: ["PatchRNN", "PatchRNNKernels"],
             exclude: ["Fixtures"],
-            swiftSettings: fastMath
+            swiftSettings: checkedFlags
         ),
     ]
 )

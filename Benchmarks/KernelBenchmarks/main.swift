@@ -4,6 +4,7 @@
 // Each figure is the best of several repetitions (the least disturbed by other load).
 import Foundation
 import PatchRNN
+import PatchRNNKernels
 
 let quick = CommandLine.arguments.contains("--quick")
 let reps = quick ? 3 : 7

@@ -27,16 +27,6 @@ static inline int prnn_hwloc_bound_pu(hwloc_topology_t topology) {
     return result;
 }
 
-static inline int prnn_hwloc_last_cpu(hwloc_topology_t topology) {
-    hwloc_bitmap_t set = hwloc_bitmap_alloc();
-    if (!set) return -1;
-    int result = -1;
-    if (hwloc_get_last_cpu_location(topology, set, HWLOC_CPUBIND_THREAD) == 0)
-        result = hwloc_bitmap_first(set);
-    hwloc_bitmap_free(set);
-    return result;
-}
-
 /// The PUs this process may run on (its CPU binding: what mpirun, taskset or a cgroup gave
 /// it), as a bitmap the caller frees; NULL when hwloc cannot tell.
 static inline hwloc_bitmap_t prnn_hwloc_process_binding(hwloc_topology_t topology) {

@@ -53,4 +53,3 @@ void csync_install_interrupt_handlers(void) {
 }
 
 int csync_interrupt_signal(void) { return interrupt_signal; }
-void csync_clear_interrupt(void) { interrupt_signal = 0; }

@@ -7,34 +7,31 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure training and generation throughput (synthetic data of MNIST's shape).",
         discussion: "Prints samples/s, achieved GFLOP/s, this machine's single-core GEMM peak measured in the same run, the fraction of it reached, where the step time goes (compute, reduce + Adam, waiting), and generation images/s. --scaling runs 1..N threads.")
-    @OptionGroup var engine: EngineOptions
-    @Option(help: "Minibatch size.") var batchSize: Int = 64
+    @OptionGroup var pool: PoolOptions
+    @OptionGroup var step: StepOptions
     @Option(help: "Seconds of timed training steps per configuration.") var seconds: Double = 3
     @Flag(help: "Measure every thread count from 1 to --threads (default all cores).") var scaling = false
     @Flag(help: "Print one JSON object (with --scaling, one per line).") var json = false
 
     func run() throws {
         try reportingErrors {
-            guard batchSize >= 1 else { throw PatchRNNError("--batch-size must be at least 1 (got \(batchSize))") }
-            guard seconds > 0 else { throw PatchRNNError("--seconds must be positive") }
-            let reporter = ProgressReporter(quiet: engine.quiet || json)
-            let pool = try engine.makePool(reporter: reporter)
+            guard step.batchSize >= 1 else { throw PatchRNNError.setting(.batchSize, "must be at least 1 (got \(step.batchSize))") }
+            guard seconds > 0 else { throw PatchRNNError.setting(.seconds, "must be positive") }
+            let reporter = ProgressReporter(quiet: pool.quiet || json)
+            let pool = try self.pool.makePool(reporter: reporter)
             let peak = ThroughputBenchmark.measurePeak()
             var reports: [ThroughputReport] = []
             if scaling {
                 let pus = pool.placement
                 for n in 1...pool.count {
-                    let sub = n == pool.count ? pool : WorkerPool(placement: Array(pus.prefix(n)), topology: try? Topology())
-                    reports.append(try ThroughputBenchmark.run(pool: sub, batchSize: batchSize, shardSize: engine.shardSize, seconds: seconds, peak: peak))
+                    let sub = n == pool.count ? pool : try WorkerPool(placement: Array(pus.prefix(n)), topology: try? Topology())
+                    reports.append(try ThroughputBenchmark.run(pool: sub, batchSize: step.batchSize, shardSize: step.shardSize, seconds: seconds, peak: peak))
                 }
             } else {
-                reports.append(try ThroughputBenchmark.run(pool: pool, batchSize: batchSize, shardSize: engine.shardSize, seconds: seconds, peak: peak))
+                reports.append(try ThroughputBenchmark.run(pool: pool, batchSize: step.batchSize, shardSize: step.shardSize, seconds: seconds, peak: peak))
             }
             if json {
-                for r in reports {
-                    let data = try JSONSerialization.data(withJSONObject: r.json, options: [.sortedKeys])
-                    print(String(decoding: data, as: UTF8.self))
-                }
+                for r in reports { print(try jsonText(r, pretty: false), terminator: "") }
                 return
             }
             print("single-core GEMM peak (510x512x512, packed, this run): \(fmt(peak, 1)) GFLOP/s; one training sample = \(fmt(ModelConfig.default.trainingFlopsPerSample / 1e6, 2)) MFLOP")

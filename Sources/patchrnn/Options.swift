@@ -1,6 +1,8 @@
 import ArgumentParser
 import PatchRNN
 
+// The option groups, each declared once and used by the commands that need it.
+
 struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Folder with the four MNIST files (.gz or raw).",
                                discussion: "Default: $PATCHRNN_DATA, else ./data/mnist, else ../shared/data/mnist."))
@@ -10,9 +12,12 @@ struct DataOptions: ParsableArguments {
 struct OutputOptions: ParsableArguments {
     @Option(help: "Folder for everything written (created if missing).")
     var out: String = "runs/latest"
+
+    func path(_ name: String) -> String { out + "/" + name }
 }
 
-struct EngineOptions: ParsableArguments {
+/// The worker threads: how many and where.
+struct PoolOptions: ParsableArguments {
     @Option(help: "Worker threads, one per physical core (default: all cores hwloc reports).")
     var threads: Int?
 
@@ -21,12 +26,6 @@ struct EngineOptions: ParsableArguments {
 
     @Flag(help: "Allow SMT siblings once every physical core has a worker.")
     var smt = false
-
-    @Option(help: "Sequences per shard: the unit of work a worker takes and of the fixed gradient summation order.")
-    var shardSize: Int = 16
-
-    @Option(help: ArgumentHelp("MPI builds, several ranks: how ranks combine gradients: exact (bit-identical to one process, traffic grows with the batch) or allreduce (MPI_Allreduce of each rank's sum, ~2 x 256 KiB per step).", valueName: "mode"))
-    var mpiExchange: GradientExchange = .exact
 
     @Flag(help: "No progress output (errors and the final summary only).")
     var quiet = false
@@ -39,7 +38,9 @@ struct EngineOptions: ParsableArguments {
         }
         let cores = try self.cores.map { list -> [Int] in
             try list.split(separator: ",").map {
-                guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else { throw PatchRNNError("--cores: '\($0)' is not a PU index") }
+                guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else {
+                    throw PatchRNNError.setting(.cores, "names '\($0)', which is not a PU index")
+                }
                 return v
             }
         }
@@ -52,39 +53,48 @@ struct EngineOptions: ParsableArguments {
     }
 }
 
-struct TrainOptions: ParsableArguments {
+/// How a training step is cut (`StepShape`): what fixes the numerics besides the seed.
+struct StepOptions: ParsableArguments {
     @Option(help: "Minibatch size.") var batchSize: Int = 64
+    @Option(help: "Sequences per shard: the unit of work a worker takes and of the fixed gradient summation order.")
+    var shardSize: Int = 16
+
+    var shape: StepShape { StepShape(batchSize: batchSize, shardSize: shardSize) }
+}
+
+struct TrainOptions: ParsableArguments {
+    @OptionGroup var step: StepOptions
     @Option(help: "Maximum number of epochs (early stopping usually ends sooner).") var epochs: Int = 100
     @Option(help: "Adam learning rate.") var learningRate: Float = 1e-3
     @Option(help: "Early stopping: epochs without validation improvement before stopping.") var patience: Int = 5
     @Option(help: "Halve the learning rate after this many epochs without validation improvement (0: never).") var lrPatience: Int = 2
     @Option(help: "Seed for initial weights, validation split and shuffling.") var seed: UInt64 = 1
     @Option(help: "Fraction of the training set held out for validation (random, seeded).") var validationFraction: Double = 0.1
-    @Option(help: "LSTM hidden size.") var hidden: Int = 64
-    @Option(help: "Stacked LSTM layers.") var layers: Int = 2
+    @Option(help: "Hidden size of each recurrent layer.") var hidden: Int = 64
+    @Option(help: "Stacked recurrent layers.") var layers: Int = 2
     @Option(help: "Use only the first N training images (quick runs).") var trainLimit: Int?
     @Option(help: ArgumentHelp("Continue an interrupted run from its resume.safetensors (its settings are used).", valueName: "file"))
     var resume: String?
 
-    func options(shardSize: Int) -> TrainingOptions {
+    var options: TrainingOptions {
         var o = TrainingOptions()
         o.model = ModelConfig(hidden: hidden, layers: layers)
-        o.batchSize = batchSize
+        o.shape = step.shape
         o.maxEpochs = epochs
         o.learningRate = learningRate
         o.patience = patience
         o.lrPatience = lrPatience
         o.seed = seed
         o.validationFraction = validationFraction
-        o.shardSize = shardSize
         o.trainLimit = trainLimit
         return o
     }
 }
 
-/// Runs a command body; a PatchRNNError becomes one line on stderr and exit status 1.
-func reportingErrors(_ body: () throws -> Void) throws {
-    try reportingErrors(group: SingleProcess(), body)
+/// MPI builds with several ranks.
+struct DistributedOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("MPI builds, several ranks: how ranks combine gradients: exact (bit-identical to one process, traffic grows with the batch) or allreduce (MPI_Allreduce of each rank's sum, ~2 x 256 KiB per step).", valueName: "mode"))
+    var mpiExchange: GradientExchange = .exact
 }
 
 extension GradientExchange: ExpressibleByArgument {}

@@ -97,6 +97,39 @@ struct CommandLineTests {
         #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains(message), "stderr: \(r.stderr)")
     }
 
+    @Test("after --resume, metrics.json reports the checkpoint's settings, not the command line's")
+    func resumedRunReportsItsOwnSettings() throws {
+        let data = try syntheticMNIST(train: 300, test: 40)
+        var o = TrainingOptions()
+        o.model = ModelConfig(hidden: 12, layers: 1)
+        o.batchSize = 32
+        o.seed = 3
+        o.learningRate = 0.002
+        o.maxEpochs = 1
+        let params = Parameters.initialized(o.model, seed: o.seed)
+        try ResumeState.save(params: params, adam: AdamState(count: params.layout.paddedCount), best: params, options: o,
+                             progress: TrainingProgress(), to: data + "/resume.safetensors")
+        let r = try run(["run", "--data", data, "--out", data + "/out", "--resume", data + "/resume.safetensors",
+                         "--batch-size", "16", "--seed", "99", "--learning-rate", "0.01", "--hidden", "8", "--threads", "1", "--quiet"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: data + "/out/metrics.json"))) as? [String: Any])
+        #expect(metrics["batch_size"] as? Int == 32)
+        #expect(metrics["seed"] as? Int == 3)
+        #expect(metrics["hidden"] as? Int == 12)
+        #expect(metrics["layers"] as? Int == 1)
+        #expect(metrics["learning_rate"] as? Double == 0.002)
+        #expect(metrics["cell"] as? String == "lstm")
+    }
+
+    @Test("generate and evaluate do not take the training-step options", arguments: ["generate", "evaluate"])
+    func checkpointCommandsRefuseStepOptions(command: String) throws {
+        for option in [["--shard-size", "4"], ["--mpi-exchange", "allreduce"], ["--batch-size", "8"]] {
+            let r = try run([command, "--checkpoint", "/nonexistent.safetensors"] + option)
+            #expect(r.status != 0)
+            #expect(r.stderr.contains("Unknown option '\(option[0])'"), "stderr: \(r.stderr)")
+        }
+    }
+
     /// Starts patchrnn without waiting; stderr goes to a file so the test can watch it.
     func start(_ args: [String], stderrFile: String) throws -> Process {
         let path = try #require(Self.binary)

@@ -19,7 +19,7 @@ struct IntegrationTests {
         options.batchSize = 32
         let params = Parameters.initialized(options.model, seed: 1)
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: makePool(2), shardSize: 16, maxBatch: 32)
-        let trainer = Trainer(options: options, engine: engine, data: data, split: split, reporter: ProgressReporter(quiet: true))
+        let trainer = try Trainer(Trainer.Configuration(options: options), engine: engine, data: data, split: split, reporter: ProgressReporter(quiet: true))
         let result = try trainer.train()
 
         // Baseline: predict every next patch with the mean training image's patch.

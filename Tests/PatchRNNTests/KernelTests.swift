@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PatchRNN
+import PatchRNNKernels
 
 @Suite("SIMD kernels against plain loops")
 struct KernelTests {

@@ -18,12 +18,16 @@ struct ResumeTests {
         return o
     }
 
-    func trainer(_ params: Parameters, threads: Int) throws -> Trainer {
+    func trainer(_ params: Parameters, threads: Int, resumePath: String? = nil, interruptSignal: (() -> Int32)? = nil,
+                 resume: ResumeState? = nil) throws -> Trainer {
         let o = options()
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: o.learningRate),
                                         pool: makePool(threads), shardSize: o.shardSize, maxBatch: o.batchSize)
-        return Trainer(options: o, engine: engine, data: data, split: Split(count: data.count, validationFraction: 0.2, seed: o.seed),
-                       reporter: ProgressReporter(quiet: true))
+        var configuration = Trainer.Configuration(options: o)
+        configuration.resumePath = resumePath
+        if let interruptSignal { configuration.interruptSignal = interruptSignal }
+        return try Trainer(configuration, engine: engine, data: data, split: Split(count: data.count, validationFraction: 0.2, seed: o.seed),
+                           reporter: ProgressReporter(quiet: true), resume: resume)
     }
 
     @Test("interrupted mid-epoch or at an epoch's end, then resumed: bit-identical to an uninterrupted run",
@@ -35,10 +39,9 @@ struct ResumeTests {
 
         let dir = try temporaryDirectory()
         let first = Parameters.initialized(options().model, seed: 9)
-        let b = try trainer(first, threads: 1)
-        b.resumePath = dir + "/resume.safetensors"
         var steps = 0
-        b.interruptSignal = { steps += 1; return steps == stopAfter ? 2 : 0 }
+        let b = try trainer(first, threads: 1, resumePath: dir + "/resume.safetensors",
+                            interruptSignal: { steps += 1; return steps == stopAfter ? 2 : 0 })
         do {
             _ = try b.train()
             Issue.record("training was not interrupted")
@@ -47,8 +50,7 @@ struct ResumeTests {
             #expect(i.progress.globalStep == stopAfter)
         }
         let (loaded, file) = try Safetensors.load(path: dir + "/resume.safetensors")
-        let c = try trainer(loaded, threads: 3)
-        try c.restore(from: file, name: "resume")
+        let c = try trainer(loaded, threads: 3, resume: try ResumeState.read(file, name: "resume", layout: loaded.layout))
         let resumed = try c.train()
         #expect(loaded.buffer.array == straight.buffer.array, "final weights differ after resuming at step \(stopAfter)")
         #expect(resumed.history.map(\.valLoss) == expected.history.map(\.valLoss))
@@ -62,13 +64,13 @@ struct ResumeTests {
         let p = Parameters.initialized(options().model, seed: 1)
         try Safetensors.save(p, metadata: [:], to: dir + "/m.safetensors")
         let (_, file) = try Safetensors.load(path: dir + "/m.safetensors")
-        #expect(throws: PatchRNNError.self) { _ = try Trainer.resumeInfo(file, name: "m.safetensors") }
+        #expect(throws: PatchRNNError.self) { _ = try ResumeState.info(file, name: "m.safetensors") }
     }
 
     @Test("a NaN stops training naming the tensor")
     func nanNamesTensor() throws {
         let params = Parameters.initialized(ModelConfig(hidden: 8, layers: 1), seed: 1)
-        params.buffer[params.layout.lstm[0].weightHHt.offset + 3] = .nan
+        params.buffer[params.layout.layers[0].weightHHt.offset + 3] = .nan
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: makePool(1), shardSize: 8, maxBatch: 16)
         let set = randomPatchSet(count: 16, seed: 1)
         do {

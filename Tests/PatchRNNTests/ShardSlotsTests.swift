@@ -46,7 +46,7 @@ struct ShardSlotsTests {
         // A rank's positions are exactly those of the slots it computes.
         for r in 0..<size {
             let mine = Set(slots.positions(rank: r, size: size))
-            let ownedSlots = ShardSlots.ownedSlots(rank: r, size: size, slots: slots.slots)
+            let ownedSlots = slots.shape.ownedSlots(rank: r, size: size)
             #expect(mine.allSatisfy { ownedSlots.contains(slots.slot(ofPosition: $0)) })
         }
     }

@@ -75,7 +75,7 @@ func realMNISTDirectory() -> String? {
 }
 
 /// One pool for all tests of a suite that need one, unpinned (tests run in parallel).
-func makePool(_ threads: Int) -> WorkerPool { WorkerPool(placement: Array(repeating: nil, count: threads), topology: nil) }
+func makePool(_ threads: Int) -> WorkerPool { try! WorkerPool(placement: Array(repeating: nil, count: threads), topology: nil) }
 
 struct ProcessResult { let status: Int32; let stdout: String; let stderr: String }
 

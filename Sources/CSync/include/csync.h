@@ -20,7 +20,5 @@ void csync_pause(void);
 void csync_install_interrupt_handlers(void);
 /// The signal recorded since installation (0: none).
 int csync_interrupt_signal(void);
-/// Forgets a recorded signal (tests).
-void csync_clear_interrupt(void);
 
 #endif

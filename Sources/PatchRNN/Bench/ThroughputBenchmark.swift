@@ -1,7 +1,9 @@
 /// Throughput of training steps and generation on synthetic data of MNIST's shape (the speed
 /// does not depend on pixel values), plus this machine's single-core GEMM peak measured with
 /// the project's own kernel in the same run, so the fraction of the hardware is visible.
-public struct ThroughputReport: Sendable {
+import PatchRNNKernels
+
+public struct ThroughputReport: Sendable, Codable {
     public var threads: Int
     public var batchSize: Int
     public var samplesPerSecond: Double
@@ -14,11 +16,13 @@ public struct ThroughputReport: Sendable {
     public var waitFraction: Double
     public var stepMicroseconds: Double
 
-    public var json: [String: Any] {
-        ["threads": threads, "batch_size": batchSize, "samples_per_s": samplesPerSecond, "gflops": gflops,
-         "peak_gflops": peakGflops, "peak_fraction": peakFraction, "generation_images_per_s": generationImagesPerSecond,
-         "compute_fraction": computeFraction, "reduce_update_fraction": reduceUpdateFraction,
-         "wait_fraction": waitFraction, "step_us": stepMicroseconds]
+
+    enum CodingKeys: String, CodingKey {
+        case threads, gflops
+        case batchSize = "batch_size", samplesPerSecond = "samples_per_s", peakGflops = "peak_gflops"
+        case peakFraction = "peak_fraction", generationImagesPerSecond = "generation_images_per_s"
+        case computeFraction = "compute_fraction", reduceUpdateFraction = "reduce_update_fraction"
+        case waitFraction = "wait_fraction", stepMicroseconds = "step_us"
     }
 }
 
@@ -51,7 +55,8 @@ public enum ThroughputBenchmark {
                            seconds: Double = 3, peak: Double) throws -> ThroughputReport {
         let data = syntheticSet(count: max(4096, batchSize * 4))
         let params = Parameters.initialized(model, seed: 1)
-        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: pool, shardSize: shardSize, maxBatch: batchSize)
+        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: pool,
+                                        shape: StepShape(batchSize: batchSize, shardSize: shardSize))
         var order = Array(0..<data.count)
         var rng = SeededRandom(seed: 2)
         rng.shuffle(&order)

@@ -37,20 +37,26 @@ public struct MNIST: Sendable {
     /// names the ones to keep (ascending; an MPI rank keeps only its part); `withTest: false`
     /// skips the test files (ranks other than 0 never generate).
     public static func load(directory: String, withTest: Bool = true, keepTrain: ((Int) throws -> [Int])? = nil) throws -> MNIST {
+        let train = try loadPair(images: path(directory, files.trainImages), labels: path(directory, files.trainLabels), keep: keepTrain)
+        let test = withTest ? try loadTest(directory: directory) : PatchSet(images: [], labels: [])
+        return MNIST(train: train, test: test)
+    }
+
+    /// Only the test pair (`generate`, `evaluate`).
+    public static func loadTest(directory: String) throws -> PatchSet {
+        try loadPair(images: path(directory, files.testImages), labels: path(directory, files.testLabels))
+    }
+
+    /// The path of `name` (.gz or raw) in the data folder, or an error saying what is missing.
+    static func path(_ directory: String, _ name: String) throws -> String {
         var isDir = false
         guard fileExists(directory, isDirectory: &isDir), isDir else {
             throw PatchRNNError("MNIST folder \(directory) not found: pass --data DIR, set \(environmentVariable), or run scripts/fetch-mnist.sh")
         }
-        func path(_ name: String) throws -> String {
-            guard let p = locate(directory, name) else {
-                throw PatchRNNError.file("\(directory)/\(name).gz", "no such file (nor \(name) uncompressed); run scripts/fetch-mnist.sh")
-            }
-            return p
+        guard let p = locate(directory, name) else {
+            throw PatchRNNError.file("\(directory)/\(name).gz", "no such file (nor \(name) uncompressed); run scripts/fetch-mnist.sh")
         }
-        let train = try loadPair(images: path(files.trainImages), labels: path(files.trainLabels), keep: keepTrain)
-        let test = withTest ? try loadPair(images: path(files.testImages), labels: path(files.testLabels))
-                            : PatchSet(images: [], labels: [])
-        return MNIST(train: train, test: test)
+        return p
     }
 
     /// Reads one images file and its labels file and checks that they belong together.

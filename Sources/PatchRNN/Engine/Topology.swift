@@ -95,7 +95,7 @@ public final class Topology: @unchecked Sendable {
     /// are used only after every core has one worker. Fails when more workers than PUs
     /// allowed are asked for.
     public func placement(workers: Int, smt: Bool = false) throws -> [Int] {
-        guard workers >= 1 else { throw PatchRNNError("--threads must be at least 1 (got \(workers))") }
+        guard workers >= 1 else { throw PatchRNNError.setting(.threads, "must be at least 1 (got \(workers))") }
         // Group cores by (NUMA node, L3 group); interleave the groups.
         var groups: [[Core]] = []
         var keys: [[Int]] = []
@@ -121,8 +121,8 @@ public final class Topology: @unchecked Sendable {
             }
         }
         guard workers <= candidates.count else {
-            let what = smt ? "hardware threads" : "physical cores (add --smt to use SMT siblings)"
-            throw PatchRNNError("--threads \(workers) is more than the \(candidates.count) \(what) this process may use")
+            let what = smt ? "hardware threads" : "physical cores (SMT siblings are used only when allowed)"
+            throw PatchRNNError.setting(.threads, "\(workers) is more than the \(candidates.count) \(what) this process may use")
         }
         return Array(candidates.prefix(workers))
     }
@@ -138,9 +138,9 @@ public final class Topology: @unchecked Sendable {
     public func validate(cores pus: [Int]) throws -> [Int] {
         let allowed = Set(cores.flatMap { $0.pus })
         for p in pus where !allowed.contains(p) {
-            throw PatchRNNError("--cores: PU \(p) is not one this process may use (allowed: \(allowed.sorted().map(String.init).joined(separator: ",")))")
+            throw PatchRNNError.setting(.cores, "names PU \(p), which is not one this process may use (allowed: \(allowed.sorted().map(String.init).joined(separator: ",")))")
         }
-        guard Set(pus).count == pus.count else { throw PatchRNNError("--cores lists a PU twice") }
+        guard Set(pus).count == pus.count else { throw PatchRNNError.setting(.cores, "lists a PU twice") }
         return pus
     }
 
@@ -152,12 +152,6 @@ public final class Topology: @unchecked Sendable {
     /// The single PU the calling thread is bound to, read back from hwloc, or nil.
     public func boundPU() -> Int? {
         let p = prnn_hwloc_bound_pu(handle)
-        return p >= 0 ? Int(p) : nil
-    }
-
-    /// Where the calling thread last ran (hwloc_get_last_cpu_location).
-    public func lastCPU() -> Int? {
-        let p = prnn_hwloc_last_cpu(handle)
         return p >= 0 ? Int(p) : nil
     }
 

@@ -1,15 +1,16 @@
+import PatchRNNKernels
+
 /// The coordinator of data-parallel training.
 ///
-/// Every minibatch is cut into shards of `shardSize` sequences (the last may be smaller). The
-/// cut depends only on the batch, never on the thread count. Workers take shards from a
-/// shared queue (a slow core takes fewer) and compute each into the shard's own gradient
-/// buffer, so who computed a shard does not matter. Then, without copying, worker
-/// w sums its slice of the parameter vector over all shard buffers in shard order and applies
-/// Adam to that slice of the shared weights. The pool's completion hand-off publishes the new
-/// weights before the next step starts. Same seed, same shard size: bit-identical weights
-/// for any number of threads.
+/// Every minibatch is cut into shards by `shape` (`StepShape`): the cut depends only on the
+/// batch, never on the thread count. Workers take shards from a shared queue (a slow core
+/// takes fewer) and compute each into the shard's own gradient buffer, so who computed a shard
+/// does not matter. Then, without copying, worker w sums its slice of the parameter vector
+/// over all shard buffers in shard order and applies Adam to that slice of the shared weights.
+/// The pool's completion hand-off publishes the new weights before the next step starts. Same
+/// seed, same shape: bit-identical weights for any number of threads.
 ///
-/// Under MPI each rank computes only the shards of its slots (`ShardSlots.ownedShards`), the
+/// Under MPI each rank computes only the shards of its slots (`StepShape.ownedShards`), the
 /// ranks all-gather the shard gradients, and every rank then runs the same ordered sum and
 /// Adam step: bit-identical weights for any split over ranks x threads as well.
 public final class TrainingEngine: @unchecked Sendable {
@@ -17,42 +18,55 @@ public final class TrainingEngine: @unchecked Sendable {
     public let params: Parameters
     public let adam: AdamState
     public var adamConfig: AdamConfig
-    public let shardSize: Int
-    public let maxBatch: Int
+    public let shape: StepShape
     public let group: ProcessGroup
     /// How ranks combine gradients (only matters with several ranks).
-    public var exchange = GradientExchange.exact
+    public let exchange: GradientExchange
+    /// The teacher-forced loss on the engine's own workspaces (validation).
+    public let evaluator: LossEvaluator
     /// The ranks' gradient total for `.allreduce` (allocated only with several ranks).
     let rankTotal: FloatBuffer?
     public var layout: ParameterLayout { params.layout }
 
     let shardGrads: FloatBuffer
-    let maxShards: Int
     let workspaces: PerWorker<ShardWorkspace>
     let shardLoss: UnsafeMutablePointer<Double>
     public private(set) var timing = StepTiming()
 
-    public init(params: Parameters, adamConfig: AdamConfig, pool: WorkerPool, shardSize: Int, maxBatch: Int,
-                group: ProcessGroup = SingleProcess()) throws {
-        precondition(shardSize >= 1 && maxBatch >= 1)
+    public init(params: Parameters, adamConfig: AdamConfig, pool: WorkerPool, shape: StepShape,
+                group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact) throws {
+        guard shape.shardSize >= 1 else { throw PatchRNNError.setting(.shardSize, "must be at least 1 (got \(shape.shardSize))") }
+        guard shape.batchSize >= 1 else { throw PatchRNNError.setting(.batchSize, "must be at least 1 (got \(shape.batchSize))") }
         self.group = group
         self.params = params
         self.adamConfig = adamConfig
         self.pool = pool
-        self.shardSize = shardSize
-        self.maxBatch = maxBatch
+        self.shape = shape
+        self.exchange = exchange
         adam = AdamState(count: params.layout.paddedCount)
-        maxShards = (maxBatch + shardSize - 1) / shardSize
-        shardGrads = FloatBuffer(count: maxShards * params.layout.paddedCount)
-        shardLoss = .allocate(capacity: maxShards)
+        shardGrads = FloatBuffer(count: shape.slots * params.layout.paddedCount)
+        shardLoss = .allocate(capacity: shape.slots)
         rankTotal = group.size > 1 ? FloatBuffer(count: params.layout.paddedCount) : nil
         workspaces = PerWorker(count: pool.count)
-        let layout = params.layout, workspaces = self.workspaces
+        let layout = params.layout, workspaces = self.workspaces, capacity = shape.shardSize
         // Each worker allocates (and so first-touches) its own buffers on its own core.
-        try pool.run { w in workspaces[w] = ShardWorkspace(layout: layout, capacity: shardSize) }
+        try pool.run { w in workspaces[w] = ShardWorkspace(layout: layout, capacity: capacity) }
+        evaluator = LossEvaluator(params: params, pool: pool, shardSize: shape.shardSize, workspaces: workspaces)
+    }
+
+    /// The same with a shape given as its two numbers.
+    public convenience init(params: Parameters, adamConfig: AdamConfig, pool: WorkerPool, shardSize: Int, maxBatch: Int,
+                            group: ProcessGroup = SingleProcess()) throws {
+        try self.init(params: params, adamConfig: adamConfig, pool: pool, shape: StepShape(batchSize: maxBatch, shardSize: shardSize), group: group)
     }
 
     deinit { shardLoss.deallocate() }
+
+    /// Floats an engine allocates: the shard gradients, Adam's moments, the ranks' total and
+    /// every worker's workspace (read from the same plans as the allocations).
+    public static func floats(_ layout: ParameterLayout, shape: StepShape, workers: Int, ranks: Int = 1) -> Int {
+        (shape.slots + 2 + (ranks > 1 ? 1 : 0)) * layout.paddedCount + workers * ShardWorkspace.floats(layout, capacity: shape.shardSize)
+    }
 
     /// One Adam step on the minibatch `indices` of `data`. Returns the minibatch mean loss
     /// (MSE over batch x steps x outputs) before the update. Under MPI, only the entries of
@@ -60,32 +74,26 @@ public final class TrainingEngine: @unchecked Sendable {
     @discardableResult
     public func step(_ data: PatchSet, _ indices: UnsafeBufferPointer<Int>) throws -> Double {
         let batch = indices.count
-        precondition(batch >= 1 && batch <= maxBatch)
-        let shards = (batch + shardSize - 1) / shardSize
-        let slots = ShardSlots(batchSize: maxBatch, shardSize: shardSize, count: 0)
-        let mine = slots.ownedShards(rank: group.rank, size: group.size, shards: shards)
+        precondition(batch >= 1 && batch <= shape.batchSize)
+        let shards = shape.shards(ofBatch: batch)
+        let mine = shape.ownedShards(rank: group.rank, size: group.size, shards: shards)
         let cfg = layout.config
         let elements = Double(batch * cfg.steps * cfg.outputSize)
         let lossScale = Float(1 / elements)
         let p = params.buffer.pointer, grads = shardGrads.pointer, padded = layout.paddedCount
-        let workers = pool.count, shardSize = self.shardSize, workspaces = self.workspaces, shardLoss = self.shardLoss
+        let workers = pool.count, shape = self.shape, workspaces = self.workspaces, shardLoss = self.shardLoss
 
         let t0 = monotonicSeconds()
-        let queue = WorkerPool.WorkQueue(count: mine.count), first = mine.lowerBound
-        try pool.run { w in
-            guard let ws = workspaces[w], let q = queue.take() else { return }
-            var s = first + q
-            ws.prepareForward(p)
-            ws.prepareBackward(p)
-            repeat {
-                let lo = s * shardSize, hi = min(lo + shardSize, batch)
-                let part = UnsafeBufferPointer(rebasing: indices[lo..<hi])
-                ws.load(data, indices: part)
-                shardLoss[s] = ws.forward(p, rows: hi - lo)
-                ws.backward(p, rows: hi - lo, lossScale: lossScale, grad: grads + s * padded)
-                guard let next = queue.take() else { break }
-                s = first + next
-            } while true
+        let first = mine.lowerBound
+        try pool.forEachItem(mine.count, start: { w in
+            workspaces[w]?.prepareForward(p)
+            workspaces[w]?.prepareBackward(p)
+        }) { w, q in
+            guard let ws = workspaces[w] else { return }
+            let s = first + q, r = shape.range(ofShard: s, batch: batch)
+            ws.load(data, indices: UnsafeBufferPointer(rebasing: indices[r]))
+            shardLoss[s] = ws.forward(p, rows: r.count)
+            ws.backward(p, rows: r.count, lossScale: lossScale, grad: grads + s * padded)
         }
         // Each worker's slice of the parameter vector (whole SIMD blocks) for the sums and Adam.
         let slice = (padded / 64 + workers - 1) / workers * 64
@@ -105,7 +113,7 @@ public final class TrainingEngine: @unchecked Sendable {
             summedShards = 1
         } else {
             if group.size > 1 {
-                let shardsOf = (0..<group.size).map { slots.ownedShards(rank: $0, size: group.size, shards: shards) }
+                let shardsOf = (0..<group.size).map { shape.ownedShards(rank: $0, size: group.size, shards: shards) }
                 try group.allGatherShards(grads: grads, stride: padded, losses: shardLoss, shardsOf: shardsOf)
             }
             for s in 0..<shards { sse += shardLoss[s] }
@@ -115,16 +123,16 @@ public final class TrainingEngine: @unchecked Sendable {
         let loss = sse / elements
         guard loss.isFinite else {
             let culprit = nonFiniteTensor(grads: summed, shards: summedShards).map { " (first non-finite values in \($0))" } ?? ""
-            throw PatchRNNError("the training loss became \(loss) at Adam step \(adam.step + 1)\(culprit); the weights of the last improving epoch are in the checkpoint; try a lower --learning-rate")
+            throw PatchRNNError("the training loss became \(loss) at Adam step \(adam.step + 1)\(culprit); the weights of the last improving epoch are in the checkpoint; try a lower learning rate")
         }
         adam.step += 1
-        let step = adam.step, config = adamConfig
-        let m = adam.m.pointer, v = adam.v.pointer
+        let coefficients = adamConfig.coefficients(step: adam.step)
+        let m = adam.m.pointer, v = adam.v.pointer, summedShardCount = summedShards, summedGrads = summed
         try pool.run { w in
             let begin = min(w * slice, padded), end = min(begin + slice, padded)
             if begin < end {
-                reduceAndAdamUpdate(params: p, shardGrads: summed, shards: summedShards, stride: padded,
-                                    m: m, v: v, begin: begin, end: end, step: step, config: config)
+                reduceAndAdamUpdate(params: p, shardGrads: summedGrads, shards: summedShardCount, stride: padded,
+                                    m: m, v: v, begin: begin, end: end, coefficients)
             }
         }
         timing.reduceAndUpdate += monotonicSeconds() - t2
@@ -133,31 +141,9 @@ public final class TrainingEngine: @unchecked Sendable {
         return loss
     }
 
-    /// Teacher-forced mean loss over `indices` of `data` (no update).
+    /// Teacher-forced mean loss over `indices` of `data` (no update), on the engine's workspaces.
     public func meanLoss(_ data: PatchSet, _ indices: [Int]) throws -> Double {
-        if indices.isEmpty { return .nan }
-        let shards = (indices.count + shardSize - 1) / shardSize
-        let losses = UnsafeMutablePointer<Double>.allocate(capacity: shards)
-        defer { losses.deallocate() }
-        let p = params.buffer.pointer, shardSize = self.shardSize, workspaces = self.workspaces
-        let queue = WorkerPool.WorkQueue(count: shards)
-        try indices.withUnsafeBufferPointer { idx in
-            try pool.run { w in
-                guard let ws = workspaces[w], var s = queue.take() else { return }
-                ws.prepareForward(p)
-                repeat {
-                    let lo = s * shardSize, hi = min(lo + shardSize, idx.count)
-                    ws.load(data, indices: UnsafeBufferPointer(rebasing: idx[lo..<hi]))
-                    losses[s] = ws.forward(p, rows: hi - lo)
-                    guard let next = queue.take() else { break }
-                    s = next
-                } while true
-            }
-        }
-        var sse = 0.0
-        for s in 0..<shards { sse += losses[s] }
-        let cfg = layout.config
-        return sse / Double(indices.count * cfg.steps * cfg.outputSize)
+        try evaluator.meanLoss(data, indices)
     }
 
     public func resetTiming() { timing = StepTiming() }
@@ -177,17 +163,6 @@ public final class TrainingEngine: @unchecked Sendable {
             }
         }
         return nil
-    }
-
-    /// Floats the engine allocates for these settings: shard gradients plus every worker's
-    /// workspace (for the up-front memory check).
-    public static func estimatedFloats(layout: ParameterLayout, shardSize: Int, maxBatch: Int, workers: Int) -> Int {
-        let c = layout.config, t = c.steps, n = shardSize, h = c.hidden
-        let shards = (maxBatch + shardSize - 1) / shardSize
-        var perWorker = (t + 1) * n * c.inputSize + t * n * c.outputSize * 2
-        perWorker += c.layers * (t * n * 4 * h + 2 * (t + 1) * n * h + t * n * h)
-        perWorker += 2 * t * n * 4 * h + 2 * t * n * h
-        return (shards + 3) * layout.paddedCount + workers * perWorker
     }
 }
 

@@ -7,19 +7,21 @@ import Foundation
 /// work and none sits idle waiting. `run` hands every worker the same job (its index decides
 /// its share) and returns when all have finished. Hand-off is a generation counter the workers
 /// spin on for a while and then sleep on with a futex; the coordinator wakes sleepers only
-/// when there are any, so a busy training loop never enters the kernel (DESIGN.md: blocking
-/// primitives cost 22-47 us per hand-off on these VMs, a spin 0.05-0.1 us).
+/// when there are any, so a busy training loop never enters the kernel (blocking primitives
+/// cost 22-47 us per hand-off on the VMs this was measured on, a spin 0.05-0.1 us; see
+/// docs/performance-notes.md).
 public final class WorkerPool: @unchecked Sendable {
-    // @unchecked Sendable: `job` and `errors` are written by the coordinator only while every
-    // worker is parked (before the generation bump, which is a sequentially consistent atomic
-    // that the workers read before touching them) and by worker i only in slot i; the
-    // coordinator reads the slots after the done counter (also atomic) says all have finished.
+    // @unchecked Sendable: `job` is written by the coordinator only while every worker is
+    // parked (before the generation bump, a sequentially consistent atomic that the workers
+    // read before touching it); `errors` and `bound` are PerWorker slots, written by worker i
+    // only in slot i and read by the coordinator after the done counter (also atomic) says all
+    // have finished.
 
     public let count: Int
     /// The PU each worker asked for (nil: unpinned).
     public let placement: [Int?]
     /// The PU each worker reported after binding, read back from hwloc (nil: not bound).
-    public private(set) var boundPUs: [Int?]
+    public var boundPUs: [Int?] { bound.values }
     public private(set) var bindingWarning: String?
 
     private let topology: Topology?
@@ -30,7 +32,8 @@ public final class WorkerPool: @unchecked Sendable {
     private var done: UnsafeMutablePointer<UInt32> { sync + 16 }
     private var sleepers: UnsafeMutablePointer<UInt32> { sync + 32 }
     private var job: ((Int) throws -> Void)?
-    private var errors: [Error?]
+    private let errors: PerWorker<Error>
+    private let bound: PerWorker<Int>
     private var shuttingDown = false
     /// Time the coordinator spent waiting for the other workers to finish their share (load
     /// imbalance plus hand-off), summed over all `run` calls.
@@ -39,22 +42,30 @@ public final class WorkerPool: @unchecked Sendable {
     private static let spinIterations = 20_000
 
     /// `placement[i]` is worker i's PU (nil for no binding); `topology` does the binding.
-    public init(placement: [Int?], topology: Topology?) {
-        precondition(!placement.isEmpty)
+    /// Fails when the system will not start a thread (e.g. a low `ulimit -u`).
+    public init(placement: [Int?], topology: Topology?) throws {
+        guard !placement.isEmpty else { throw PatchRNNError.setting(.threads, "must be at least 1 (got 0)") }
         count = placement.count
         self.placement = placement
         self.topology = topology
-        boundPUs = Array(repeating: nil, count: placement.count)
-        errors = Array(repeating: nil, count: placement.count)
+        bound = PerWorker(count: placement.count)
+        errors = PerWorker(count: placement.count)
         sync = UnsafeMutablePointer<UInt32>.allocate(capacity: 48)
         sync.initialize(repeating: 0, count: 48)
-        for i in 1..<max(count, 1) { spawn(i) }
+        for i in 1..<count {
+            let rc = spawn(i)
+            if rc != 0 {
+                stopThreads()
+                throw PatchRNNError("cannot start worker thread \(i + 1) of \(count): \(String(cString: strerror(rc))) (is the process or user limit on threads too low? see ulimit -u)")
+            }
+        }
         // The caller is worker 0; it gets its old binding back when the pool goes, so that
         // what it runs (or starts) afterwards is not confined to one core.
         if placement[0] != nil { callerBinding = topology?.saveCallerBinding() }
         bindSelf(0)
         // Wait until every worker has bound itself, so that boundPUs is final.
-        try? run { _ in }
+        try run { _ in }
+        let boundPUs = self.boundPUs
         let refused = placement.indices.filter { placement[$0] != nil && boundPUs[$0] != placement[$0] }
         if !refused.isEmpty {
             bindingWarning = "warning: the system refused to pin \(refused.count) of \(count) worker thread(s) to their cores; running unpinned"
@@ -64,25 +75,33 @@ public final class WorkerPool: @unchecked Sendable {
     /// A pool of `threads` workers placed by `topology` (one per physical core), or unpinned
     /// when hwloc cannot load.
     public static func make(threads: Int, topology: Topology?, cores: [Int]? = nil, smt: Bool = false) throws -> WorkerPool {
-        guard threads >= 1 else { throw PatchRNNError("--threads must be at least 1 (got \(threads))") }
-        guard let topology else { return WorkerPool(placement: Array(repeating: nil, count: threads), topology: nil) }
+        guard threads >= 1 else { throw PatchRNNError.setting(.threads, "must be at least 1 (got \(threads))") }
+        guard let topology else { return try WorkerPool(placement: Array(repeating: nil, count: threads), topology: nil) }
         let pus: [Int]
         if let cores {
-            guard cores.count == threads else { throw PatchRNNError("--cores names \(cores.count) PUs but --threads is \(threads)") }
+            guard cores.count == threads else {
+                throw PatchRNNError.setting(.cores, "names \(cores.count) PUs but \(threads) threads were asked for")
+            }
             pus = try topology.validate(cores: cores)
         } else {
             pus = try topology.placement(workers: threads, smt: smt)
         }
-        return WorkerPool(placement: pus, topology: topology)
+        return try WorkerPool(placement: pus, topology: topology)
     }
 
     deinit {
+        stopThreads()
+        if let callerBinding { topology?.restore(callerBinding) }
+        sync.deallocate()
+    }
+
+    /// Ends and joins every worker thread started so far.
+    private func stopThreads() {
         shuttingDown = true
         csync_fetch_add(generation, 1)
         csync_futex_wake_all(generation)
         for t in threads { pthread_join(t, nil) }
-        if let callerBinding { topology?.restore(callerBinding) }
-        sync.deallocate()
+        threads = []
     }
 
     /// Runs `body(workerIndex)` on every worker (the caller is worker 0) and waits for all.
@@ -102,7 +121,24 @@ public final class WorkerPool: @unchecked Sendable {
         csync_store(done, 0)
         waitSeconds += monotonicSeconds() - waitStart
         job = nil
-        if let e = errors.lazy.compactMap({ $0 }).first { throw e }
+        for i in 0..<count { if let e = errors[i] { throw e } }
+    }
+
+    /// Hands items 0..<count to the workers through a shared queue (`WorkQueue`): a worker
+    /// that gets at least one item first calls `start(worker)` (e.g. packs its weights), then
+    /// `body(worker, item)` for each item it takes. Returns when all items are done.
+    public func forEachItem(_ count: Int, start: @escaping (Int) -> Void = { _ in },
+                            _ body: @escaping (_ worker: Int, _ item: Int) throws -> Void) throws {
+        let queue = WorkQueue(count: count)
+        try run { w in
+            guard var item = queue.take() else { return }
+            start(w)
+            while true {
+                try body(w, item)
+                guard let next = queue.take() else { return }
+                item = next
+            }
+        }
     }
 
     /// Hands out work items 0..<count to whichever worker asks first: a worker on a core that
@@ -127,7 +163,7 @@ public final class WorkerPool: @unchecked Sendable {
 
     private func bindSelf(_ i: Int) {
         guard let pu = placement[i], let topology else { return }
-        if topology.bindCurrentThread(toPU: pu) { boundPUs[i] = topology.boundPU() }
+        if topology.bindCurrentThread(toPU: pu) { bound[i] = topology.boundPU() }
     }
 
     private func workerLoop(_ i: Int) {
@@ -151,7 +187,8 @@ public final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    private func spawn(_ i: Int) {
+    /// Starts worker i's thread; returns pthread_create's status (0: started).
+    private func spawn(_ i: Int) -> Int32 {
         // The thread must not own the pool: deinit is what stops the threads, so a strong
         // reference held by a thread would keep the pool (and its threads) alive for ever.
         final class Start {
@@ -166,7 +203,7 @@ public final class WorkerPool: @unchecked Sendable {
             start.pool._withUnsafeGuaranteedRef { [index = start.index] in $0.workerLoop(index) }
             return nil
         }, context)
-        precondition(rc == 0, "pthread_create failed: \(rc)")
-        threads.append(tid)
+        if rc == 0 { threads.append(tid) } else { Unmanaged<AnyObject>.fromOpaque(context).release() }
+        return rc
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Checkpoints in the safetensors format with PyTorch state_dict names and layouts:
-/// `torch.nn.LSTM(49, H, L, batch_first=True)` + `nn.Linear(H, 49)` load them with
-/// load_state_dict (gate order i, f, g, o). Layout: u64 little-endian header length, a JSON
+/// `torch.nn.LSTM(49, H, L, batch_first=True)` (or the cell's module) + `nn.Linear(H, 49)`
+/// load them with load_state_dict. Layout: u64 little-endian header length, a JSON
 /// header {name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}, the data.
 public enum Safetensors {
     /// Serialises the model parameters (and optional extra F32 tensors, e.g. optimizer state).
@@ -83,16 +83,19 @@ public enum Safetensors {
         return File(tensors: tensors, metadata: metadata)
     }
 
-    /// The model shape a state_dict describes (hidden and layers from the tensor shapes).
+    /// The model a state_dict describes: the cell from the names of its tensors
+    /// (`lstm.weight_hh_l0`, ...), hidden and layers from their shapes.
     public static func inferConfig(_ file: File, name: String) throws -> ModelConfig {
-        guard let hh = file.tensors["lstm.weight_hh_l0"], hh.shape.count == 2 else {
-            throw PatchRNNError.file(name, "missing tensor lstm.weight_hh_l0: not a PatchRNN / torch LSTM checkpoint")
+        guard let cell = Cells.all.first(where: { file.tensors["\($0.name).weight_hh_l0"] != nil }),
+              let hh = file.tensors["\(cell.name).weight_hh_l0"], hh.shape.count == 2 else {
+            let expected = Cells.names.map { "\($0).weight_hh_l0" }.joined(separator: " or ")
+            throw PatchRNNError.file(name, "missing tensor \(expected): not a PatchRNN / PyTorch recurrent-model checkpoint")
         }
         let hidden = hh.shape[1]
         var layers = 0
-        while file.tensors["lstm.weight_ih_l\(layers)"] != nil { layers += 1 }
+        while file.tensors["\(cell.name).weight_ih_l\(layers)"] != nil { layers += 1 }
         guard hidden > 0, layers > 0 else { throw PatchRNNError.file(name, "cannot tell the model shape from the tensors") }
-        return ModelConfig(hidden: hidden, layers: layers)
+        return ModelConfig(cell: cell, hidden: hidden, layers: layers)
     }
 
     /// Loads parameters, checking every name, shape and dtype against `config` (inferred from
@@ -111,7 +114,7 @@ public enum Safetensors {
         for v in params.layout.allViews {
             guard let t = file.tensors[v.name] else { problems.append("missing \(v.name) \(v.torchShape)"); continue }
             guard t.shape == v.torchShape else {
-                problems.append("\(v.name) has shape \(t.shape), the model (hidden \(cfg.hidden), \(cfg.layers) layers) needs \(v.torchShape)")
+                problems.append("\(v.name) has shape \(t.shape), the model (\(cfg.cell.title), hidden \(cfg.hidden), \(cfg.layers) layers) needs \(v.torchShape)")
                 continue
             }
             params.setTorchTensor(v, t.values)

@@ -1,9 +1,12 @@
+import Foundation
+
 /// Test-set results of a model: free-running bottom-half MSE per class and overall, and the
 /// teacher-forced MSE. The JSON keys are the interface scripts rely on.
 public struct TestMetrics: Sendable, Codable, Equatable {
     public var testFreeRunningBottomMSE: Double
     public var testTeacherForcedMSE: Double
-    public var perClassBottomMSE: [Double]
+    /// nil (JSON null) for a class with no test images.
+    public var perClassBottomMSE: [Double?]
     public var perClassCount: [Int]
     public var generationSeconds: Double
 
@@ -16,53 +19,76 @@ public struct TestMetrics: Sendable, Codable, Equatable {
     }
 }
 
-public struct ClassGeneration: Sendable {
-    public let digit: Int
-    public let indices: [Int]
-    public let bottoms: FloatBuffer   // [indices.count x 8 x 49]
+/// How the model that was measured came about: the training run (`run`) or the checkpoint
+/// (`generate`). Absent fields are left out of the file.
+public struct RunInfo: Sendable, Codable, Equatable {
+    public var cell: String?
+    public var hidden: Int?
+    public var layers: Int?
+    public var batchSize: Int?
+    public var seed: UInt64?
+    public var learningRate: Double?
+    public var epochs: Int?
+    public var bestEpoch: Int?
+    public var bestValLoss: Double?
+    public var trainSeconds: Double?
+    public var stoppedEarly: Bool?
+    public var threads: Int?
+    public var processes: Int?
+    public var checkpoint: String?
+
+    public init() {}
+
+    /// The settings of a training run (the effective ones: a resumed run's come from its checkpoint).
+    public init(options o: TrainingOptions, result r: TrainingResult, threads: Int, processes: Int) {
+        cell = o.model.cellName
+        hidden = o.model.hidden
+        layers = o.model.layers
+        batchSize = o.batchSize
+        seed = o.seed
+        learningRate = o.learningRate.decimal
+        epochs = r.history.count
+        bestEpoch = r.bestEpoch
+        bestValLoss = r.bestValLoss
+        trainSeconds = r.trainSeconds
+        stoppedEarly = r.stoppedEarly
+        self.threads = threads
+        self.processes = processes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case cell, hidden, layers, seed, epochs, threads, processes, checkpoint
+        case batchSize = "batch_size", learningRate = "learning_rate", bestEpoch = "best_epoch"
+        case bestValLoss = "best_val_loss", trainSeconds = "train_seconds", stoppedEarly = "stopped_early"
+    }
 }
 
-/// Generates every test image's bottom half, class by class (one batch per class), and
-/// measures the errors.
-public func evaluateTestSet(generator: Generator, engine: TrainingEngine, test: PatchSet) throws
-    -> (TestMetrics, [ClassGeneration])
-{
-    let top = Patches.topHalf * Patches.patchSize
-    let perImage = PatchSet.sequenceLength - top
-    var perClass: [Double] = [], counts: [Int] = [], generations: [ClassGeneration] = []
-    var totalSSE = 0.0, totalCount = 0
-    let t0 = monotonicSeconds()
-    for d in 0..<10 {
-        let idx = test.indices(ofClass: d)
-        let bottoms = try generator.bottomHalves(test, idx)
-        generations.append(ClassGeneration(digit: d, indices: idx, bottoms: bottoms))
+/// metrics.json: the test metrics and, beside them in the same object, how the model came about.
+public struct MetricsFile: Sendable, Codable, Equatable {
+    public var test: TestMetrics
+    public var run: RunInfo
+
+    public init(test: TestMetrics, run: RunInfo) {
+        self.test = test
+        self.run = run
     }
-    let seconds = monotonicSeconds() - t0
-    for g in generations {
-        var sse = 0.0
-        for (j, i) in g.indices.enumerated() {
-            sse += sumSquaredError(g.bottoms.pointer + j * perImage, test.sequence(i) + top, rowCount: 1, cols: perImage)
-        }
-        perClass.append(g.indices.isEmpty ? .nan : sse / Double(g.indices.count * perImage))
-        counts.append(g.indices.count)
-        totalSSE += sse
-        totalCount += g.indices.count
+
+    public init(from decoder: Decoder) throws {
+        test = try TestMetrics(from: decoder)
+        run = try RunInfo(from: decoder)
     }
-    let teacherForced = try engine.meanLoss(test, Array(0..<test.count))
-    let metrics = TestMetrics(testFreeRunningBottomMSE: totalSSE / Double(totalCount * perImage),
-                              testTeacherForcedMSE: teacherForced, perClassBottomMSE: perClass,
-                              perClassCount: counts, generationSeconds: seconds)
-    return (metrics, generations)
+
+    public func encode(to encoder: Encoder) throws {
+        try test.encode(to: encoder)
+        try run.encode(to: encoder)
+    }
 }
 
-/// Free-running bottom-half MSE of `indices` of `data` (one batch).
-public func bottomHalfMSE(generator: Generator, data: PatchSet, indices: [Int]) throws -> Double {
-    let top = Patches.topHalf * Patches.patchSize
-    let perImage = PatchSet.sequenceLength - top
-    let bottoms = try generator.bottomHalves(data, indices)
-    var sse = 0.0
-    for (j, i) in indices.enumerated() {
-        sse += sumSquaredError(bottoms.pointer + j * perImage, data.sequence(i) + top, rowCount: 1, cols: perImage)
-    }
-    return sse / Double(indices.count * perImage)
+/// Sorted JSON (pretty, or one line), ending in a newline. JSON has no NaN or infinity: such a number is
+/// written as the string "nan", "inf" or "-inf" rather than failing the whole file.
+public func jsonText<T: Encodable>(_ value: T, pretty: Bool = true) throws -> String {
+    let enc = JSONEncoder()
+    enc.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted] : [.sortedKeys]
+    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return String(decoding: try enc.encode(value), as: UTF8.self) + "\n"
 }

@@ -10,15 +10,17 @@ public final class Parameters: @unchecked Sendable {
         buffer = FloatBuffer(count: layout.paddedCount)
     }
 
-    /// PyTorch's defaults: LSTM weights and biases U(-1/sqrt(H), 1/sqrt(H)); Linear weight and
-    /// bias U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform with a = sqrt(5) reduces to that).
+    /// PyTorch's defaults: LSTM and GRU weights and biases U(-1/sqrt(H), 1/sqrt(H)); Linear
+    /// weight and bias U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform with a = sqrt(5) reduces to
+    /// that; here in = H). One seeded stream, tensors in state_dict order.
     public static func initialized(_ config: ModelConfig, seed: UInt64) -> Parameters {
         let p = Parameters(layout: ParameterLayout(config))
         var rng = SeededRandom(seed: seed, stream: "init")
-        let kLSTM = 1 / Float(config.hidden).squareRoot()
+        let kRecurrent = 1 / Float(config.hidden).squareRoot()
         let kDense = 1 / Float(config.hidden).squareRoot()
+        let recurrent = Set(p.layout.recurrentViews.map(\.name))
         for v in p.layout.allViews {
-            let k = v.name.hasPrefix("lstm.") ? kLSTM : kDense
+            let k = recurrent.contains(v.name) ? kRecurrent : kDense
             for i in 0..<v.count { p.buffer[v.offset + i] = rng.uniform(-k, k) }
         }
         return p

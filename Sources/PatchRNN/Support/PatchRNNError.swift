@@ -1,10 +1,54 @@
-/// Every failure the user can cause ends as one of these: one line, naming the file or option
-/// and what is wrong. The command-line tool prints `error: <description>` and exits non-zero.
+/// Every failure the user can cause ends as one of these: one line, naming the file or the
+/// setting and what is wrong. The library speaks of settings in plain words ("batch size must
+/// be at least 1"); the command-line tool prints `error: <description>`, naming a setting by
+/// its flag ("--batch-size must be at least 1"), and exits non-zero.
 public struct PatchRNNError: Error, CustomStringConvertible, Equatable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// The setting the error is about, if any, and what is wrong with it.
+    public let setting: Setting?
+    public let problem: String
+
+    public init(_ description: String) {
+        self.description = description
+        setting = nil
+        problem = description
+    }
+
+    private init(setting: Setting, problem: String) {
+        description = "\(setting.words) \(problem)"
+        self.setting = setting
+        self.problem = problem
+    }
 
     public static func file(_ path: String, _ problem: String) -> PatchRNNError {
         PatchRNNError("\(path): \(problem)")
+    }
+
+    /// "<setting> <problem>", e.g. .batchSize, "must be at least 1 (got 0)".
+    public static func setting(_ setting: Setting, _ problem: String) -> PatchRNNError {
+        PatchRNNError(setting: setting, problem: problem)
+    }
+}
+
+/// The settings a user chooses, as the library names them in errors.
+public enum Setting: String, Sendable, CaseIterable {
+    case cell, hidden, layers, batchSize, shardSize, epochs, patience, lrPatience, learningRate, seed
+    case validationFraction, trainLimit, threads, cores, steps, seconds
+
+    /// Plain words for messages of the library.
+    public var words: String {
+        switch self {
+        case .batchSize: return "the batch size"
+        case .shardSize: return "the shard size"
+        case .lrPatience: return "the learning-rate patience"
+        case .learningRate: return "the learning rate"
+        case .validationFraction: return "the validation fraction"
+        case .trainLimit: return "the training-image limit"
+        case .threads: return "the number of threads"
+        case .cores: return "the list of cores"
+        case .hidden: return "the hidden size"
+        case .layers: return "the number of layers"
+        default: return "the " + rawValue
+        }
     }
 }

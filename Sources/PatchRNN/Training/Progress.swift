@@ -38,11 +38,3 @@ public final class ProgressReporter: @unchecked Sendable {
         if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); drawn = false }
     }
 }
-
-public func fmt(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
-
-public func duration(_ s: Double) -> String {
-    guard s.isFinite else { return "?" }
-    let t = Int(s.rounded())
-    return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
-}

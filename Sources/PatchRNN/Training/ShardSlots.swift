@@ -2,26 +2,30 @@
 /// part of the training set, while the minibatches themselves do not depend on how many
 /// processes or threads there are.
 ///
-/// A minibatch of B sequences is cut into S = ceil(B / shardSize) shards; shard k of every
-/// minibatch is "slot k". The training positions are dealt to the slots once (position j goes
-/// to slot (j mod B) / shardSize), each epoch shuffles every slot's part on its own (seeded by
-/// seed, epoch and slot), and minibatch m takes the m-th shard-sized piece of each part, in
-/// slot order. A rank that owns slots k0..<k1 owns those shards of every minibatch and so
-/// reads only those parts. The last, smaller minibatch of an epoch has the same cut as any
-/// batch of its size: full shards first, then one partial shard.
+/// A minibatch of B sequences is cut into S shards (`StepShape`); shard k of every minibatch
+/// is "slot k". The training positions are dealt to the slots once (position j goes to slot
+/// (j mod B) / shardSize), each epoch shuffles every slot's part on its own (seeded by seed,
+/// epoch and slot), and minibatch m takes the m-th shard-sized piece of each part, in slot
+/// order. A rank that owns slots k0..<k1 owns those shards of every minibatch and so reads only
+/// those parts. The last, smaller minibatch of an epoch has the same cut as any batch of its
+/// size: full shards first, then one partial shard.
 public struct ShardSlots: Sendable, Equatable {
-    public let batchSize: Int
-    public let shardSize: Int
+    public let shape: StepShape
     public let count: Int   // training positions
 
-    public init(batchSize: Int, shardSize: Int, count: Int) {
-        precondition(batchSize >= 1 && shardSize >= 1 && count >= 0)
-        self.batchSize = batchSize
-        self.shardSize = shardSize
+    public init(shape: StepShape, count: Int) {
+        precondition(shape.batchSize >= 1 && shape.shardSize >= 1 && count >= 0)
+        self.shape = shape
         self.count = count
     }
 
-    public var slots: Int { (batchSize + shardSize - 1) / shardSize }
+    public init(batchSize: Int, shardSize: Int, count: Int) {
+        self.init(shape: StepShape(batchSize: batchSize, shardSize: shardSize), count: count)
+    }
+
+    public var batchSize: Int { shape.batchSize }
+    public var shardSize: Int { shape.shardSize }
+    public var slots: Int { shape.slots }
 
     /// Sequences slot k contributes to a full minibatch.
     public func width(ofSlot k: Int) -> Int { min(shardSize, batchSize - k * shardSize) }
@@ -65,20 +69,13 @@ public struct ShardSlots: Sendable, Equatable {
         return order
     }
 
-    /// The slots rank `rank` of `size` owns: a contiguous, balanced range (empty when there are
-    /// more ranks than slots).
-    public static func ownedSlots(rank: Int, size: Int, slots: Int) -> Range<Int> {
-        (rank * slots / size)..<((rank + 1) * slots / size)
-    }
-
     /// The shards of a minibatch with `shards` shards that rank `rank` of `size` computes.
     public func ownedShards(rank: Int, size: Int, shards: Int) -> Range<Int> {
-        let owned = Self.ownedSlots(rank: rank, size: size, slots: slots)
-        return min(owned.lowerBound, shards)..<min(owned.upperBound, shards)
+        shape.ownedShards(rank: rank, size: size, shards: shards)
     }
 
     /// The training positions rank `rank` of `size` reads: the parts of its slots, ascending.
     public func positions(rank: Int, size: Int) -> [Int] {
-        Self.ownedSlots(rank: rank, size: size, slots: slots).flatMap { positions(inSlot: $0) }.sorted()
+        shape.ownedSlots(rank: rank, size: size).flatMap { positions(inSlot: $0) }.sorted()
     }
 }

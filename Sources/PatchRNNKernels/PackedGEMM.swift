@@ -1,42 +1,10 @@
-// GEMM with B packed into column panels: B[k x n] stored as ceil(n/16) panels, each k x 16
-// contiguous floats, the last panel zero-padded. The micro-kernel then streams B
+// GEMM with B packed into column panels (Packing.swift): B[k x n] stored as ceil(n/16) panels,
+// each k x 16 contiguous floats, the last panel zero-padded. The micro-kernel then streams B
 // sequentially. Unpacked, a 16-column block of B with a row stride of 1 KiB (4H = 256
 // floats) maps every row to the same few L1 sets and misses; packed, the panel stays in L1
 // while the rows of A go by. The model's weights are packed once per optimizer step and
 // reused by every time step and shard; the activation gradients (B of the weight-gradient
 // GEMMs) are packed once per layer per shard, which costs 1/(2m) of the GEMM's work.
-
-/// Floats needed to pack a k x n matrix.
-@inline(__always)
-public func packedCount(k: Int, n: Int) -> Int { k * ((n + 15) / 16) * 16 }
-
-/// Packs B(r, c) = b[r * rowStride + c * colStride] (r < k, c < n) into panels. With
-/// colStride = 1 this is B as stored; with rowStride = 1 it is the transpose of a stored
-/// matrix, so W and W^T both pack straight from the parameter buffer. `panelStride` (default
-/// k * 16) lets two matrices be stacked along k in one packing: pack the second at
-/// dst + k1 * 16 with the stride of the whole.
-public func packB(k: Int, n: Int, _ b: UnsafePointer<Float>, rowStride: Int, colStride: Int,
-                  into dst: UnsafeMutablePointer<Float>, panelStride: Int? = nil) {
-    let panels = (n + 15) / 16
-    let ps = panelStride ?? k * 16
-    for p in 0..<panels {
-        let panel = dst + p * ps
-        let c0 = p * 16, width = min(16, n - c0)
-        if colStride == 1 && width == 16 {
-            for r in 0..<k {
-                let src = b + r * rowStride + c0
-                store8(load8(src), panel + r * 16)
-                store8(load8(src + 8), panel + r * 16 + 8)
-            }
-        } else {
-            for r in 0..<k {
-                let row = panel + r * 16
-                for c in 0..<width { row[c] = b[r * rowStride + (c0 + c) * colStride] }
-                for c in width..<16 { row[c] = 0 }
-            }
-        }
-    }
-}
 
 /// C[m x n] = A * B (or +=) with B packed by `packB`. A(i, p) = a[i * aRowStride + p * aColStride].
 /// `panelStride` is the distance between panels (default k * 16); a larger one lets a GEMM
@@ -113,4 +81,12 @@ public func gemmPacked(
             i += rows
         }
     }
+}
+
+/// C[m x n] = A * B (or +=) with B a packed matrix (its k rows are the product's k).
+@inline(__always)
+public func gemm(m: Int, a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int = 1, b: PackedMatrix,
+                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    gemmPacked(m: m, n: b.n, k: b.k, a: a, aRowStride: aRowStride, aColStride: aColStride,
+               packedB: b.base, panelStride: b.panelStride, c: c, ldc: ldc, accumulate: accumulate)
 }

@@ -8,19 +8,9 @@
 // need no transpose copy.
 //
 // The main tile is 6 rows x 16 columns of SIMD8<Float> accumulators: 12 accumulators, 2 loads
-// of B and one broadcast of A per row and k, 15 of the 16 AVX2 registers. On AVX-512 machines
-// (Zen 4) the same tile runs within 5-10% of a SIMD16 8x32 tile (DESIGN.md), so one kernel
-// serves both. Row tails use a 4-row and a 1-row version.
-
-public typealias V8 = SIMD8<Float>
-
-@inline(__always) func load8(_ p: UnsafePointer<Float>) -> V8 {
-    UnsafeRawPointer(p).loadUnaligned(as: V8.self)
-}
-
-@inline(__always) func store8(_ v: V8, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self)
-}
+// of B and one broadcast of A per row and k, 15 of the 16 AVX2 registers. Row tails use a
+// 4-row and a 1-row version. B comes packed in panels of `PanelFormat.simd8x16.width` = 16
+// columns (PackedGEMM.swift).
 
 @inline(__always)
 func tile6x16(

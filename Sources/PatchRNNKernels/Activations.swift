@@ -5,11 +5,11 @@ import CSync
 // exp: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for e^r
 // (the Cephes expf coefficients), and 2^n assembled in the exponent bits with the float
 // "magic number" rounding trick (a SIMD Float -> Int32 conversion compiles to a slow generic
-// call in Swift; see DESIGN.md). Relative error about 2 ulp over the clamped range.
+// call in Swift). Relative error about 2 ulp over the clamped range.
 // sigmoid(x) = 1 / (1 + e^-x); tanh(x) = 2 sigmoid(2x) - 1. (A hardware reciprocal estimate
 // plus a Newton step in place of the divide was tried and dropped: sigmoid and tanh then no
 // longer saturate at exactly 1.) Measured maximum absolute error
-// against Foundation's exp/tanh in Double: below 3e-7 (ActivationTests asserts < 1e-6), far
+// against Foundation's exp/tanh in Double: below 3e-7 (KernelTests.activationAccuracy asserts < 1e-6), far
 // below the float32 rounding noise of the GEMMs that feed them.
 //
 // Clamped to [-87, 87] so that 2^n stays a normal float (sigmoid and tanh saturate long before).

@@ -1,0 +1,21 @@
+/// One slot per worker: worker i writes slot i only, so no two threads touch the same slot.
+/// (A Swift Array cannot be written from several threads at once; this can.)
+public final class PerWorker<T>: @unchecked Sendable {
+    private let slots: UnsafeMutablePointer<T?>
+    public let count: Int
+    public init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil, count: count)
+    }
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
+    public subscript(i: Int) -> T? {
+        get { slots[i] }
+        set { slots[i] = newValue }
+    }
+    /// The slots as an array (read by one thread after the workers are done).
+    public var values: [T?] { (0..<count).map { slots[$0] } }
+}

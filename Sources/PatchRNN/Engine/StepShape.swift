@@ -1,0 +1,37 @@
+/// How one optimizer step is cut: a minibatch of up to `batchSize` sequences in shards of
+/// `shardSize` (the last may be smaller). Shard k of every minibatch is "slot k". The cut
+/// depends only on these two numbers, never on the thread or rank count, so neither do the
+/// results. Every part of training that needs the cut reads it here.
+public struct StepShape: Sendable, Equatable, Codable {
+    public var batchSize: Int
+    public var shardSize: Int
+
+    public init(batchSize: Int, shardSize: Int) {
+        self.batchSize = batchSize
+        self.shardSize = shardSize
+    }
+
+    /// Shards of a full minibatch (= slots).
+    public var slots: Int { (batchSize + shardSize - 1) / shardSize }
+
+    /// Shards of a minibatch of `batch` sequences.
+    public func shards(ofBatch batch: Int) -> Int { (batch + shardSize - 1) / shardSize }
+
+    /// Positions of shard `s` within a minibatch of `batch` sequences.
+    public func range(ofShard s: Int, batch: Int) -> Range<Int> {
+        let lo = s * shardSize
+        return lo..<min(lo + shardSize, batch)
+    }
+
+    /// The slots rank `rank` of `size` owns: a contiguous, balanced range (empty when there are
+    /// more ranks than slots).
+    public func ownedSlots(rank: Int, size: Int) -> Range<Int> {
+        (rank * slots / size)..<((rank + 1) * slots / size)
+    }
+
+    /// The shards of a minibatch with `shards` shards that rank `rank` of `size` computes.
+    public func ownedShards(rank: Int, size: Int, shards: Int) -> Range<Int> {
+        let owned = ownedSlots(rank: rank, size: size)
+        return min(owned.lowerBound, shards)..<min(owned.upperBound, shards)
+    }
+}

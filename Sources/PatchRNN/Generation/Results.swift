@@ -1,0 +1,51 @@
+/// The outputs of generation: the test metrics, the sample grids and metrics.json.
+public enum Results {
+    /// Generates every test digit's bottom half and measures the errors; with `outDirectory`,
+    /// writes samples.png (true top + generated bottom), truth.png (the same 100 digits as they
+    /// are) and, when `run` is given, metrics.json (the test metrics and `run`).
+    public static func generate(params: Parameters, test: PatchSet, pool: WorkerPool, outDirectory: String?,
+                                run: RunInfo?) throws -> TestMetrics {
+        let evaluator = try LossEvaluator(params: params, pool: pool)
+        let generator = try Generator(params: params, pool: pool)
+        let (metrics, generations) = try evaluateTestSet(generator: generator, evaluator: evaluator, test: test)
+        if let outDirectory {
+            try prepareOutputDirectory(outDirectory)
+            let (generated, truth) = sampleGrids(generations: generations, test: test, perClass: 10)
+            try writeFileAtomically(digitGridPNG(images: generated, columns: 10, markBoundary: true), to: outDirectory + "/" + OutputFiles.samples)
+            try writeFileAtomically(digitGridPNG(images: truth, columns: 10, markBoundary: true), to: outDirectory + "/" + OutputFiles.truth)
+            if let run { try writeFileAtomically(jsonText(MetricsFile(test: metrics, run: run)), to: outDirectory + "/" + OutputFiles.metrics) }
+        }
+        return metrics
+    }
+
+    /// The first `perClass` test digits of each class: generated (true top, generated bottom)
+    /// and real, as 28x28 images in [0, 1], row-major by class.
+    static func sampleGrids(generations: [ClassGeneration], test: PatchSet, perClass: Int) -> ([[Float]], [[Float]]) {
+        let top = Patches.topHalf * Patches.patchSize, bottom = PatchSet.sequenceLength - top
+        var generated: [[Float]] = [], truth: [[Float]] = []
+        for g in generations {
+            for j in 0..<min(perClass, g.indices.count) {
+                let real = Array(UnsafeBufferPointer(start: test.sequence(g.indices[j]), count: PatchSet.sequenceLength))
+                let fake = Array(real[0..<top]) + Array(UnsafeBufferPointer(start: g.bottoms.pointer + j * bottom, count: bottom))
+                generated.append(Patches.toImage(fake.map { max(0, min(1, $0)) }))
+                truth.append(Patches.toImage(real))
+            }
+        }
+        return (generated, truth)
+    }
+
+    /// The summary printed at the end of `run`, `generate` and `evaluate`.
+    public static func summary(_ m: TestMetrics, files: [String]) -> String {
+        func column(_ v: Int) -> String { String(v).padding(toLength: 8, withPad: " ", startingAt: 0) }
+        var s = "Test set (\(m.perClassCount.reduce(0, +)) images), bottom half generated from the top half:\n"
+        s += "  digit   images   bottom-half MSE\n"
+        for d in 0..<m.perClassBottomMSE.count {
+            s += "  \(d)       \(column(m.perClassCount[d])) \(m.perClassBottomMSE[d].map { fmt($0, 5) } ?? "-")\n"
+        }
+        s += "  all     \(column(m.perClassCount.reduce(0, +))) \(fmt(m.testFreeRunningBottomMSE, 5))   (free-running)\n"
+        s += "  teacher-forced test MSE (all 15 steps): \(fmt(m.testTeacherForcedMSE, 5))\n"
+        s += "  generation of all test images: \(fmt(m.generationSeconds, 3)) s\n"
+        if !files.isEmpty { s += "Wrote:\n" + files.map { "  " + $0 }.joined(separator: "\n") + "\n" }
+        return s
+    }
+}

@@ -1,0 +1,51 @@
+/// The teacher-forced mean loss (MSE over sequences x steps x outputs) of the current
+/// parameters over a set of sequences, forward only, in shards the workers take from a queue.
+/// The shards are fixed by `shardSize`, so the result does not depend on the thread count.
+public final class LossEvaluator: @unchecked Sendable {
+    public let params: Parameters
+    public let pool: WorkerPool
+    public let shardSize: Int
+    let workspaces: PerWorker<ShardWorkspace>
+
+    /// With forward-only workspaces of its own (evaluation of a checkpoint).
+    public convenience init(params: Parameters, pool: WorkerPool, shardSize: Int = 64) throws {
+        let workspaces = PerWorker<ShardWorkspace>(count: pool.count)
+        let layout = params.layout
+        try pool.run { w in workspaces[w] = ShardWorkspace(layout: layout, capacity: shardSize, backward: false) }
+        self.init(params: params, pool: pool, shardSize: shardSize, workspaces: workspaces)
+    }
+
+    /// On workspaces that already exist (the training engine's: validation needs no more memory).
+    init(params: Parameters, pool: WorkerPool, shardSize: Int, workspaces: PerWorker<ShardWorkspace>) {
+        self.params = params
+        self.pool = pool
+        self.shardSize = shardSize
+        self.workspaces = workspaces
+    }
+
+    /// Floats the forward-only workspaces of `workers` workers allocate.
+    public static func floats(_ layout: ParameterLayout, workers: Int, shardSize: Int = 64) -> Int {
+        workers * ShardWorkspace.floats(layout, capacity: shardSize, backward: false)
+    }
+
+    /// Mean loss over `indices` of `data` (NaN for none).
+    public func meanLoss(_ data: PatchSet, _ indices: [Int]) throws -> Double {
+        if indices.isEmpty { return .nan }
+        let shards = (indices.count + shardSize - 1) / shardSize
+        let losses = UnsafeMutablePointer<Double>.allocate(capacity: shards)
+        defer { losses.deallocate() }
+        let p = params.buffer.pointer, shardSize = self.shardSize, workspaces = self.workspaces
+        try indices.withUnsafeBufferPointer { idx in
+            try pool.forEachItem(shards, start: { w in workspaces[w]?.prepareForward(p) }) { w, s in
+                guard let ws = workspaces[w] else { return }
+                let lo = s * shardSize, hi = min(lo + shardSize, idx.count)
+                ws.load(data, indices: UnsafeBufferPointer(rebasing: idx[lo..<hi]))
+                losses[s] = ws.forward(p, rows: hi - lo)
+            }
+        }
+        var sse = 0.0
+        for s in 0..<shards { sse += losses[s] }
+        let cfg = params.config
+        return sse / Double(indices.count * cfg.steps * cfg.outputSize)
+    }
+}

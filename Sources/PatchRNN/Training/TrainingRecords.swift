@@ -1,0 +1,57 @@
+// What a training run records: each epoch, where it stands between steps, how it ended.
+
+/// One epoch's record (a line of train-log.jsonl).
+public struct EpochRecord: Codable, Sendable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var valLoss: Double
+    /// Free-running bottom-half MSE on (up to 2,000 of) the validation images: what the
+    /// generated digits will look like, which teacher-forced loss alone does not show.
+    public var valBottomMSE: Double?
+    public var seconds: Double
+    public var samplesPerSecond: Double
+    public var best: Bool
+    public var learningRate: Double
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, seconds, best
+        case trainLoss = "train_loss", valLoss = "val_loss", samplesPerSecond = "samples_per_s"
+        case valBottomMSE = "val_bottom_mse", learningRate = "learning_rate"
+    }
+}
+
+public struct TrainingResult: Sendable {
+    public var history: [EpochRecord]
+    public var bestEpoch: Int
+    public var bestValLoss: Double
+    public var trainSeconds: Double
+    public var stoppedEarly: Bool
+}
+
+/// Where a run stands between two steps: everything, besides the weights and Adam's moments,
+/// that an interrupted run needs to continue exactly as if it had not stopped.
+public struct TrainingProgress: Codable, Sendable {
+    public var epoch = 1              // the epoch in progress, from 1
+    public var stepInEpoch = 0        // steps of it already done
+    public var lossSum = 0.0          // sum of batch loss x batch size so far in this epoch
+    public var samples = 0
+    public var secondsSoFar = 0.0     // training time spent in this epoch before the stop
+    public var globalStep = 0
+    public var bestValLoss = Double.infinity
+    public var bestEpoch = 0
+    public var sinceBest = 0
+    public var learningRate: Float = 1e-3
+    public var history: [EpochRecord] = []
+    public init() {}
+}
+
+/// Thrown when SIGINT or SIGTERM stopped training after a step and a resume checkpoint was
+/// written. The tool exits with 128 + signal (130 for SIGINT, 143 for SIGTERM).
+public struct TrainingInterrupted: Error, CustomStringConvertible {
+    public let signal: Int32
+    public let checkpoint: String
+    public let progress: TrainingProgress
+    public var description: String {
+        "interrupted (signal \(signal)) in epoch \(progress.epoch) after step \(progress.stepInEpoch); state saved to \(checkpoint); continue with --resume \(checkpoint)"
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+
+/// The training job behind `train` and `run`: data, engine, trainer and the files they write.
+public enum TrainingRun {
+    public struct Outcome {
+        public let params: Parameters
+        public let result: TrainingResult
+        /// The options the run used (a resumed run's come from its checkpoint).
+        public let options: TrainingOptions
+        public let data: MNIST
+    }
+
+    /// Loads MNIST, trains with early stopping, writes the checkpoint, the log and the plot.
+    /// With `resume`, the options, weights, Adam state and position come from that file.
+    /// Under MPI (`group.size > 1`) every rank loads only its part of the training set, rank 0
+    /// also the validation and test sets, and only rank 0 writes files (every rank reads
+    /// `resume`, so it must be on a file system all ranks see).
+    public static func train(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions,
+                             pool: WorkerPool, reporter: ProgressReporter, resume: String? = nil,
+                             group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact) throws -> Outcome {
+        if group.isRoot { try prepareOutputDirectory(outDirectory) }
+        var options = requested
+        var resumeState: ResumeState?
+        var params: Parameters
+        if let resume {
+            let (loaded, file) = try Safetensors.load(path: resume)
+            let state = try ResumeState.read(file, name: resume, layout: loaded.layout)
+            guard state.options.model == loaded.config else { throw PatchRNNError.file(resume, "its weights do not match its own training options") }
+            options = state.options
+            params = loaded
+            resumeState = state
+            reporter.info("resuming from \(resume): epoch \(state.progress.epoch), step \(state.progress.stepInEpoch) (settings from the checkpoint)")
+        } else {
+            try options.validate()
+            try checkMemory(options, workers: pool.count, ranks: group.size)
+            params = Parameters.initialized(options.model, seed: options.seed)
+        }
+        let dir = MNIST.resolveDirectory(dataDirectory)
+        let loadStart = monotonicSeconds()
+        var split: Split?, held: [Int] = []
+        let mnist = try MNIST.load(directory: dir, withTest: group.isRoot) { fileCount in
+            let count = min(options.trainLimit ?? fileCount, fileCount)
+            let s = Split(count: count, validationFraction: options.validationFraction, seed: options.seed)
+            try options.validate(trainCount: s.train.count)
+            guard !s.validation.isEmpty else { throw PatchRNNError("the validation split is empty: use more data or a larger validation fraction") }
+            split = s
+            if group.size == 1 { held = Array(0..<count); return held }
+            let slots = ShardSlots(shape: options.shape, count: s.train.count)
+            held = slots.positions(rank: group.rank, size: group.size).map { s.train[$0] }
+            if group.isRoot { held += s.validation }
+            held.sort()
+            return held
+        }
+        guard let split else { throw PatchRNNError("no training images were read") }
+        reporter.info("MNIST from \(dir): \(split.train.count) training, \(split.validation.count) validation, \(mnist.test.count) test images (loaded in \(fmt(monotonicSeconds() - loadStart, 1)) s)")
+        if group.size > 1 {
+            reporter.info("\(group.size) MPI ranks, gradient exchange: \(exchange.rawValue)")
+            reporter.info("\(group.label): holds \(mnist.train.count) of the training-file images (its slots of every minibatch\(group.isRoot ? ", plus validation" : ""))")
+        }
+        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: options.learningRate),
+                                        pool: pool, shape: options.shape, group: group, exchange: exchange)
+        let m = options.model
+        reporter.info("model: \(m.layers) x \(m.cell.title)(\(m.hidden)) + Dense(\(m.outputSize)), \(params.layout.parameterCount) parameters; batch \(options.batchSize), lr \(options.learningRate), patience \(options.patience), seed \(options.seed)")
+        var configuration = Trainer.Configuration(options: options)
+        configuration.checkpointPath = outDirectory + "/" + OutputFiles.checkpoint
+        configuration.logPath = outDirectory + "/" + OutputFiles.log
+        configuration.resumePath = outDirectory + "/" + OutputFiles.resume
+        configuration.generator = try Generator(params: params, pool: pool)
+        if group.size > 1 {
+            var rowOf = [Int32](repeating: -1, count: split.train.count + split.validation.count)
+            for (row, i) in held.enumerated() { rowOf[i] = Int32(row) }
+            configuration.rowOf = rowOf
+        }
+        let trainer = try Trainer(configuration, engine: engine, data: mnist.train, split: split, reporter: reporter, resume: resumeState)
+        let result = try trainer.train()
+        if group.isRoot {
+            try Safetensors.save(params, metadata: options.summary(epoch: result.bestEpoch, bestValLoss: result.bestValLoss),
+                                 to: outDirectory + "/" + OutputFiles.checkpoint)
+            try writeFileAtomically(lossPlotSVG(train: result.history.map(\.trainLoss), validation: result.history.map(\.valLoss),
+                                                bestEpoch: result.bestEpoch), to: outDirectory + "/" + OutputFiles.lossPlot)
+        }
+        if group.size > 1 {
+            let t = engine.timing, steps = Double(max(t.steps, 1))
+            reporter.info("\(group.label): per step \(fmt(1000 * t.compute / steps, 2)) ms compute, \(fmt(1000 * t.exchange / steps, 2)) ms gradient exchange, \(fmt(1000 * t.reduceAndUpdate / steps, 2)) ms sum + Adam")
+        }
+        return Outcome(params: params, result: result, options: options, data: mnist)
+    }
+
+    /// Floats a training run allocates: the parameters, the best weights, the engine, the
+    /// validation generator (the same plans the allocations use).
+    public static func plannedFloats(_ options: TrainingOptions, workers: Int, ranks: Int = 1) -> Int {
+        let layout = ParameterLayout(options.model)
+        return 2 * layout.paddedCount + TrainingEngine.floats(layout, shape: options.shape, workers: workers, ranks: ranks)
+            + Generator.floats(layout, workers: workers)
+    }
+
+    /// Refuses, before any work, a model or batch whose buffers would not fit in memory.
+    public static func checkMemory(_ options: TrainingOptions, workers: Int, ranks: Int = 1) throws {
+        let needed = Double(plannedFloats(options, workers: workers, ranks: ranks)) * 4
+        let physical = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+        if physical > 0 && needed > 0.8 * physical {
+            throw PatchRNNError("this model and batch need about \(fmt(needed / 1_073_741_824, 1)) GiB of buffers; the machine has \(fmt(physical / 1_073_741_824, 1)) GiB: use a smaller batch size, shard size or hidden size")
+        }
+    }
+}

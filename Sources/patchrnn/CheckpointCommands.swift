@@ -1,0 +1,48 @@
+import ArgumentParser
+import PatchRNN
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate the bottom halves of the test digits from a checkpoint; write samples.png, truth.png and metrics.json.")
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: "A safetensors checkpoint (PatchRNN's or a PyTorch state_dict saved as safetensors).")
+    var checkpoint: String
+    @OptionGroup var pool: PoolOptions
+
+    func run() throws {
+        try reportingErrors {
+            let reporter = ProgressReporter(quiet: pool.quiet)
+            try prepareOutputDirectory(output.out)
+            let (params, _) = try Safetensors.load(path: checkpoint)
+            let test = try MNIST.loadTest(directory: MNIST.resolveDirectory(dataOptions.data))
+            let workers = try pool.makePool(reporter: reporter)
+            var info = RunInfo()
+            info.checkpoint = checkpoint
+            info.threads = workers.count
+            let metrics = try Results.generate(params: params, test: test, pool: workers, outDirectory: output.out, run: info)
+            print(Results.summary(metrics, files: OutputFiles.generation.map(output.path)), terminator: "")
+        }
+    }
+}
+
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate", abstract: "Test-set metrics of a checkpoint (free-running bottom-half MSE per class, teacher-forced MSE).")
+    @OptionGroup var dataOptions: DataOptions
+    @Option(help: "A safetensors checkpoint.") var checkpoint: String
+    @Flag(help: "Print the metrics as one JSON object on standard output.") var json = false
+    @OptionGroup var pool: PoolOptions
+
+    func run() throws {
+        try reportingErrors {
+            let reporter = ProgressReporter(quiet: pool.quiet || json)
+            let (params, _) = try Safetensors.load(path: checkpoint)
+            let test = try MNIST.loadTest(directory: MNIST.resolveDirectory(dataOptions.data))
+            let workers = try pool.makePool(reporter: reporter)
+            let metrics = try Results.generate(params: params, test: test, pool: workers, outDirectory: nil, run: nil)
+            print(json ? try jsonText(metrics) : Results.summary(metrics, files: []), terminator: "")
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import PatchRNN
+
+/// The flag a library `Setting` is given by on the command line.
+func flag(_ setting: Setting) -> String {
+    switch setting {
+    case .cell: return "--cell"
+    case .hidden: return "--hidden"
+    case .layers: return "--layers"
+    case .batchSize: return "--batch-size"
+    case .shardSize: return "--shard-size"
+    case .epochs: return "--epochs"
+    case .patience: return "--patience"
+    case .lrPatience: return "--lr-patience"
+    case .learningRate: return "--learning-rate"
+    case .seed: return "--seed"
+    case .validationFraction: return "--validation-fraction"
+    case .trainLimit: return "--train-limit"
+    case .threads: return "--threads"
+    case .cores: return "--cores"
+    case .steps: return "--steps"
+    case .seconds: return "--seconds"
+    }
+}
+
+/// An error as the tool prints it: settings named by their flags.
+func message(_ e: PatchRNNError) -> String {
+    e.setting.map { "\(flag($0)) \(e.problem)" } ?? e.description
+}
+
+func printError(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+/// The processes of this run: the MPI job in builds with the MPI trait (a group of one when
+/// started without mpirun), else this process alone.
+func startProcessGroup() throws -> ProcessGroup {
+    #if MPI
+    return try MPIProcessGroup()
+    #else
+    return SingleProcess()
+    #endif
+}
+
+/// Runs a command body; a PatchRNNError becomes one line on stderr and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    try reportingErrors(group: SingleProcess(), body)
+}
+
+/// Runs a command body that may span MPI ranks. A PatchRNNError becomes one line on stderr and,
+/// with several ranks, ends all of them (MPI_Abort) instead of leaving them waiting in a
+/// collective; an interruption is reported once (by rank 0) and every rank exits with
+/// 128 + signal.
+func reportingErrors(group: ProcessGroup, _ body: () throws -> Void) throws {
+    do {
+        try body()
+        group.finish()
+    } catch let e as PatchRNNError {
+        if group.size > 1 {
+            printError("error (\(group.label)): \(message(e))")
+            group.abort(code: 1)
+        }
+        printError("error: \(message(e))")
+        throw ExitCode(1)
+    } catch let i as TrainingInterrupted {
+        if group.isRoot { printError(i.description) }
+        group.finish()
+        throw ExitCode(128 + i.signal)
+    }
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import PatchRNN
+
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Record the first training steps for a side-by-side check with another framework.",
+        discussion: """
+        Writes init.safetensors (the initial weights, PyTorch layout) and trace.json (the \
+        training-set indices of every minibatch, in the order patchrnn uses them, and the loss \
+        of each step before its update) to --out, for the settings given. \
+        scripts/compare-pytorch.sh equivalence replays them in PyTorch.
+        """)
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var training: TrainOptions
+    @OptionGroup var pool: PoolOptions
+    @Option(help: "Number of Adam steps to record.") var steps: Int = 100
+
+    func run() throws {
+        try reportingErrors {
+            let workers = try pool.makePool(reporter: ProgressReporter(quiet: true))
+            let trace = try Trace.record(dataDirectory: dataOptions.data, outDirectory: output.out, options: training.options,
+                                         steps: steps, pool: workers)
+            print("Recorded \(trace.steps) steps: \(output.path(OutputFiles.initialWeights)), \(output.path(OutputFiles.trace))")
+        }
+    }
+}

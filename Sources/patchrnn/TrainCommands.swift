@@ -1,0 +1,57 @@
+import ArgumentParser
+import PatchRNN
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Train a model; write model.safetensors, train-log.jsonl and loss.svg to --out.")
+    @OptionGroup var job: TrainingJobOptions
+
+    func run() throws {
+        let group = try startProcessGroup()
+        try reportingErrors(group: group) {
+            let o = try job.train(group: group).outcome
+            guard group.isRoot else { return }
+            print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s; best val_loss \(fmt(o.result.bestValLoss, 5)) at epoch \(o.result.bestEpoch)")
+            print("Wrote:\n" + OutputFiles.training.map { "  " + job.output.path($0) }.joined(separator: "\n"))
+        }
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Train, then generate: the whole job (the default command).",
+        discussion: "Writes model.safetensors, train-log.jsonl, loss.svg, samples.png (true top halves, generated bottom halves), truth.png (the same digits as they are) and metrics.json to --out.")
+    @OptionGroup var job: TrainingJobOptions
+
+    func run() throws {
+        let group = try startProcessGroup()
+        try reportingErrors(group: group) {
+            let (o, workers) = try job.train(group: group)
+            guard group.isRoot else { return }  // generation runs on rank 0; the others are done
+            let info = RunInfo(options: o.options, result: o.result, threads: workers.count, processes: group.size)
+            let metrics = try Results.generate(params: o.params, test: o.data.test, pool: workers, outDirectory: job.output.out, run: info)
+            print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s on \(workers.count) thread(s); best val_loss \(fmt(o.result.bestValLoss, 5)) at epoch \(o.result.bestEpoch)")
+            print(Results.summary(metrics, files: (OutputFiles.training + OutputFiles.generation).map(job.output.path)), terminator: "")
+        }
+    }
+}
+
+/// The options of `train` and `run`, and the training part they share.
+struct TrainingJobOptions: ParsableArguments {
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var training: TrainOptions
+    @OptionGroup var pool: PoolOptions
+    @OptionGroup var distributed: DistributedOptions
+
+    func train(group: ProcessGroup) throws -> (outcome: TrainingRun.Outcome, pool: WorkerPool) {
+        let reporter = ProgressReporter(quiet: pool.quiet || !group.isRoot)
+        let workers = try pool.makePool(reporter: reporter, group: group)
+        Interrupts.install()
+        let outcome = try TrainingRun.train(dataDirectory: data.data, outDirectory: output.out, options: training.options,
+                                            pool: workers, reporter: reporter, resume: training.resume, group: group,
+                                            exchange: distributed.mpiExchange)
+        return (outcome, workers)
+    }
+}
