@@ -41,6 +41,12 @@ for name in "${!sha[@]}"; do
     fi
   done
   if [ $found = 0 ]; then
+    # Say so plainly rather than letting every mirror "fail" (scripts/setup.sh installs curl).
+    if ! command -v curl >/dev/null 2>&1; then
+      echo "fetch-mnist: curl is not installed, so $name.gz cannot be downloaded (no verified local copy in: ${sources[*]})." >&2
+      echo "fetch-mnist: install curl (scripts/setup.sh does, as root) or pass a folder holding the MNIST files." >&2
+      exit 1
+    fi
     for m in "${mirrors[@]}"; do
       echo "fetch-mnist: downloading $name.gz from $m" >&2
       if curl -fsSL --retry 2 -o "$target.part" "$m/$name.gz" && verify "$target.part" "$name"; then

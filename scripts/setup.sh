@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what PatchRNN needs to build on Debian/Ubuntu when it is missing: hwloc (the
-# library that pins worker threads), zlib and pkg-config. Needs root for apt-get; prints what
-# to run otherwise. Swift itself must already be on PATH (swift.org toolchain).
+# library that pins worker threads), zlib and pkg-config, plus curl and ca-certificates for
+# scripts/fetch-mnist.sh's downloads. Needs root for apt-get; prints what to run otherwise.
+# Swift itself must already be on PATH (swift.org toolchain).
 #   --mpi   also Open MPI (libopenmpi-dev, openmpi-bin) for the optional MPI build; where it
 #           cannot be installed this only warns, since nothing else needs it.
 set -euo pipefail
@@ -26,6 +27,18 @@ missing=()
 pkg-config --exists hwloc 2>/dev/null || missing+=(libhwloc-dev)
 [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+# curl (with CA certificates for https) only downloads MNIST when no local copy exists, so
+# where it cannot be installed this only warns; scripts/fetch-mnist.sh says so if it is needed.
+fetch_missing=()
+command -v curl >/dev/null 2>&1 || fetch_missing+=(curl)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || fetch_missing+=(ca-certificates)
+if [ ${#fetch_missing[@]} -gt 0 ]; then
+  if can_install; then
+    missing+=("${fetch_missing[@]}")
+  else
+    echo "setup: warning: missing ${fetch_missing[*]}, needed only to download MNIST (e.g. sudo apt-get install ${fetch_missing[*]})" >&2
+  fi
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   if can_install; then
