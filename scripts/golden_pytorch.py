@@ -1,25 +1,47 @@
 #!/usr/bin/env python3
-"""Golden values from PyTorch for the Swift tests (Tests/PatchRNNTests/Fixtures/golden.json).
+"""Golden values from PyTorch for the Swift tests (Tests/PatchRNNTests/Fixtures/golden*.json).
 
-Builds the PatchRNN model in PyTorch (nn.LSTM(49, H, L, batch_first=True) + nn.Linear(H, 49)),
-runs one teacher-forced forward/backward on a small fixed batch and three Adam steps, and
-free-running generation of the bottom halves, and writes everything as JSON. Weights are in
-PyTorch's state_dict layout; the Swift test loads them through the same code path that reads
-checkpoints. Run: python3 scripts/golden_pytorch.py  (needs torch; the Swift tests do not).
+Builds the PatchRNN model in PyTorch (nn.LSTM or nn.GRU (49, H, L, batch_first=True) +
+nn.Linear(H, 49)), runs one teacher-forced forward/backward on a small fixed batch and three
+Adam steps, and free-running generation of the bottom halves, and writes everything as JSON.
+Weights are in PyTorch's state_dict layout (module keys "lstm" / "gru" and "linear"); the Swift
+test loads them through the same code path that reads checkpoints.
+Run (needs torch; the Swift tests do not):
+  python3 scripts/golden_pytorch.py              # LSTM -> Fixtures/golden.json
+  python3 scripts/golden_pytorch.py --cell gru   # GRU  -> Fixtures/golden_gru.json
+  --out PATH writes elsewhere (e.g. to compare with the committed file).
 """
+import argparse
 import json
+import os
 import pathlib
-import torch
 
-torch.manual_seed(1234)
+# torch's CPU LSTM runs through oneDNN, whose AVX-512 kernels round differently from its AVX2
+# ones; the committed golden.json was made with the AVX2 kernels, so pin them (before torch is
+# imported) to regenerate it byte for byte on either kind of x86 CPU. Override by setting it.
+os.environ.setdefault("DNNL_MAX_CPU_ISA", "AVX2")
+import torch  # noqa: E402
+
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+parser.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
+parser.add_argument("--out", type=pathlib.Path, default=None,
+                    help="output path (default Tests/PatchRNNTests/Fixtures/golden.json, or golden_gru.json for --cell gru)")
+args = parser.parse_args()
+
+# Each cell has its own seed; the LSTM's (1234) must not change: golden.json is committed.
+SEEDS = {"lstm": 1234, "gru": 4321}
+CELLS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+FIXTURES = {"lstm": "golden.json", "gru": "golden_gru.json"}
+
+torch.manual_seed(SEEDS[args.cell])
 H, L, B, T, D = 12, 2, 3, 15, 49
-lstm = torch.nn.LSTM(D, H, L, batch_first=True)
+rnn = CELLS[args.cell](D, H, L, batch_first=True)
 linear = torch.nn.Linear(H, D)
-model = torch.nn.ModuleDict({"lstm": lstm, "linear": linear})
+model = torch.nn.ModuleDict({args.cell: rnn, "linear": linear})
 seqs = torch.rand(B, 16, D)
 
 def forward(x):
-    out, _ = lstm(x)
+    out, _ = rnn(x)
     return linear(out)
 
 state0 = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -39,14 +61,16 @@ for _ in range(3):
     opt.step()
 state3 = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
-# Free-running generation from the initial weights.
+# Free-running generation from the initial weights: patches 1..8 in, the output after patch 8
+# is patch 9, then each prediction fed back. The recurrent state is (h, c) for the LSTM, h for
+# the GRU; either is passed back as the module returned it.
 model.load_state_dict(state0)
 with torch.no_grad():
-    out, hc = lstm(seqs[:, :8])
+    out, hc = rnn(seqs[:, :8])
     pred = linear(out[:, -1:]).clamp(0, 1)  # generated pixels are clipped to [0, 1]
     gen = [pred]
     for _ in range(7):
-        out, hc = lstm(pred, hc)
+        out, hc = rnn(pred, hc)
         pred = linear(out).clamp(0, 1)
         gen.append(pred)
     gen = torch.cat(gen, dim=1)
@@ -64,6 +88,6 @@ fixture = {
     "generated_bottoms": flat(gen),
     "torch_version": torch.__version__,
 }
-path = pathlib.Path(__file__).resolve().parent.parent / "Tests/PatchRNNTests/Fixtures/golden.json"
+path = args.out or pathlib.Path(__file__).resolve().parent.parent / "Tests/PatchRNNTests/Fixtures" / FIXTURES[args.cell]
 path.write_text(json.dumps(fixture, separators=(",", ":")))
 print(f"wrote {path} ({path.stat().st_size} bytes), loss {loss.item():.6f}")

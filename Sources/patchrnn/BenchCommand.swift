@@ -9,6 +9,7 @@ struct BenchCommand: ParsableCommand {
         discussion: "Prints samples/s, achieved GFLOP/s, this machine's single-core GEMM peak measured in the same run, the fraction of it reached, where the step time goes (compute, reduce + Adam, waiting), and generation images/s. --scaling runs 1..N threads.")
     @OptionGroup var pool: PoolOptions
     @OptionGroup var step: StepOptions
+    @OptionGroup var cell: CellOptions
     @Option(help: "Seconds of timed training steps per configuration.") var seconds: Double = 3
     @Flag(help: "Measure every thread count from 1 to --threads (default all cores).") var scaling = false
     @Flag(help: "Print one JSON object (with --scaling, one per line).") var json = false
@@ -19,22 +20,23 @@ struct BenchCommand: ParsableCommand {
             guard seconds > 0 else { throw PatchRNNError.setting(.seconds, "must be positive") }
             let reporter = ProgressReporter(quiet: pool.quiet || json)
             let pool = try self.pool.makePool(reporter: reporter)
+            let model = ModelConfig(cell: try cell.resolved())
             let peak = ThroughputBenchmark.measurePeak()
             var reports: [ThroughputReport] = []
             if scaling {
                 let pus = pool.placement
                 for n in 1...pool.count {
                     let sub = n == pool.count ? pool : try WorkerPool(placement: Array(pus.prefix(n)), topology: try? Topology())
-                    reports.append(try ThroughputBenchmark.run(pool: sub, batchSize: step.batchSize, shardSize: step.shardSize, seconds: seconds, peak: peak))
+                    reports.append(try ThroughputBenchmark.run(pool: sub, batchSize: step.batchSize, shardSize: step.shardSize, model: model, seconds: seconds, peak: peak))
                 }
             } else {
-                reports.append(try ThroughputBenchmark.run(pool: pool, batchSize: step.batchSize, shardSize: step.shardSize, seconds: seconds, peak: peak))
+                reports.append(try ThroughputBenchmark.run(pool: pool, batchSize: step.batchSize, shardSize: step.shardSize, model: model, seconds: seconds, peak: peak))
             }
             if json {
                 for r in reports { print(try jsonText(r, pretty: false), terminator: "") }
                 return
             }
-            print("single-core GEMM peak (510x512x512, packed, this run): \(fmt(peak, 1)) GFLOP/s; one training sample = \(fmt(ModelConfig.default.trainingFlopsPerSample / 1e6, 2)) MFLOP")
+            print("single-core GEMM peak (510x512x512, packed, this run): \(fmt(peak, 1)) GFLOP/s; one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP")
             print("threads  batch  samples/s   GFLOP/s  of peak  speed-up  step us  compute  reduce+Adam  wait   gen images/s")
             let base = reports.first?.samplesPerSecond ?? 1
             for r in reports {

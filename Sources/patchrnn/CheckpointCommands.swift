@@ -9,6 +9,7 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @Option(help: "A safetensors checkpoint (PatchRNN's or a PyTorch state_dict saved as safetensors).")
     var checkpoint: String
+    @OptionGroup var cell: CellOptions
     @OptionGroup var pool: PoolOptions
 
     func run() throws {
@@ -16,6 +17,7 @@ struct GenerateCommand: ParsableCommand {
             let reporter = ProgressReporter(quiet: pool.quiet)
             try prepareOutputDirectory(output.out)
             let (params, _) = try Safetensors.load(path: checkpoint)
+            try Cells.check(requested: cell.cell, against: params.config, file: checkpoint)
             let test = try MNIST.loadTest(directory: MNIST.resolveDirectory(dataOptions.data))
             let workers = try pool.makePool(reporter: reporter)
             var info = RunInfo()
@@ -33,12 +35,14 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "A safetensors checkpoint.") var checkpoint: String
     @Flag(help: "Print the metrics as one JSON object on standard output.") var json = false
+    @OptionGroup var cell: CellOptions
     @OptionGroup var pool: PoolOptions
 
     func run() throws {
         try reportingErrors {
             let reporter = ProgressReporter(quiet: pool.quiet || json)
             let (params, _) = try Safetensors.load(path: checkpoint)
+            try Cells.check(requested: cell.cell, against: params.config, file: checkpoint)
             let test = try MNIST.loadTest(directory: MNIST.resolveDirectory(dataOptions.data))
             let workers = try pool.makePool(reporter: reporter)
             let metrics = try Results.generate(params: params, test: test, pool: workers, outDirectory: nil, run: nil)

@@ -62,7 +62,16 @@ struct StepOptions: ParsableArguments {
     var shape: StepShape { StepShape(batchSize: batchSize, shardSize: shardSize) }
 }
 
+/// Which cell (`--cell`): a new model's, or checked against a checkpoint's.
+struct CellOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Recurrent cell: lstm or gru (default lstm; with a checkpoint, the checkpoint's).", valueName: "cell"))
+    var cell: String?
+
+    func resolved() throws -> any RecurrentCell.Type { try Cells.resolve(cell ?? LSTMCell.name) }
+}
+
 struct TrainOptions: ParsableArguments {
+    @OptionGroup var cellOptions: CellOptions
     @OptionGroup var step: StepOptions
     @Option(help: "Maximum number of epochs (early stopping usually ends sooner).") var epochs: Int = 100
     @Option(help: "Adam learning rate.") var learningRate: Float = 1e-3
@@ -76,9 +85,9 @@ struct TrainOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Continue an interrupted run from its resume.safetensors (its settings are used).", valueName: "file"))
     var resume: String?
 
-    var options: TrainingOptions {
+    func options() throws -> TrainingOptions {
         var o = TrainingOptions()
-        o.model = ModelConfig(hidden: hidden, layers: layers)
+        o.model = ModelConfig(cell: try cellOptions.resolved(), hidden: hidden, layers: layers)
         o.shape = step.shape
         o.maxEpochs = epochs
         o.learningRate = learningRate

@@ -20,7 +20,7 @@ struct TraceCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let workers = try pool.makePool(reporter: ProgressReporter(quiet: true))
-            let trace = try Trace.record(dataDirectory: dataOptions.data, outDirectory: output.out, options: training.options,
+            let trace = try Trace.record(dataDirectory: dataOptions.data, outDirectory: output.out, options: try training.options(),
                                          steps: steps, pool: workers)
             print("Recorded \(trace.steps) steps: \(output.path(OutputFiles.initialWeights)), \(output.path(OutputFiles.trace))")
         }

@@ -49,8 +49,9 @@ struct TrainingJobOptions: ParsableArguments {
         let reporter = ProgressReporter(quiet: pool.quiet || !group.isRoot)
         let workers = try pool.makePool(reporter: reporter, group: group)
         Interrupts.install()
-        let outcome = try TrainingRun.train(dataDirectory: data.data, outDirectory: output.out, options: training.options,
-                                            pool: workers, reporter: reporter, resume: training.resume, group: group,
+        let outcome = try TrainingRun.train(dataDirectory: data.data, outDirectory: output.out, options: try training.options(),
+                                            pool: workers, reporter: reporter, resume: training.resume,
+                                            requestedCell: training.cellOptions.cell, group: group,
                                             exchange: distributed.mpiExchange)
         return (outcome, workers)
     }

@@ -130,6 +130,45 @@ struct CommandLineTests {
         }
     }
 
+    @Test("--cell gru trains, evaluates and generates; a --cell that contradicts a checkpoint, or names no cell, is one clear error")
+    func gruEndToEnd() throws {
+        let data = try syntheticMNIST(train: 300, test: 60)
+        let out = data + "/gru"
+        let r = try run(["run", "--cell", "gru", "--data", data, "--out", out, "--epochs", "2", "--batch-size", "32", "--threads", "2", "--quiet"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/metrics.json"))) as? [String: Any])
+        #expect(metrics["cell"] as? String == "gru")
+        let (params, file) = try Safetensors.load(path: out + "/model.safetensors")
+        #expect(params.config.cellName == "gru" && file.metadata["cell"] == "gru")
+        #expect(file.tensors["gru.weight_hh_l1"]?.shape == [192, 64])
+
+        let e = try run(["evaluate", "--data", data, "--checkpoint", out + "/model.safetensors", "--json", "--threads", "1"])
+        #expect(e.status == 0, "stderr: \(e.stderr)")
+        let evaluated = try #require(try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])
+        #expect(evaluated["test_free_running_bottom_mse"] as? Double == metrics["test_free_running_bottom_mse"] as? Double)
+
+        let g = try run(["generate", "--cell", "gru", "--data", data, "--checkpoint", out + "/model.safetensors", "--out", out + "/gen", "--quiet"])
+        #expect(g.status == 0, "stderr: \(g.stderr)")
+
+        var resumeOptions = TrainingOptions()
+        resumeOptions.model = params.config
+        resumeOptions.maxEpochs = 1
+        try ResumeState.save(params: params, adam: AdamState(count: params.layout.paddedCount), best: params, options: resumeOptions,
+                             progress: TrainingProgress(), to: data + "/resume.safetensors")
+        let refusals: [([String], String)] = [
+            (["evaluate", "--cell", "lstm", "--checkpoint", out + "/model.safetensors"], "--cell lstm contradicts"),
+            (["generate", "--cell", "lstm", "--checkpoint", out + "/model.safetensors", "--out", out + "/gen2"], "--cell lstm contradicts"),
+            (["train", "--cell", "lstm", "--resume", data + "/resume.safetensors", "--out", out + "/resumed"], "--cell lstm contradicts"),
+            (["train", "--cell", "rnn", "--out", out + "/bad"], "--cell must be one of lstm, gru (got rnn)"),
+            (["bench", "--cell", "rnn"], "--cell must be one of lstm, gru (got rnn)"),
+        ]
+        for (args, text) in refusals {
+            let x = try run(args + (args[0] == "bench" ? [] : ["--data", data]) + ["--quiet"])
+            #expect(x.status == 1)
+            #expect(x.stderr.split(separator: "\n").count == 1 && x.stderr.hasPrefix("error: ") && x.stderr.contains(text), "\(args): \(x.stderr)")
+        }
+    }
+
     /// Starts patchrnn without waiting; stderr goes to a file so the test can watch it.
     func start(_ args: [String], stderrFile: String) throws -> Process {
         let path = try #require(Self.binary)

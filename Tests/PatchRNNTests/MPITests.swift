@@ -68,6 +68,19 @@ struct MPITests {
         }
     }
 
+    @Test("GRU: 2 ranks x 1 thread == 1 rank x 2 threads, bit for bit")
+    func gruSameWeightsAnySplit() throws {
+        let data = try writeSyntheticMNIST(train: 500, test: 30)
+        let common = ["train", "--cell", "gru", "--data", data, "--epochs", "2", "--batch-size", "48", "--seed", "4", "--quiet"]
+        let one = try single(common + ["--threads", "2", "--out", data + "/one"])
+        let two = try mpirun(ranks: 2, common + ["--threads", "1", "--out", data + "/two"])
+        try #require(one.status == 0 && two.status == 0, "\(one.stderr)\n\(two.stderr)")
+        let a = try outcome(data + "/one"), b = try outcome(data + "/two")
+        #expect(a.losses.count == 2 && a.losses == b.losses)
+        #expect(a.weights.keys.contains("gru.weight_hh_l0"))
+        for (tensor, values) in a.weights { #expect(b.weights[tensor] == values, "\(tensor) differs") }
+    }
+
     @Test("--mpi-exchange allreduce trains to the same losses within float rounding")
     func allreduceMatchesClosely() throws {
         let data = try writeSyntheticMNIST(train: 500, test: 20)

@@ -6,9 +6,9 @@ import Testing
 struct ResumeTests {
     let data = randomPatchSet(count: 120, seed: 21)
 
-    func options() -> TrainingOptions {
+    func options(cell: any RecurrentCell.Type = LSTMCell.self) -> TrainingOptions {
         var o = TrainingOptions()
-        o.model = ModelConfig(hidden: 16, layers: 2)
+        o.model = ModelConfig(cell: cell, hidden: 16, layers: 2)
         o.batchSize = 20
         o.shardSize = 8
         o.maxEpochs = 4
@@ -20,7 +20,8 @@ struct ResumeTests {
 
     func trainer(_ params: Parameters, threads: Int, resumePath: String? = nil, interruptSignal: (() -> Int32)? = nil,
                  resume: ResumeState? = nil) throws -> Trainer {
-        let o = options()
+        var o = options()
+        o.model = params.config
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: o.learningRate),
                                         pool: makePool(threads), shardSize: o.shardSize, maxBatch: o.batchSize)
         var configuration = Trainer.Configuration(options: o)
@@ -33,12 +34,21 @@ struct ResumeTests {
     @Test("interrupted mid-epoch or at an epoch's end, then resumed: bit-identical to an uninterrupted run",
           arguments: [7, 5, 13])  // 96 training sequences / 20 = 5 steps per epoch: step 5 ends epoch 1
     func resumeIsExact(stopAfter: Int) throws {
-        let straight = Parameters.initialized(options().model, seed: 9)
+        try checkResume(stopAfter: stopAfter, cell: LSTMCell.self)
+    }
+
+    @Test("the GRU, interrupted and resumed: bit-identical to an uninterrupted run", arguments: [7, 5])
+    func gruResumeIsExact(stopAfter: Int) throws {
+        try checkResume(stopAfter: stopAfter, cell: GRUCell.self)
+    }
+
+    func checkResume(stopAfter: Int, cell: any RecurrentCell.Type) throws {
+        let straight = Parameters.initialized(options(cell: cell).model, seed: 9)
         let a = try trainer(straight, threads: 2)
         let expected = try a.train()
 
         let dir = try temporaryDirectory()
-        let first = Parameters.initialized(options().model, seed: 9)
+        let first = Parameters.initialized(options(cell: cell).model, seed: 9)
         var steps = 0
         let b = try trainer(first, threads: 1, resumePath: dir + "/resume.safetensors",
                             interruptSignal: { steps += 1; return steps == stopAfter ? 2 : 0 })

@@ -31,15 +31,18 @@ DATA = os.environ.get("PATCHRNN_DATA", "data/mnist")
 
 
 class PatchRNN(torch.nn.Module):
-    """The same model: nn.LSTM(49, H, L, batch_first=True) + nn.Linear(H, 49)."""
+    """The same model: nn.LSTM or nn.GRU(49, H, L, batch_first=True) + nn.Linear(H, 49), under
+    the state_dict names patchrnn writes ("lstm." / "gru." and "linear.")."""
 
-    def __init__(self, hidden=64, layers=2):
+    def __init__(self, hidden=64, layers=2, cell="lstm"):
         super().__init__()
-        self.lstm = torch.nn.LSTM(49, hidden, layers, batch_first=True)
+        self.cell = cell
+        rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](49, hidden, layers, batch_first=True)
+        self.add_module(cell, rnn)
         self.linear = torch.nn.Linear(hidden, 49)
 
     def forward(self, x, state=None):
-        out, state = self.lstm(x, state)
+        out, state = getattr(self, self.cell)(x, state)
         return self.linear(out), state
 
 
@@ -97,9 +100,9 @@ def equivalence(a):
     train, _ = load_split("train")
     with tempfile.TemporaryDirectory() as tmp:
         run(["trace", "--data", DATA, "--out", tmp, "--steps", str(a.steps), "--batch-size", str(a.batch_size),
-             "--seed", str(a.seed), "--threads", "1"])
+             "--seed", str(a.seed), "--threads", "1", "--cell", a.cell])
         trace = json.load(open(f"{tmp}/trace.json"))
-        model = PatchRNN(trace["hidden"], trace["layers"])
+        model = PatchRNN(trace["hidden"], trace["layers"], trace.get("cell", "lstm"))
         model.load_state_dict(load_file(f"{tmp}/init.safetensors"), strict=True)
     opt = torch.optim.Adam(model.parameters(), lr=trace["learning_rate"])
     torch_losses = []
@@ -113,7 +116,7 @@ def equivalence(a):
         opt.step()
     ours = trace["losses"]
     rel = [abs(p - t) / abs(t) for p, t in zip(ours, torch_losses)]
-    print(f"{len(ours)} Adam steps, batch {trace['batch_size']}, lr {trace['learning_rate']}, seed {trace['seed']}")
+    print(f"{trace.get('cell', 'lstm')}: {len(ours)} Adam steps, batch {trace['batch_size']}, lr {trace['learning_rate']}, seed {trace['seed']}")
     print(f"{'step':>5} {'patchrnn':>12} {'pytorch':>12} {'rel. diff':>10}")
     for i in range(len(ours)):
         if i < 5 or (i + 1) % 10 == 0:
@@ -130,19 +133,19 @@ def interop(a):
     train, _ = load_split("train")
     with tempfile.TemporaryDirectory() as tmp:
         # 1. patchrnn -> PyTorch
-        run(["train", "--data", DATA, "--out", f"{tmp}/ours", "--epochs", "2", "--train-limit", "12000", "--quiet"])
+        run(["train", "--data", DATA, "--out", f"{tmp}/ours", "--epochs", "2", "--train-limit", "12000", "--quiet", "--cell", a.cell])
         ours = json.loads(run(["evaluate", "--data", DATA, "--checkpoint", f"{tmp}/ours/model.safetensors", "--json", "--quiet"]))
-        model = PatchRNN()
+        model = PatchRNN(cell=a.cell)
         missing = model.load_state_dict(load_file(f"{tmp}/ours/model.safetensors"), strict=True)
         fr, tf = test_metrics(model, test, labels)
         d1 = abs(fr - ours["test_free_running_bottom_mse"])
         d2 = abs(tf - ours["test_teacher_forced_mse"])
-        print("patchrnn checkpoint in PyTorch (load_state_dict strict: %s)" % (missing,))
+        print("%s: patchrnn checkpoint in PyTorch (load_state_dict strict: %s)" % (a.cell, missing))
         print(f"  free-running bottom MSE  patchrnn {ours['test_free_running_bottom_mse']:.7f}  pytorch {fr:.7f}  diff {d1:.1e}")
         print(f"  teacher-forced MSE       patchrnn {ours['test_teacher_forced_mse']:.7f}  pytorch {tf:.7f}  diff {d2:.1e}")
         # 2. PyTorch -> patchrnn
         torch.manual_seed(a.seed)
-        model = PatchRNN()
+        model = PatchRNN(cell=a.cell)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         for step in range(a.torch_steps):
             idx = torch.randint(0, train.shape[0], (64,))
@@ -168,10 +171,10 @@ def interop(a):
     print("interop OK")
 
 
-def torch_training_rate(threads, batch, seconds):
+def torch_training_rate(threads, batch, seconds, cell):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = PatchRNN()
+    model = PatchRNN(cell=cell)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     data = torch.rand(4096, 16, 49)
     steps = data.shape[0] // batch
@@ -193,9 +196,9 @@ def torch_training_rate(threads, batch, seconds):
 
 
 @torch.no_grad()
-def torch_generation_rate(threads):
+def torch_generation_rate(threads, cell):
     torch.set_num_threads(threads)
-    model = PatchRNN()
+    model = PatchRNN(cell=cell)
     data = torch.rand(10_000, 16, 49)
 
     def generate(x):
@@ -215,7 +218,7 @@ def torch_generation_rate(threads):
 def throughput(a):
     threads = [int(t) for t in a.threads.split(",")]
     batches = [int(b) for b in a.batch_sizes.split(",")]
-    print(f"torch {torch.__version__}, {a.rounds} alternating rounds per configuration, {a.seconds} s of steps each")
+    print(f"{a.cell}: torch {torch.__version__}, {a.rounds} alternating rounds per configuration, {a.seconds} s of steps each")
     print(f"{'threads':>7} {'batch':>5} | {'train samples/s':^33} | {'generation images/s':^33}")
     print(f"{'':>7} {'':>5} | {'patchrnn':>10} {'pytorch':>10} {'ratio':>10} | {'patchrnn':>10} {'pytorch':>10} {'ratio':>10}")
     for t in threads:
@@ -223,11 +226,11 @@ def throughput(a):
             ours_train, theirs_train, ours_gen, theirs_gen = [], [], [], []
             for _ in range(a.rounds):
                 r = json.loads(run(["bench", "--threads", str(t), "--batch-size", str(b), "--seconds", str(a.seconds),
-                                    "--json", "--quiet"]).strip().splitlines()[-1])
+                                    "--cell", a.cell, "--json", "--quiet"]).strip().splitlines()[-1])
                 ours_train.append(r["samples_per_s"])
                 ours_gen.append(r["generation_images_per_s"])
-                theirs_train.append(torch_training_rate(t, b, a.seconds))
-                theirs_gen.append(torch_generation_rate(t))
+                theirs_train.append(torch_training_rate(t, b, a.seconds, a.cell))
+                theirs_gen.append(torch_generation_rate(t, a.cell))
             m = statistics.median
             print(f"{t:>7} {b:>5} | {m(ours_train):>10,.0f} {m(theirs_train):>10,.0f} {m(ours_train) / m(theirs_train):>9.2f}x"
                   f" | {m(ours_gen):>10,.0f} {m(theirs_gen):>10,.0f} {m(ours_gen) / m(theirs_gen):>9.2f}x", flush=True)
@@ -249,6 +252,8 @@ def main():
     t.add_argument("--batch-sizes", default="64,256")
     t.add_argument("--rounds", type=int, default=3)
     t.add_argument("--seconds", type=float, default=3)
+    for command in (e, i, t):
+        command.add_argument("--cell", choices=["lstm", "gru"], default="lstm", help="the recurrent cell (default lstm)")
     a = p.parse_args()
     {"equivalence": equivalence, "interop": interop, "throughput": throughput}[a.cmd](a)
 

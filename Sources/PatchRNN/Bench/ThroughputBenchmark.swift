@@ -4,6 +4,7 @@
 import PatchRNNKernels
 
 public struct ThroughputReport: Sendable, Codable {
+    public var cell: String
     public var threads: Int
     public var batchSize: Int
     public var samplesPerSecond: Double
@@ -18,7 +19,7 @@ public struct ThroughputReport: Sendable, Codable {
 
 
     enum CodingKeys: String, CodingKey {
-        case threads, gflops
+        case cell, threads, gflops
         case batchSize = "batch_size", samplesPerSecond = "samples_per_s", peakGflops = "peak_gflops"
         case peakFraction = "peak_fraction", generationImagesPerSecond = "generation_images_per_s"
         case computeFraction = "compute_fraction", reduceUpdateFraction = "reduce_update_fraction"
@@ -86,7 +87,7 @@ public enum ThroughputBenchmark {
         let genSeconds = monotonicSeconds() - g0
 
         return ThroughputReport(
-            threads: pool.count, batchSize: batchSize, samplesPerSecond: samplesPerSecond, gflops: gflops,
+            cell: model.cellName, threads: pool.count, batchSize: batchSize, samplesPerSecond: samplesPerSecond, gflops: gflops,
             peakGflops: peak, peakFraction: gflops / (peak * Double(pool.count)),
             generationImagesPerSecond: 10_000 / genSeconds,
             computeFraction: (t.compute - min(wait, t.compute)) / t.total, reduceUpdateFraction: t.reduceAndUpdate / t.total,

@@ -88,11 +88,27 @@ public enum Cells {
     /// Registration: one line per cell.
     public static let all: [any RecurrentCell.Type] = [
         LSTMCell.self,
+        GRUCell.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }
 
     public static func named(_ name: String) -> (any RecurrentCell.Type)? {
         all.first { $0.name == name }
+    }
+
+    /// The cell a user named, or an error listing the ones there are.
+    public static func resolve(_ name: String) throws -> any RecurrentCell.Type {
+        guard let cell = named(name) else {
+            throw PatchRNNError.setting(.cell, "must be one of \(names.joined(separator: ", ")) (got \(name))")
+        }
+        return cell
+    }
+
+    /// Checks a cell the user named against the one a checkpoint holds.
+    public static func check(requested: String?, against config: ModelConfig, file: String) throws {
+        guard let requested, requested != config.cellName else { return }
+        _ = try resolve(requested)
+        throw PatchRNNError.setting(.cell, "\(requested) contradicts \(file), which holds a \(config.cell.title) model (leave --cell out to use the checkpoint's)")
     }
 }

@@ -16,7 +16,7 @@ public enum TrainingRun {
     /// also the validation and test sets, and only rank 0 writes files (every rank reads
     /// `resume`, so it must be on a file system all ranks see).
     public static func train(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions,
-                             pool: WorkerPool, reporter: ProgressReporter, resume: String? = nil,
+                             pool: WorkerPool, reporter: ProgressReporter, resume: String? = nil, requestedCell: String? = nil,
                              group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact) throws -> Outcome {
         if group.isRoot { try prepareOutputDirectory(outDirectory) }
         var options = requested
@@ -25,6 +25,7 @@ public enum TrainingRun {
         if let resume {
             let (loaded, file) = try Safetensors.load(path: resume)
             let state = try ResumeState.read(file, name: resume, layout: loaded.layout)
+            try Cells.check(requested: requestedCell, against: loaded.config, file: resume)
             guard state.options.model == loaded.config else { throw PatchRNNError.file(resume, "its weights do not match its own training options") }
             options = state.options
             params = loaded
