@@ -21,6 +21,7 @@ func flag(_ setting: Setting) -> String {
     case .cores: return "--cores"
     case .steps: return "--steps"
     case .seconds: return "--seconds"
+    case .maxSteps: return "--max-steps"
     }
 }
 
@@ -64,6 +65,6 @@ func reportingErrors(group: ProcessGroup, _ body: () throws -> Void) throws {
     } catch let i as TrainingInterrupted {
         if group.isRoot { printError(i.description) }
         group.finish()
-        throw ExitCode(128 + i.signal)
+        throw ExitCode(i.signal == 0 ? 0 : 128 + i.signal)
     }
 }

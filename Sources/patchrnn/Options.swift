@@ -82,8 +82,6 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Hidden size of each recurrent layer.") var hidden: Int = 64
     @Option(help: "Stacked recurrent layers.") var layers: Int = 2
     @Option(help: "Use only the first N training images (quick runs).") var trainLimit: Int?
-    @Option(help: ArgumentHelp("Continue an interrupted run from its resume.safetensors (its settings are used).", valueName: "file"))
-    var resume: String?
 
     func options() throws -> TrainingOptions {
         var o = TrainingOptions()
@@ -98,6 +96,14 @@ struct TrainOptions: ParsableArguments {
         o.trainLimit = trainLimit
         return o
     }
+}
+
+/// Where a run starts and stops (`train` and `run`).
+struct RunControlOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Continue an interrupted run from its resume.safetensors (its settings are used).", valueName: "file"))
+    var resume: String?
+    @Option(help: ArgumentHelp("Stop after this many Adam steps in all, saving resume.safetensors as an interruption would (exit status 0).", valueName: "n"))
+    var maxSteps: Int?
 }
 
 /// MPI builds with several ranks.

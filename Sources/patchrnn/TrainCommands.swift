@@ -42,6 +42,7 @@ struct TrainingJobOptions: ParsableArguments {
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var training: TrainOptions
+    @OptionGroup var control: RunControlOptions
     @OptionGroup var pool: PoolOptions
     @OptionGroup var distributed: DistributedOptions
 
@@ -50,8 +51,8 @@ struct TrainingJobOptions: ParsableArguments {
         let workers = try pool.makePool(reporter: reporter, group: group)
         Interrupts.install()
         let outcome = try TrainingRun.train(dataDirectory: data.data, outDirectory: output.out, options: try training.options(),
-                                            pool: workers, reporter: reporter, resume: training.resume,
-                                            requestedCell: training.cellOptions.cell, group: group,
+                                            pool: workers, reporter: reporter, resume: control.resume,
+                                            requestedCell: training.cellOptions.cell, maxSteps: control.maxSteps, group: group,
                                             exchange: distributed.mpiExchange)
         return (outcome, workers)
     }

@@ -169,6 +169,27 @@ struct CommandLineTests {
         }
     }
 
+    @Test("bench, trace and topology refuse impossible options with one line and a non-zero exit",
+          arguments: [
+            (["bench", "--batch-size", "0"], "--batch-size must be at least 1"),
+            (["bench", "--shard-size", "0"], "--shard-size must be at least 1"),
+            (["bench", "--seconds", "0"], "--seconds must be positive"),
+            (["bench", "--threads", "100000"], "--threads 100000 is more than the"),
+            (["bench", "--cores", "x"], "--cores names 'x', which is not a PU index"),
+            (["trace", "--steps", "0"], "--steps must be at least 1"),
+            (["trace", "--batch-size", "0"], "--batch-size must be at least 1"),
+            (["trace", "--hidden", "0"], "--hidden must be at least 1"),
+            (["topology", "--threads", "0"], "--threads must be at least 1"),
+            (["topology", "--threads", "100000"], "--threads 100000 is more than the"),
+          ])
+    func badToolOptions(args: [String], message: String) throws {
+        var full = args
+        if args[0] == "trace" { full += ["--data", try syntheticMNIST(train: 100, test: 20), "--out", NSTemporaryDirectory() + "trace-\(UUID())"] }
+        let r = try run(full + (args[0] == "topology" ? [] : ["--quiet"]))
+        #expect(r.status == 1)
+        #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.hasPrefix("error: ") && r.stderr.contains(message), "stderr: \(r.stderr)")
+    }
+
     /// Starts patchrnn without waiting; stderr goes to a file so the test can watch it.
     func start(_ args: [String], stderrFile: String) throws -> Process {
         let path = try #require(Self.binary)

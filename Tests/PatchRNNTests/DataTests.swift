@@ -80,13 +80,13 @@ struct DataTests {
         expectError({ _ = try MNIST.load(directory: "\(dir)/nowhere") }, contains: ["nowhere", "not found"])
     }
 
-    @Test("thousands of random mutations of a valid IDX file never crash: they parse or fail cleanly")
+    @Test("thousands of random mutations of a valid IDX file: each is rejected with a one-line error or parsed into exactly its declared sizes")
     func fuzzParser() {
         let (images, _) = syntheticDigits(count: 2, seed: 3)
         let valid = idxBytes(dims: [2, 28, 28], payload: images)
         var rng = SeededRandom(seed: 99)
-        var parsed = 0, rejected = 0
-        for _ in 0..<3000 {
+        var rejected = 0
+        for round in 0..<3000 {
             var b = valid
             switch rng.below(4) {
             case 0: for _ in 0..<(1 + rng.below(4)) { b[rng.below(16)] = UInt8(truncatingIfNeeded: rng.next()) }
@@ -94,10 +94,23 @@ struct DataTests {
             case 2: b += (0..<rng.below(50)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             default: b[rng.below(b.count)] ^= UInt8(1 << rng.below(8))
             }
-            do { _ = try IDXFile.parse(b, name: "fuzz"); parsed += 1 } catch { rejected += 1 }
+            do {
+                let f = try IDXFile.parse(b, name: "fuzz")
+                // What the header declares, read here independently of the parser.
+                let rank = Int(b[3])
+                let declared = (0..<rank).map { d in (0..<4).reduce(0) { $0 << 8 | Int(b[4 + 4 * d + $1]) } }
+                #expect(b[0] == 0 && b[1] == 0 && b[2] == 0x08, "round \(round): parsed a wrong magic")
+                #expect(f.dimensions == declared, "round \(round): dimensions \(f.dimensions) vs header \(declared)")
+                #expect(f.bytes.count == declared.reduce(1, *), "round \(round): \(f.bytes.count) bytes for \(declared)")
+                #expect(Array(b[(4 + 4 * rank)...]) == f.bytes, "round \(round): the data is not the file's")
+            } catch let e as PatchRNNError {
+                rejected += 1
+                #expect(e.description.hasPrefix("fuzz: ") && !e.description.contains("\n"), "round \(round): \(e.description)")
+            } catch {
+                Issue.record("round \(round): not a PatchRNNError: \(error)")
+            }
         }
-        #expect(parsed + rejected == 3000)
-        #expect(rejected > 1000)
+        #expect(rejected > 1000, "most mutations break the file")
     }
 
     @Test("image -> 16 patches -> image is the identity, and patch k covers its 7x7 block")

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import Testing
 @testable import PatchRNN
@@ -52,15 +53,37 @@ struct FormatTests {
         #expect(attempt(good).contains("loaded"))
     }
 
-    @Test("the PNG writer produces a valid file: signature, IHDR size, and chunk CRCs")
+    @Test("the PNG writer produces a valid file: signature, chunk sequence and lengths, every chunk's CRC, and image data of the declared size")
     func png() throws {
         let images = (0..<12).map { n in (0..<784).map { Float(($0 + n) % 28) / 27 } }
         let bytes = try digitGridPNG(images: images, columns: 5, scale: 2, markBoundary: true)
         #expect(Array(bytes[0..<8]) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
-        let width = Int(bytes[16]) << 24 | Int(bytes[17]) << 16 | Int(bytes[18]) << 8 | Int(bytes[19])
-        let height = Int(bytes[20]) << 24 | Int(bytes[21]) << 16 | Int(bytes[22]) << 8 | Int(bytes[23])
+        func be32(_ o: Int) -> Int { Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]) }
+        // Walk the chunks: length, type, data, CRC-32 (zlib's) of type + data.
+        var chunks: [(type: String, data: [UInt8])] = []
+        var o = 8
+        while o + 12 <= bytes.count {
+            let length = be32(o)
+            try #require(o + 12 + length <= bytes.count, "chunk at \(o) runs past the end")
+            let body = Array(bytes[(o + 4)..<(o + 8 + length)])
+            let crc = body.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, uInt($0.count))) }
+            #expect(UInt32(be32(o + 8 + length)) == crc, "chunk \(String(decoding: body[0..<4], as: UTF8.self)): CRC")
+            chunks.append((String(decoding: body[0..<4], as: UTF8.self), Array(body[4...])))
+            o += 12 + length
+        }
+        #expect(o == bytes.count, "bytes after the last chunk")
+        #expect(chunks.map(\.type) == ["IHDR", "IDAT", "IEND"])
+        let ihdr = chunks[0].data
+        let width = Int(ihdr[0]) << 24 | Int(ihdr[1]) << 16 | Int(ihdr[2]) << 8 | Int(ihdr[3])
+        let height = Int(ihdr[4]) << 24 | Int(ihdr[5]) << 16 | Int(ihdr[6]) << 8 | Int(ihdr[7])
         #expect(width == 5 * 58 + 2 && height == 3 * 58 + 2)
-        #expect(Array(bytes.suffix(8)[..<(bytes.count - 4)].suffix(4)) == Array("IEND".utf8))
+        #expect(Array(ihdr[8...]) == [8, 2, 0, 0, 0], "8-bit RGB, no interlace")
+        // The image data inflates to one filter byte plus width x 3 bytes per row.
+        let idat = chunks[1].data
+        var raw = [UInt8](repeating: 0, count: height * (width * 3 + 1) + 16)
+        var rawLength = uLong(raw.count)
+        let rc = raw.withUnsafeMutableBufferPointer { dst in idat.withUnsafeBufferPointer { uncompress(dst.baseAddress, &rawLength, $0.baseAddress, uLong(idat.count)) } }
+        #expect(rc == Z_OK && Int(rawLength) == height * (width * 3 + 1))
     }
 
     @Test("the loss plot is an SVG with both curves")

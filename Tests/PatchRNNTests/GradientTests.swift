@@ -15,7 +15,7 @@ struct GradientTests {
         var rng = SeededRandom(seed: 11)
         for v in params.layout.allViews {
             let torchValues = params.torchTensor(v)
-            var checked = 0
+            var largest = 0.0
             for _ in 0..<6 {
                 let i = rng.below(v.count)
                 let eps = 1e-3
@@ -27,9 +27,10 @@ struct GradientTests {
                 let analytic = Double(fast.grads[v.name]![i])
                 #expect(Tolerance(absolute: 2e-6, relative: 2e-3).accepts(analytic, fd),
                         "\(v.name)[\(i)]: analytic \(analytic), finite difference \(fd)")
-                checked += 1
+                largest = max(largest, abs(fd))
             }
-            #expect(checked == 6)
+            // Zeros agreeing with zeros would prove nothing: the sampled gradients must be real.
+            #expect(largest > 1e-6, "\(v.name): every sampled gradient is ~0")
         }
     }
 

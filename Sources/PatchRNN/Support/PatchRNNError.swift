@@ -33,7 +33,7 @@ public struct PatchRNNError: Error, CustomStringConvertible, Equatable {
 /// The settings a user chooses, as the library names them in errors.
 public enum Setting: String, Sendable, CaseIterable {
     case cell, hidden, layers, batchSize, shardSize, epochs, patience, lrPatience, learningRate, seed
-    case validationFraction, trainLimit, threads, cores, steps, seconds
+    case validationFraction, trainLimit, threads, cores, steps, seconds, maxSteps
 
     /// Plain words for messages of the library.
     public var words: String {
@@ -47,6 +47,7 @@ public enum Setting: String, Sendable, CaseIterable {
         case .threads: return "the number of threads"
         case .cores: return "the list of cores"
         case .hidden: return "the hidden size"
+        case .maxSteps: return "the step limit"
         case .layers: return "the number of layers"
         default: return "the " + rawValue
         }

@@ -24,7 +24,8 @@ public struct EarlyStopping: Sendable, Equatable {
 }
 
 /// Keras' ReduceLROnPlateau: multiply the learning rate by `factor` every `patience` epochs
-/// without improvement (0: never), not below `floor`.
+/// without improvement (0: never), not below `floor`; a rate that starts below the floor stays
+/// where it is (the rule only ever lowers it).
 public struct PlateauSchedule: Sendable, Equatable {
     public let patience: Int
     public var factor: Float = 0.5
@@ -33,6 +34,6 @@ public struct PlateauSchedule: Sendable, Equatable {
     /// The rate for the next epoch after one that left `sinceBest` epochs without improvement.
     public func next(_ rate: Float, sinceBest: Int) -> Float {
         guard patience > 0, sinceBest > 0, sinceBest % patience == 0 else { return rate }
-        return max(rate * factor, floor)
+        return max(rate * factor, min(rate, floor))
     }
 }

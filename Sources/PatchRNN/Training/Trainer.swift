@@ -20,6 +20,9 @@ public final class Trainer {
         /// Called after every Adam step with the step number (from 1), the minibatch (indices
         /// into the training data) and its loss; returning false ends training there (`trace`).
         public var onStep: ((Int, UnsafeBufferPointer<Int>, Double) -> Bool)?
+        /// Stop after this many Adam steps in all (a resumed run's earlier steps count), saving
+        /// the resume state as an interruption would: for time-boxed runs and checks.
+        public var maxSteps: Int?
         /// Asked after every step; a non-zero signal number stops training with a resume
         /// checkpoint. Default: the SIGINT/SIGTERM flag (`Interrupts`).
         public var interruptSignal: () -> Int32 = { Interrupts.signal }
@@ -149,6 +152,7 @@ public final class Trainer {
                 // Every rank must stop after the same step: agree on the signal.
                 let signal = group.size > 1 ? try group.maximum(configuration.interruptSignal()) : configuration.interruptSignal()
                 if signal != 0 { try saveAndStop(signal: signal, &p, elapsed: elapsed) }
+                if let maxSteps = configuration.maxSteps, p.globalStep >= maxSteps { try saveAndStop(signal: 0, &p, elapsed: elapsed) }
                 if !proceed { return false }
             }
             return true

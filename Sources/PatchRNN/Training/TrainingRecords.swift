@@ -45,13 +45,15 @@ public struct TrainingProgress: Codable, Sendable {
     public init() {}
 }
 
-/// Thrown when SIGINT or SIGTERM stopped training after a step and a resume checkpoint was
-/// written. The tool exits with 128 + signal (130 for SIGINT, 143 for SIGTERM).
+/// Thrown when SIGINT or SIGTERM (or, with signal 0, the step limit) stopped training after a
+/// step and a resume checkpoint was written. The tool exits with 128 + signal (130 for SIGINT,
+/// 143 for SIGTERM; 0 for the step limit).
 public struct TrainingInterrupted: Error, CustomStringConvertible {
     public let signal: Int32
     public let checkpoint: String
     public let progress: TrainingProgress
     public var description: String {
-        "interrupted (signal \(signal)) in epoch \(progress.epoch) after step \(progress.stepInEpoch); state saved to \(checkpoint); continue with --resume \(checkpoint)"
+        let why = signal == 0 ? "stopped at the step limit" : "interrupted (signal \(signal))"
+        return "\(why) in epoch \(progress.epoch) after step \(progress.stepInEpoch); state saved to \(checkpoint); continue with --resume \(checkpoint)"
     }
 }

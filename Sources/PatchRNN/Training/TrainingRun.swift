@@ -17,7 +17,9 @@ public enum TrainingRun {
     /// `resume`, so it must be on a file system all ranks see).
     public static func train(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions,
                              pool: WorkerPool, reporter: ProgressReporter, resume: String? = nil, requestedCell: String? = nil,
+                             maxSteps: Int? = nil,
                              group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact) throws -> Outcome {
+        if let maxSteps, maxSteps < 1 { throw PatchRNNError.setting(.maxSteps, "must be at least 1 (got \(maxSteps))") }
         if group.isRoot { try prepareOutputDirectory(outDirectory) }
         var options = requested
         var resumeState: ResumeState?
@@ -67,6 +69,7 @@ public enum TrainingRun {
         configuration.logPath = outDirectory + "/" + OutputFiles.log
         configuration.resumePath = outDirectory + "/" + OutputFiles.resume
         configuration.generator = try Generator(params: params, pool: pool)
+        configuration.maxSteps = maxSteps
         if group.size > 1 {
             var rowOf = [Int32](repeating: -1, count: split.train.count + split.validation.count)
             for (row, i) in held.enumerated() { rowOf[i] = Int32(row) }

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+@testable import PatchRNN
+
+@Suite("Between epochs: the learning-rate schedule and early stopping")
+struct ScheduleTests {
+    @Test("the plateau rule halves the rate every lr-patience epochs without improvement, never otherwise")
+    func halvesOnPlateau() {
+        let schedule = PlateauSchedule(patience: 2)
+        #expect(schedule.next(1e-3, sinceBest: 0) == 1e-3)
+        #expect(schedule.next(1e-3, sinceBest: 1) == 1e-3)
+        #expect(schedule.next(1e-3, sinceBest: 2) == 5e-4)
+        #expect(schedule.next(5e-4, sinceBest: 3) == 5e-4)
+        #expect(schedule.next(5e-4, sinceBest: 4) == 2.5e-4)
+        #expect(PlateauSchedule(patience: 0).next(1e-3, sinceBest: 4) == 1e-3, "0 turns it off")
+    }
+
+    @Test("the plateau rule never raises the rate, whatever it starts from",
+          arguments: [Float(1e-3), 3e-6, 1.5e-6, 1e-6, 4e-7, 1e-9])
+    func neverRaises(start: Float) {
+        let schedule = PlateauSchedule(patience: 1)
+        var rate = start
+        for sinceBest in 1...40 {
+            let next = schedule.next(rate, sinceBest: sinceBest)
+            #expect(next <= rate, "from \(rate) it went to \(next)")
+            #expect(next >= min(rate, schedule.floor), "below the floor")
+            rate = next
+        }
+    }
+
+    @Test("early stopping counts epochs without improvement and keeps the best epoch")
+    func earlyStoppingCounts() {
+        let stopping = EarlyStopping(patience: 2)
+        var p = TrainingProgress()
+        #expect(stopping.observe(0.5, epoch: 1, &p))
+        #expect(!stopping.observe(0.6, epoch: 2, &p))
+        #expect(!stopping.shouldStop(p))
+        #expect(stopping.observe(0.4, epoch: 3, &p))
+        #expect(!stopping.observe(0.4, epoch: 4, &p), "equal is no improvement")
+        #expect(!stopping.observe(0.45, epoch: 5, &p))
+        #expect(stopping.shouldStop(p))
+        #expect(p.bestEpoch == 3 && p.bestValLoss == 0.4 && p.sinceBest == 2)
+    }
+
+    @Test("early stopping ends training and restores the best epoch's weights, which the checkpoint holds")
+    func earlyStoppingRestoresBest() throws {
+        let data = randomPatchSet(count: 160, seed: 4)
+        var o = TrainingOptions()
+        o.model = ModelConfig(hidden: 24, layers: 1)
+        o.batchSize = 16
+        o.shardSize = 8
+        o.maxEpochs = 60
+        o.patience = 2
+        o.lrPatience = 0
+        o.learningRate = 0.01  // large enough on random data that validation soon stops improving
+        let params = Parameters.initialized(o.model, seed: 2)
+        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: o.learningRate), pool: makePool(2), shape: o.shape)
+        let dir = try temporaryDirectory()
+        var configuration = Trainer.Configuration(options: o)
+        configuration.checkpointPath = dir + "/best.safetensors"
+        var lastWeights: [Float] = []
+        configuration.onStep = { _, _, _ in lastWeights = params.buffer.array; return true }
+        let trainer = try Trainer(configuration, engine: engine, data: data, split: Split(count: 160, validationFraction: 0.25, seed: 1),
+                                  reporter: ProgressReporter(quiet: true))
+        let result = try trainer.train()
+        #expect(result.stoppedEarly)
+        #expect(result.history.count == result.bestEpoch + o.patience, "stopped \(o.patience) epochs after the best")
+        #expect(result.history.last?.best == false)
+        let (saved, file) = try Safetensors.load(path: dir + "/best.safetensors")
+        #expect(file.metadata["epoch"] == "\(result.bestEpoch)")
+        #expect(params.buffer.array == saved.buffer.array, "the weights after training are the best epoch's")
+        #expect(params.buffer.array != lastWeights, "the last epoch's weights were replaced")
+    }
+}
