@@ -39,6 +39,13 @@ public struct PackedMatrix: @unchecked Sendable {
         PackedMatrix(base: base + r.lowerBound * format.width, k: r.count, n: n, panelStride: panelStride, format: format)
     }
 
+    /// Columns [lower, upper) of this matrix (lower a multiple of the panel width): a GEMM
+    /// over a block of B's columns.
+    @inline(__always)
+    public func columns(_ c: Range<Int>) -> PackedMatrix {
+        PackedMatrix(base: base + c.lowerBound / format.width * panelStride, k: k, n: c.count, panelStride: panelStride, format: format)
+    }
+
     /// Packs B(r, c) = b[r * rowStride + c * colStride] (r < k, c < n) into this matrix.
     @inline(__always)
     public func pack(_ b: UnsafePointer<Float>, rowStride: Int, colStride: Int = 1) {

@@ -35,6 +35,8 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "A safetensors checkpoint.") var checkpoint: String
     @Flag(help: "Print the metrics as one JSON object on standard output.") var json = false
+    @Flag(help: "Also measure two simple predictors on the same test set: the mean training bottom half, and the bottom half of the training image whose top half is nearest.")
+    var baselines = false
     @OptionGroup var cell: CellOptions
     @OptionGroup var pool: PoolOptions
 
@@ -43,10 +45,22 @@ struct EvaluateCommand: ParsableCommand {
             let reporter = ProgressReporter(quiet: pool.quiet || json)
             let (params, _) = try Safetensors.load(path: checkpoint)
             try Cells.check(requested: cell.cell, against: params.config, file: checkpoint)
-            let test = try MNIST.loadTest(directory: MNIST.resolveDirectory(dataOptions.data))
+            let directory = MNIST.resolveDirectory(dataOptions.data)
+            let test = try MNIST.loadTest(directory: directory)
+            let train = baselines ? try MNIST.load(directory: directory, withTest: false).train : nil
             let workers = try pool.makePool(reporter: reporter)
             let metrics = try Results.generate(params: params, test: test, pool: workers, outDirectory: nil, run: nil)
-            print(json ? try jsonText(metrics) : Results.summary(metrics, files: []), terminator: "")
+            let measured = try train.map { try Baselines.measure(train: $0, test: test, pool: workers) }
+            if json {
+                print(try measured.map { try jsonText(MetricsFile(test: metrics, run: RunInfo(), baselines: $0)) } ?? jsonText(metrics), terminator: "")
+            } else {
+                print(Results.summary(metrics, files: []), terminator: "")
+                if let b = measured {
+                    print("Baselines on the same test images (their bottom halves predicted from the \(b.trainingImages) training images):")
+                    print("  the mean training bottom half:                       MSE \(fmt(b.meanBottomMSE, 5))")
+                    print("  the bottom half of the training image nearest on top: MSE \(fmt(b.nearestTopMSE, 5))")
+                }
+            }
         }
     }
 }

@@ -65,6 +65,13 @@ struct CommandLineTests {
         #expect(evaluated["test_free_running_bottom_mse"] as? Double == metrics["test_free_running_bottom_mse"] as? Double)
         #expect(evaluated["test_teacher_forced_mse"] as? Double == metrics["test_teacher_forced_mse"] as? Double)
 
+        let withBaselines = try run(["evaluate", "--data", data, "--checkpoint", "\(out)/model.safetensors", "--json", "--baselines", "--threads", "2"])
+        #expect(withBaselines.status == 0, "stderr: \(withBaselines.stderr)")
+        let both = try #require(try JSONSerialization.jsonObject(with: Data(withBaselines.stdout.utf8)) as? [String: Any])
+        #expect(both["test_free_running_bottom_mse"] as? Double == metrics["test_free_running_bottom_mse"] as? Double)
+        #expect((both["baseline_mean_bottom_mse"] as? Double ?? 0) > 0 && both["baseline_training_images"] as? Int == 400)
+        #expect(both["baseline_nearest_top_mse"] is Double)
+
         let g = try run(["generate", "--data", data, "--checkpoint", "\(out)/model.safetensors", "--out", "\(out)/gen", "--quiet"])
         #expect(g.status == 0, "stderr: \(g.stderr)")
         #expect(FileManager.default.fileExists(atPath: "\(out)/gen/samples.png"))

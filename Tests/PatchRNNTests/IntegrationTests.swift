@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Integration on the real MNIST files", .serialized,
        .enabled(if: realMNISTDirectory() != nil || runningUnderCI,
-                "skipped: real MNIST not found (data/mnist, ../shared/data/mnist or $PATCHRNN_DATA); run scripts/fetch-mnist.sh"))
+                "real MNIST not found (data/mnist, ../shared/data/mnist or $PATCHRNN_DATA); run scripts/fetch-mnist.sh"))
 struct IntegrationTests {
     @Test("six epochs on 5,000 real digits bring the validation loss well below the mean-image baseline")
     func learnsRealDigits() throws {

@@ -16,7 +16,7 @@ enum MPISetup {
 
 @Suite("MPI: ranks x threads", .serialized,
        .enabled(if: (MPISetup.binary != nil && MPISetup.mpirun != nil) || runningUnderCI,
-                "skipped: no MPI build (PATCHRNN_MPI_BINARY unset or not executable) or no mpirun; scripts/test.sh builds one"))
+                "no MPI build (PATCHRNN_MPI_BINARY unset or not executable) or no mpirun; scripts/test.sh builds one"))
 struct MPITests {
     // Under CI the suite runs even without an MPI build, so that its absence fails here.
     func mpirun(ranks: Int, _ args: [String]) throws -> ProcessResult {
@@ -125,7 +125,7 @@ struct MPITests {
     }
 
     @Test("a failure on one rank ends every rank with its message, not a hang",
-          .enabled(if: ((try? Topology())?.machineCores.count ?? 1) >= 2, "skipped: needs two cores (one per rank)"))
+          .enabled(if: ((try? Topology())?.machineCores.count ?? 1) >= 2, "needs two cores (one per rank)"))
     func failureOnOneRankAbortsAll() throws {
         let data = try writeSyntheticMNIST(train: 300, test: 20)
         // mpirun binds rank 0 to the first core, so naming the second core fails on rank 0
