@@ -1,6 +1,6 @@
 import CSync
 
-// Vectorized exp, sigmoid and tanh for the LSTM gates.
+// Vectorized exp, sigmoid and tanh for the gates of the recurrent cells.
 //
 // exp: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for e^r
 // (the Cephes expf coefficients), and 2^n assembled in the exponent bits with the float

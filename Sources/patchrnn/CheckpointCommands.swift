@@ -23,6 +23,9 @@ struct GenerateCommand: ParsableCommand {
             var info = RunInfo()
             info.checkpoint = checkpoint
             info.threads = workers.count
+            info.cell = params.config.cellName
+            info.hidden = params.config.hidden
+            info.layers = params.config.layers
             let metrics = try Results.generate(params: params, test: test, pool: workers, outDirectory: output.out, run: info)
             print(Results.summary(metrics, files: OutputFiles.generation.map(output.path)), terminator: "")
         }

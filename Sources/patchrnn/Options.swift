@@ -64,7 +64,7 @@ struct StepOptions: ParsableArguments {
 
 /// Which cell (`--cell`): a new model's, or checked against a checkpoint's.
 struct CellOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Recurrent cell: lstm or gru (default lstm; with a checkpoint, the checkpoint's).", valueName: "cell"))
+    @Option(help: ArgumentHelp("Recurrent cell: \(Cells.names.joined(separator: " or ")) (default \(LSTMCell.name); with a checkpoint, the checkpoint's).", valueName: "cell"))
     var cell: String?
 
     func resolved() throws -> any RecurrentCell.Type { try Cells.resolve(cell ?? LSTMCell.name) }
@@ -98,12 +98,10 @@ struct TrainOptions: ParsableArguments {
     }
 }
 
-/// Where a run starts and stops (`train` and `run`).
+/// Where a run starts (`train` and `run`).
 struct RunControlOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Continue an interrupted run from its resume.safetensors (its settings are used).", valueName: "file"))
     var resume: String?
-    @Option(help: ArgumentHelp("Stop after this many Adam steps in all, saving resume.safetensors as an interruption would (exit status 0).", valueName: "n"))
-    var maxSteps: Int?
 }
 
 /// MPI builds with several ranks.

@@ -5,11 +5,13 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train", abstract: "Train a model; write model.safetensors, train-log.jsonl and loss.svg to --out.")
     @OptionGroup var job: TrainingJobOptions
+    @Option(help: ArgumentHelp("Stop after this many Adam steps in all, saving resume.safetensors as an interruption would (exit status 0).", valueName: "n"))
+    var maxSteps: Int?
 
     func run() throws {
         let group = try startProcessGroup()
         try reportingErrors(group: group) {
-            let o = try job.train(group: group).outcome
+            let o = try job.train(group: group, maxSteps: maxSteps).outcome
             guard group.isRoot else { return }
             print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s; best val_loss \(fmt(o.result.bestValLoss, 5)) at epoch \(o.result.bestEpoch)")
             print("Wrote:\n" + OutputFiles.training.map { "  " + job.output.path($0) }.joined(separator: "\n"))
@@ -46,13 +48,13 @@ struct TrainingJobOptions: ParsableArguments {
     @OptionGroup var pool: PoolOptions
     @OptionGroup var distributed: DistributedOptions
 
-    func train(group: ProcessGroup) throws -> (outcome: TrainingRun.Outcome, pool: WorkerPool) {
+    func train(group: ProcessGroup, maxSteps: Int? = nil) throws -> (outcome: TrainingRun.Outcome, pool: WorkerPool) {
         let reporter = ProgressReporter(quiet: pool.quiet || !group.isRoot)
         let workers = try pool.makePool(reporter: reporter, group: group)
         Interrupts.install()
         let outcome = try TrainingRun.train(dataDirectory: data.data, outDirectory: output.out, options: try training.options(),
                                             pool: workers, reporter: reporter, resume: control.resume,
-                                            requestedCell: training.cellOptions.cell, maxSteps: control.maxSteps, group: group,
+                                            requestedCell: training.cellOptions.cell, maxSteps: maxSteps, group: group,
                                             exchange: distributed.mpiExchange)
         return (outcome, workers)
     }

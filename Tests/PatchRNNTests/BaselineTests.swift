@@ -7,9 +7,11 @@ struct BaselineTests {
     @Test("the nearest-top baseline finds each test image's twin, whatever the thread count; the mean baseline is the plain mean")
     func baselines() throws {
         let train = randomPatchSet(count: 5000, seed: 31)
-        // Test images: copies of training images 17, 4321, 999 and 2 with their top halves
-        // slightly disturbed, so the nearest top half is still the original's.
-        let picks = [17, 4321, 999, 2]
+        // Test images: copies of 300 training images (more than 4 blocks of 64 test rows, so
+        // that several workers share them) with their top halves slightly disturbed, so the
+        // nearest top half is still the original's.
+        var rng = SeededRandom(seed: 5)
+        let picks = (0..<300).map { _ in rng.below(5000) }
         let test = train.subset(picks)
         for i in 0..<test.count { test.data[i * PatchSet.sequenceLength] += 0.01 }
         let one = try Baselines.nearestTops(train: train, test: test, pool: makePool(1))

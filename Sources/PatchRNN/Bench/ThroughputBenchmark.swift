@@ -1,8 +1,8 @@
+import PatchRNNKernels
+
 /// Throughput of training steps and generation on synthetic data of MNIST's shape (the speed
 /// does not depend on pixel values), plus this machine's single-core GEMM peak measured with
 /// the project's own kernel in the same run, so the fraction of the hardware is visible.
-import PatchRNNKernels
-
 public struct ThroughputReport: Sendable, Codable {
     public var cell: String
     public var threads: Int

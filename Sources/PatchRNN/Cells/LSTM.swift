@@ -68,8 +68,8 @@ public enum LSTMCell: RecurrentCell {
 
     // Each step is one GEMM over [x_t | h_{t-1}] with the stacked weights [W_ih^T ; W_hh^T], so
     // the gate block is written once instead of being written by x W_ih^T and read back for
-    // + h W_hh^T (64 KiB per layer and step, more than L1). The products are added in the same
-    // order as two GEMMs would add them: the same results as training's forward.
+    // + h W_hh^T (64 KiB per layer and step, more than L1). Each output is still the sum over k
+    // of the input products followed by the hidden ones, as in two GEMMs with these rows.
     // Per layer: [x | h] rows [n x (in + H)] and c [n x H]; scratch: gates [n x 4H], tanh(c) [n x H], h [n x H].
     private enum Generation { static let stacked = 0, cells = 1 }
     private enum GenerationScratch { static let gates = 0, tanhCells = 1, hidden = 2 }

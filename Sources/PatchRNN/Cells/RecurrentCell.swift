@@ -47,7 +47,8 @@ public protocol RecurrentCell: Sendable {
 
     /// Floats of each buffer one layer's forward keeps for backward (buffer 0: the input projection).
     static func forwardBuffers(_ s: LayerShape) -> [Int]
-    /// Floats of each scratch buffer of backward, shared by all layers of a workspace.
+    /// Floats of each scratch buffer of backward, shared by all layers of a workspace (sized
+    /// from layer 0's shape: scratch may depend on rows and hidden size, not on the input size).
     static func backwardBuffers(_ s: LayerShape) -> [Int]
     /// The recurrence of one layer over all steps for the first `n` rows: reads the input
     /// projection (buffer 0), writes h_1..h_T into `h` and whatever backward needs.
@@ -70,7 +71,8 @@ public protocol RecurrentCell: Sendable {
     /// x_t, one row per sequence, `generationInputStride` floats apart.
     static func generationBuffers(_ s: LayerShape) -> [Int]
     /// Floats of each scratch buffer of a step, shared by all layers (a worker's generation
-    /// buffers and weights should stay in its share of the L2 cache).
+    /// buffers and weights should stay in its share of the L2 cache); like the backward
+    /// scratch, sized from layer 0's shape, so it may not depend on the input size.
     static func generationScratch(_ s: LayerShape) -> [Int]
     static func generationInputStride(_ s: LayerShape) -> Int
     /// Where the step leaves h_t: a scratch buffer index and its row stride (valid until the

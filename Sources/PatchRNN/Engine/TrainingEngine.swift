@@ -43,6 +43,8 @@ public final class TrainingEngine: @unchecked Sendable {
         self.pool = pool
         self.shape = shape
         self.exchange = exchange
+        // The sum-and-update kernel works on whole blocks of 8; the slices below are multiples of 64.
+        precondition(params.layout.paddedCount % 64 == 0)
         adam = AdamState(count: params.layout.paddedCount)
         shardGrads = FloatBuffer(count: shape.slots * params.layout.paddedCount)
         shardLoss = .allocate(capacity: shape.slots)

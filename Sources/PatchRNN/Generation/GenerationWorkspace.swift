@@ -46,6 +46,9 @@ public final class GenerationWorkspace: @unchecked Sendable {
         shapes = (0..<layout.config.layers).map { layout.config.layerShape($0, rows: capacity) }
     }
 
+    /// Floats this workspace allocated (its buffers and its packed weights).
+    public var allocatedFloats: Int { block.floats + weights.allocatedFloats }
+
     /// Once per parameter version: packs the weights the cell's step reads.
     public func prepare(_ params: UnsafePointer<Float>) {
         weights.update(from: params)

@@ -36,5 +36,6 @@ final class BufferBlock: @unchecked Sendable {
     }
 
     subscript(_ index: Int) -> UnsafeMutablePointer<Float> { storage.pointer + plan.offsets[index] }
+    var floats: Int { storage.count }
     func pointers(_ indices: [Int]) -> [UnsafeMutablePointer<Float>] { indices.map { self[$0] } }
 }

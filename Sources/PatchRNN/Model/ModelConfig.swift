@@ -1,8 +1,8 @@
 /// The shape of the network: stacked recurrent layers of one cell type and a Dense layer
 /// applied at every step.
 public struct ModelConfig: Equatable, Sendable, Codable {
-    /// The registered name of the cell (`Cells.all`): "lstm".
-    public var cellName: String
+    /// The registered name of the cell (`Cells.all`), checked when the config is made or decoded.
+    public private(set) var cellName: String
     public var inputSize: Int
     public var hidden: Int
     public var layers: Int
@@ -22,8 +22,8 @@ public struct ModelConfig: Equatable, Sendable, Codable {
 
     public static let `default` = ModelConfig()
 
-    /// The cell type (the name is checked when a config is made or decoded).
-    public var cell: any RecurrentCell.Type { Cells.named(cellName) ?? LSTMCell.self }
+    /// The cell type.
+    public var cell: any RecurrentCell.Type { Cells.named(cellName)! }
 
     public func layerInputSize(_ layer: Int) -> Int { layer == 0 ? inputSize : hidden }
 

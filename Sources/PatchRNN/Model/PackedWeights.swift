@@ -13,7 +13,8 @@ public struct PackedForms: OptionSet, Sendable {
     public static let stacked = PackedForms(rawValue: 4)
 }
 
-/// One layer's packed weights (forms that were not packed are empty, 0 x 0) and its biases.
+/// One layer's packed weights (forms that were not packed are empty, 0 x 0) and its biases,
+/// all copies taken by the last `PackedWeights.update`.
 public struct PackedLayer: @unchecked Sendable {
     public let inputT: PackedMatrix     // W_ih^T [in x G*H]
     public let hiddenT: PackedMatrix    // W_hh^T [H x G*H]
@@ -21,8 +22,8 @@ public struct PackedLayer: @unchecked Sendable {
     public let hidden: PackedMatrix     // W_hh [G*H x H]
     public let stackedT: PackedMatrix   // [W_ih^T ; W_hh^T] [(in + H) x G*H]
     public let biasSum: UnsafePointer<Float>   // b_ih + b_hh [G*H]
-    public let biasIH: UnsafePointer<Float>    // in the parameter buffer
-    public let biasHH: UnsafePointer<Float>
+    public let biasIH: UnsafePointer<Float>    // b_ih [G*H]
+    public let biasHH: UnsafePointer<Float>    // b_hh [G*H]
 }
 
 /// The one place weights are packed for the GEMMs: every form the workspaces use, packed from
@@ -43,7 +44,7 @@ public final class PackedWeights: @unchecked Sendable {
         return p
     }()
 
-    struct LayerSlots { var inputT, hiddenT, input, hidden, stackedT, biasSum: Int? }
+    struct LayerSlots { var inputT, hiddenT, input, hidden, stackedT, biasSum, biasIH, biasHH: Int? }
 
     /// The plan of the buffers for these forms (also what the memory estimate counts).
     static func plan(_ layout: ParameterLayout, forms: PackedForms, format: PanelFormat)
@@ -63,7 +64,11 @@ public final class PackedWeights: @unchecked Sendable {
                 s.hidden = plan.add(format.floats(k: gh, n: h))
             }
             if forms.contains(.stacked) { s.stackedT = plan.add(format.floats(k: inDim + h, n: gh)) }
-            if !forms.isDisjoint(with: [.forward, .stacked]) { s.biasSum = plan.add(gh) }
+            if !forms.isDisjoint(with: [.forward, .stacked]) {
+                s.biasSum = plan.add(gh)
+                s.biasIH = plan.add(gh)
+                s.biasHH = plan.add(gh)
+            }
             return s
         }
         let denseT = forms.isDisjoint(with: [.forward, .stacked]) ? nil : plan.add(format.floats(k: h, n: c.outputSize))
@@ -94,13 +99,16 @@ public final class PackedWeights: @unchecked Sendable {
     /// Layer `l`'s weights (after `update`).
     public func layer(_ l: Int) -> PackedLayer {
         let c = layout.config, h = c.hidden, gh = c.cell.gateCount * h, inDim = c.layerInputSize(l)
-        let s = slots[l], v = layout.layers[l], p = params ?? UnsafePointer(Self.none)
+        let s = slots[l]
+        func vector(_ slot: Int?) -> UnsafePointer<Float> { UnsafePointer(slot.map { block[$0] } ?? Self.none) }
         return PackedLayer(inputT: matrix(s.inputT, k: inDim, n: gh), hiddenT: matrix(s.hiddenT, k: h, n: gh),
                            input: matrix(s.input, k: gh, n: inDim), hidden: matrix(s.hidden, k: gh, n: h),
                            stackedT: matrix(s.stackedT, k: inDim + h, n: gh),
-                           biasSum: UnsafePointer(s.biasSum.map { block[$0] } ?? Self.none),
-                           biasIH: p + v.biasIH.offset, biasHH: p + v.biasHH.offset)
+                           biasSum: vector(s.biasSum), biasIH: vector(s.biasIH), biasHH: vector(s.biasHH))
     }
+
+    /// Floats this object allocated.
+    public var allocatedFloats: Int { block.floats }
 
     /// W_d^T [H x out] (forward and stacked forms).
     public var denseT: PackedMatrix { matrix(denseTSlot, k: layout.config.hidden, n: layout.config.outputSize) }
@@ -130,9 +138,11 @@ public final class PackedWeights: @unchecked Sendable {
                 w.stackedT.rows(0..<inDim).pack(ih, rowStride: gh)
                 w.stackedT.rows(inDim..<(inDim + c.hidden)).pack(hh, rowStride: gh)
             }
-            if let s = slots[l].biasSum, !which.isDisjoint(with: [.forward, .stacked]) {
+            if let s = slots[l].biasSum, let i = slots[l].biasIH, let h = slots[l].biasHH, !which.isDisjoint(with: [.forward, .stacked]) {
                 let sum = block[s]
                 for j in 0..<gh { sum[j] = params[v.biasIH.offset + j] + params[v.biasHH.offset + j] }
+                block[i].update(from: params + v.biasIH.offset, count: gh)
+                block[h].update(from: params + v.biasHH.offset, count: gh)
             }
         }
         let d = layout.denseWeightT

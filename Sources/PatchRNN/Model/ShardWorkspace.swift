@@ -32,7 +32,8 @@ public final class ShardWorkspace: @unchecked Sendable {
     let cellBuffers: [[UnsafeMutablePointer<Float>]]
     let outputPointer: UnsafeMutablePointer<Float>
     let weights: PackedWeights
-    // Backward only (empty in a forward-only workspace).
+    // Backward only (in a forward-only workspace these point at the start of the block and are
+    // never used: `backward` and `prepareBackward` refuse to run there).
     let dOutputs: UnsafeMutablePointer<Float>
     var dHiddenAbove: UnsafeMutablePointer<Float>
     var dHiddenBelow: UnsafeMutablePointer<Float>
@@ -92,6 +93,9 @@ public final class ShardWorkspace: @unchecked Sendable {
         cellScratch = block.pointers(b.cellBackward)
         packedGrad = block[b.packedGrad]
     }
+
+    /// Floats this workspace allocated (its buffers and its packed weights).
+    public var allocatedFloats: Int { block.floats + weights.allocatedFloats }
 
     /// The outputs of the last forward, [Tn x out] time-major.
     public var outputs: UnsafeMutablePointer<Float> { outputPointer }

@@ -63,6 +63,10 @@ public final class Trainer {
         progress.learningRate = configuration.options.learningRate
         if let resume {
             let n = engine.layout.paddedCount
+            guard resume.adamM.count == n, resume.adamV.count == n, resume.bestParameters.count == n,
+                  resume.options.model == engine.layout.config else {
+                throw PatchRNNError("the resume state does not belong to this model (\(engine.layout.config.cell.title), hidden \(engine.layout.config.hidden), \(engine.layout.config.layers) layers)")
+            }
             engine.adam.m.pointer.update(from: resume.adamM, count: n)
             engine.adam.v.pointer.update(from: resume.adamV, count: n)
             best.buffer.pointer.update(from: resume.bestParameters, count: n)
@@ -138,6 +142,9 @@ public final class Trainer {
         let order = rows(epochOrder(epoch)), steps = stepsPerEpoch, batchSize = options.batchSize
         return try order.withUnsafeBufferPointer { all in
             while p.stepInEpoch < steps {
+                if let maxSteps = configuration.maxSteps, p.globalStep >= maxSteps {  // a resumed run already there
+                    try saveAndStop(signal: 0, &p, elapsed: monotonicSeconds() - t0)
+                }
                 let lo = p.stepInEpoch * batchSize, hi = min(lo + batchSize, all.count)
                 let batch = UnsafeBufferPointer(rebasing: all[lo..<hi])
                 let loss = try engine.step(data, batch)
@@ -190,10 +197,8 @@ public final class Trainer {
 /// train-log.jsonl: one EpochRecord per line.
 enum TrainingLog {
     static func write(_ history: [EpochRecord], to path: String) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
         var text = ""
-        for r in history { text += String(decoding: try enc.encode(r), as: UTF8.self) + "\n" }
+        for r in history { text += try jsonText(r, pretty: false) }
         try writeFileAtomically(text, to: path)
     }
 }
