@@ -44,12 +44,21 @@ void csync_install_interrupt_handlers(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    /* A parent may have started us with these signals blocked (posix_spawn keeps the mask). */
+    csync_unblock_interrupt_signals();
+}
+
+/* A parent may have started us with these signals blocked (posix_spawn keeps the mask). */
+void csync_unblock_interrupt_signals(void) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+void csync_restore_default_signals(void) {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
 }
 
 int csync_interrupt_signal(void) { return interrupt_signal; }

@@ -10,27 +10,34 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var pool: PoolOptions
     @OptionGroup var step: StepOptions
     @OptionGroup var cell: CellOptions
-    @Option(help: "Seconds of timed training steps per configuration.") var seconds: Double = 3
+    @Option(parsing: .unconditional, help: "Seconds of timed training steps per configuration.") var seconds: Double = 3
     @Flag(help: "Measure every thread count from 1 to --threads (default all cores).") var scaling = false
     @Flag(help: "Print one JSON object (with --scaling, one per line).") var json = false
 
     func run() throws {
         try reportingErrors {
-            guard step.batchSize >= 1 else { throw PatchRNNError.setting(.batchSize, "must be at least 1 (got \(step.batchSize))") }
-            guard seconds > 0 else { throw PatchRNNError.setting(.seconds, "must be positive") }
+            // The same checks as training: sizes, then memory (bench trains the default model).
+            var options = TrainingOptions()
+            options.model = ModelConfig(cell: try cell.resolved())
+            options.shape = step.shape
+            try options.validate()
+            guard seconds.isFinite, seconds > 0, seconds <= 3600 else {
+                throw PatchRNNError.setting(.seconds, "must be positive, at most 3600 (got \(seconds))")
+            }
             let reporter = ProgressReporter(quiet: pool.quiet || json)
             let pool = try self.pool.makePool(reporter: reporter)
-            let model = ModelConfig(cell: try cell.resolved())
+            try TrainingRun.checkMemory(options, workers: pool.count)
+            let model = options.model, shape = options.shape
             let peak = ThroughputBenchmark.measurePeak()
             var reports: [ThroughputReport] = []
             if scaling {
                 let pus = pool.placement
                 for n in 1...pool.count {
                     let sub = n == pool.count ? pool : try WorkerPool(placement: Array(pus.prefix(n)), topology: try? Topology())
-                    reports.append(try ThroughputBenchmark.run(pool: sub, batchSize: step.batchSize, shardSize: step.shardSize, model: model, seconds: seconds, peak: peak))
+                    reports.append(try ThroughputBenchmark.run(pool: sub, batchSize: shape.batchSize, shardSize: shape.shardSize, model: model, seconds: seconds, peak: peak))
                 }
             } else {
-                reports.append(try ThroughputBenchmark.run(pool: pool, batchSize: step.batchSize, shardSize: step.shardSize, model: model, seconds: seconds, peak: peak))
+                reports.append(try ThroughputBenchmark.run(pool: pool, batchSize: shape.batchSize, shardSize: shape.shardSize, model: model, seconds: seconds, peak: peak))
             }
             if json {
                 for r in reports { print(try jsonText(r, pretty: false), terminator: "") }

@@ -15,7 +15,8 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let reporter = ProgressReporter(quiet: pool.quiet)
-            try prepareOutputDirectory(output.out)
+            let lock = try OutputLock(claiming: output.out)
+            defer { withExtendedLifetime(lock) {} }
             let (params, _) = try Safetensors.load(path: checkpoint)
             try Cells.check(requested: cell.cell, against: params.config, file: checkpoint)
             let test = try MNIST.loadTest(directory: MNIST.resolveDirectory(dataOptions.data))

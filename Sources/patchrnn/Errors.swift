@@ -66,5 +66,16 @@ func reportingErrors(group: ProcessGroup, _ body: () throws -> Void) throws {
         if group.isRoot { printError(i.description) }
         group.finish()
         throw ExitCode(i.signal == 0 ? 0 : 128 + i.signal)
+    } catch let code as ExitCode {
+        throw code
+    } catch {
+        // Anything else (a system library's error) is still one line, and still ends every rank.
+        let line = "\(error)".split(separator: "\n").first.map(String.init) ?? "unexpected error"
+        if group.size > 1 {
+            printError("error (\(group.label)): \(line)")
+            group.abort(code: 1)
+        }
+        printError("error: \(line)")
+        throw ExitCode(1)
     }
 }

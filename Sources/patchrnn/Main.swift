@@ -16,4 +16,22 @@ struct PatchRNNCommand: ParsableCommand {
         subcommands: [RunCommand.self, TrainCommand.self, GenerateCommand.self, EvaluateCommand.self,
                       BenchCommand.self, TopologyCommand.self, TraceCommand.self],
         defaultSubcommand: RunCommand.self)
+
+    /// ArgumentParser's own main, except that a command line it cannot parse (an unknown
+    /// option, a value that is not a number) ends like every other error: one line on stderr.
+    static func main() {
+        Interrupts.reset()  // training arms its own handlers just before its first step
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            exit(withError: code)
+        } catch {
+            // --help and --version arrive as errors that exit 0: ArgumentParser prints them.
+            if exitCode(for: error) == .success { exit(withError: error) }
+            let text = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandle.standardError.write(Data("error: \(text) (see patchrnn --help)\n".utf8))
+            Foundation.exit(exitCode(for: error).rawValue)
+        }
+    }
 }

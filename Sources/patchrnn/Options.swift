@@ -18,7 +18,7 @@ struct OutputOptions: ParsableArguments {
 
 /// The worker threads: how many and where.
 struct PoolOptions: ParsableArguments {
-    @Option(help: "Worker threads, one per physical core (default: all cores hwloc reports).")
+    @Option(parsing: .unconditional, help: "Worker threads, one per physical core (default: all cores hwloc reports).")
     var threads: Int?
 
     @Option(help: ArgumentHelp("Comma-separated PU (OS) indices to pin the workers to, one per thread.", valueName: "list"))
@@ -55,8 +55,8 @@ struct PoolOptions: ParsableArguments {
 
 /// How a training step is cut (`StepShape`): what fixes the numerics besides the seed.
 struct StepOptions: ParsableArguments {
-    @Option(help: "Minibatch size.") var batchSize: Int = 64
-    @Option(help: "Sequences per shard: the unit of work a worker takes and of the fixed gradient summation order.")
+    @Option(parsing: .unconditional, help: "Minibatch size.") var batchSize: Int = 64
+    @Option(parsing: .unconditional, help: "Sequences per shard: the unit of work a worker takes and of the fixed gradient summation order.")
     var shardSize: Int = 16
 
     var shape: StepShape { StepShape(batchSize: batchSize, shardSize: shardSize) }
@@ -73,15 +73,15 @@ struct CellOptions: ParsableArguments {
 struct TrainOptions: ParsableArguments {
     @OptionGroup var cellOptions: CellOptions
     @OptionGroup var step: StepOptions
-    @Option(help: "Maximum number of epochs (early stopping usually ends sooner).") var epochs: Int = 100
-    @Option(help: "Adam learning rate.") var learningRate: Float = 1e-3
-    @Option(help: "Early stopping: epochs without validation improvement before stopping.") var patience: Int = 5
-    @Option(help: "Halve the learning rate after this many epochs without validation improvement (0: never).") var lrPatience: Int = 2
-    @Option(help: "Seed for initial weights, validation split and shuffling.") var seed: UInt64 = 1
-    @Option(help: "Fraction of the training set held out for validation (random, seeded).") var validationFraction: Double = 0.1
-    @Option(help: "Hidden size of each recurrent layer.") var hidden: Int = 64
-    @Option(help: "Stacked recurrent layers.") var layers: Int = 2
-    @Option(help: "Use only the first N training images (quick runs).") var trainLimit: Int?
+    @Option(parsing: .unconditional, help: "Maximum number of epochs (early stopping usually ends sooner).") var epochs: Int = 100
+    @Option(parsing: .unconditional, help: "Adam learning rate.") var learningRate: Float = 1e-3
+    @Option(parsing: .unconditional, help: "Early stopping: epochs without validation improvement before stopping.") var patience: Int = 5
+    @Option(parsing: .unconditional, help: "Halve the learning rate after this many epochs without validation improvement (0: never).") var lrPatience: Int = 2
+    @Option(parsing: .unconditional, help: "Seed for initial weights, validation split and shuffling.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Fraction of the training set held out for validation (random, seeded).") var validationFraction: Double = 0.1
+    @Option(parsing: .unconditional, help: "Hidden size of each recurrent layer.") var hidden: Int = 64
+    @Option(parsing: .unconditional, help: "Stacked recurrent layers.") var layers: Int = 2
+    @Option(parsing: .unconditional, help: "Use only the first N training images (quick runs).") var trainLimit: Int?
 
     func options() throws -> TrainingOptions {
         var o = TrainingOptions()

@@ -4,7 +4,7 @@ import PatchRNN
 struct TopologyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "topology", abstract: "Show the machine as hwloc sees it and where the workers would be placed.")
-    @Option(help: "Workers to place (default: all cores).") var threads: Int?
+    @Option(parsing: .unconditional, help: "Workers to place (default: all cores).") var threads: Int?
     @Flag(help: "Allow SMT siblings once every physical core has a worker.") var smt = false
 
     func run() throws {

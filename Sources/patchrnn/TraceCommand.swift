@@ -15,10 +15,12 @@ struct TraceCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var training: TrainOptions
     @OptionGroup var pool: PoolOptions
-    @Option(help: "Number of Adam steps to record.") var steps: Int = 100
+    @Option(parsing: .unconditional, help: "Number of Adam steps to record.") var steps: Int = 100
 
     func run() throws {
         try reportingErrors {
+            let lock = try OutputLock(claiming: output.out)
+            defer { withExtendedLifetime(lock) {} }
             let workers = try pool.makePool(reporter: ProgressReporter(quiet: true))
             let trace = try Trace.record(dataDirectory: dataOptions.data, outDirectory: output.out, options: try training.options(),
                                          steps: steps, pool: workers)

@@ -5,12 +5,14 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train", abstract: "Train a model; write model.safetensors, train-log.jsonl and loss.svg to --out.")
     @OptionGroup var job: TrainingJobOptions
-    @Option(help: ArgumentHelp("Stop after this many Adam steps in all, saving resume.safetensors as an interruption would (exit status 0).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop after this many Adam steps in all, saving resume.safetensors as an interruption would (exit status 0).", valueName: "n"))
     var maxSteps: Int?
 
     func run() throws {
         let group = try startProcessGroup()
         try reportingErrors(group: group) {
+            let lock = group.isRoot ? try OutputLock(claiming: job.output.out) : nil
+            defer { withExtendedLifetime(lock) {} }
             let o = try job.train(group: group, maxSteps: maxSteps).outcome
             guard group.isRoot else { return }
             print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s; best val_loss \(fmt(o.result.bestValLoss, 5)) at epoch \(o.result.bestEpoch)")
@@ -29,6 +31,8 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let group = try startProcessGroup()
         try reportingErrors(group: group) {
+            let lock = group.isRoot ? try OutputLock(claiming: job.output.out) : nil
+            defer { withExtendedLifetime(lock) {} }
             let (o, workers) = try job.train(group: group)
             guard group.isRoot else { return }  // generation runs on rank 0; the others are done
             let info = RunInfo(options: o.options, result: o.result, threads: workers.count, processes: group.size)
@@ -51,11 +55,10 @@ struct TrainingJobOptions: ParsableArguments {
     func train(group: ProcessGroup, maxSteps: Int? = nil) throws -> (outcome: TrainingRun.Outcome, pool: WorkerPool) {
         let reporter = ProgressReporter(quiet: pool.quiet || !group.isRoot)
         let workers = try pool.makePool(reporter: reporter, group: group)
-        Interrupts.install()
         let outcome = try TrainingRun.train(dataDirectory: data.data, outDirectory: output.out, options: try training.options(),
                                             pool: workers, reporter: reporter, resume: control.resume,
-                                            requestedCell: training.cellOptions.cell, maxSteps: maxSteps, group: group,
-                                            exchange: distributed.mpiExchange)
+                                            requestedCell: training.cellOptions.cell, maxSteps: maxSteps,
+                                            armInterrupts: Interrupts.install, group: group, exchange: distributed.mpiExchange)
         return (outcome, workers)
     }
 }

@@ -68,6 +68,36 @@ struct ResumeTests {
         #expect(resumed.bestEpoch == expected.bestEpoch)
     }
 
+    @Test("interrupted five times at random steps and resumed each time: bit-identical to an uninterrupted run")
+    func soak() throws {
+        let straight = Parameters.initialized(options().model, seed: 9)
+        let expected = try trainer(straight, threads: 2).train()
+        let dir = try temporaryDirectory()
+        var rng = SeededRandom(seed: 12)
+        var current = Parameters.initialized(options().model, seed: 9)
+        var resume: ResumeState?
+        var stops: [Int] = []
+        for round in 0..<6 {
+            var steps = 0
+            let stopAfter = round < 5 ? 1 + rng.below(3) : Int.max  // at most 15 of the 20 steps
+            let t = try trainer(current, threads: 1 + round % 3, resumePath: dir + "/resume.safetensors",
+                                interruptSignal: { steps += 1; return steps == stopAfter ? 15 : 0 }, resume: resume)
+            do {
+                let result = try t.train()
+                #expect(round == 5, "a run meant to be interrupted finished")
+                #expect(result.history.map(\.valLoss) == expected.history.map(\.valLoss))
+                break
+            } catch let i as TrainingInterrupted {
+                stops.append(i.progress.globalStep)
+                let (loaded, file) = try Safetensors.load(path: dir + "/resume.safetensors")
+                current = loaded
+                resume = try ResumeState.read(file, name: "resume", layout: loaded.layout)
+            }
+        }
+        #expect(stops.count == 5, "stopped at \(stops)")
+        #expect(current.buffer.array == straight.buffer.array, "weights differ after stops at \(stops)")
+    }
+
     @Test("a weights-only checkpoint is refused as a resume point with a clear message")
     func weightsOnly() throws {
         let dir = try temporaryDirectory()

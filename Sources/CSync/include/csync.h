@@ -18,6 +18,10 @@ void csync_pause(void);
 /// Installs SIGINT and SIGTERM handlers that only record the signal, so that training can
 /// finish its step, save, and exit; a second signal of the same kind ends the process at once.
 void csync_install_interrupt_handlers(void);
+/// Unblocks SIGINT and SIGTERM in the calling thread (and so in the threads it starts).
+void csync_unblock_interrupt_signals(void);
+/// Restores the default action of SIGINT and SIGTERM.
+void csync_restore_default_signals(void);
 /// The signal recorded since installation (0: none).
 int csync_interrupt_signal(void);
 

@@ -63,7 +63,7 @@ public func readMaybeGzip(path: String) throws -> [UInt8] {
     var isDirectory = false
     guard fileExists(path, isDirectory: &isDirectory) else { throw PatchRNNError.file(path, "no such file") }
     if isDirectory { throw PatchRNNError.file(path, "is a directory, expected a file") }
-    guard let gz = gzopen(path, "rb") else { throw PatchRNNError.file(path, "cannot open for reading") }
+    guard let gz = gzopen(path, "rb") else { throw PatchRNNError.file(path, "cannot open for reading (\(systemError()))") }
     defer { gzclose(gz) }
     var out: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 20)

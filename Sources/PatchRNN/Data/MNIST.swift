@@ -37,7 +37,10 @@ public struct MNIST: Sendable {
     /// names the ones to keep (ascending; an MPI rank keeps only its part); `withTest: false`
     /// skips the test files (ranks other than 0 never generate).
     public static func load(directory: String, withTest: Bool = true, keepTrain: ((Int) throws -> [Int])? = nil) throws -> MNIST {
-        let train = try loadPair(images: path(directory, files.trainImages), labels: path(directory, files.trainLabels), keep: keepTrain)
+        // Every file needed is found before the long work of decoding any of them.
+        let trainImages = try path(directory, files.trainImages), trainLabels = try path(directory, files.trainLabels)
+        if withTest { _ = try (path(directory, files.testImages), path(directory, files.testLabels)) }
+        let train = try loadPair(images: trainImages, labels: trainLabels, keep: keepTrain)
         let test = withTest ? try loadTest(directory: directory) : PatchSet(images: [], labels: [])
         return MNIST(train: train, test: test)
     }

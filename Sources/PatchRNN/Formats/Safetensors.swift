@@ -65,7 +65,15 @@ public enum Safetensors {
                 throw PatchRNNError.file(name, "tensor \(key): malformed header entry")
             }
             guard dtype == "F32" else { throw PatchRNNError.file(name, "tensor \(key) has dtype \(dtype), expected F32") }
-            let count = shape.reduce(1, *)
+            // The element count, checked: a shape whose product overflows is simply wrong.
+            var count = 1
+            for d in shape {
+                let (p, overflow) = count.multipliedReportingOverflow(by: d)
+                guard d >= 0, !overflow, p <= dataSize / 4 else {
+                    throw PatchRNNError.file(name, "tensor \(key): shape \(shape) is larger than the \(dataSize) data bytes")
+                }
+                count = p
+            }
             guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataSize else {
                 throw PatchRNNError.file(name, "tensor \(key): data offsets \(offsets) lie outside the \(dataSize) data bytes (truncated file?)")
             }
@@ -94,38 +102,45 @@ public enum Safetensors {
         let hidden = hh.shape[1]
         var layers = 0
         while file.tensors["\(cell.name).weight_ih_l\(layers)"] != nil { layers += 1 }
-        guard hidden > 0, layers > 0 else { throw PatchRNNError.file(name, "cannot tell the model shape from the tensors") }
+        let limits = TrainingOptions.limits
+        guard (1...limits.hidden).contains(hidden), (1...limits.layers).contains(layers) else {
+            throw PatchRNNError.file(name, "cannot tell the model shape from the tensors (hidden \(hidden), \(layers) layers)")
+        }
         return ModelConfig(cell: cell, hidden: hidden, layers: layers)
     }
 
     /// Loads parameters, checking every name, shape and dtype against `config` (inferred from
     /// the file when nil). Extra tensors under "optimizer." are allowed; others are reported.
     public static func load(path: String, config: ModelConfig? = nil) throws -> (Parameters, File) {
-        let bytes: [UInt8]
-        var isDir = false
-        guard fileExists(path, isDirectory: &isDir) else { throw PatchRNNError.file(path, "no such checkpoint file") }
-        if isDir { throw PatchRNNError.file(path, "is a directory, expected a .safetensors file") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw PatchRNNError.file(path, "cannot read") }
-        bytes = [UInt8](data)
+        // A checkpoint can hold at most what memory can.
+        let physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        let bytes = try readFileContents(path, limit: physical > 0 ? physical : Int.max, what: "checkpoint file")
         let file = try decode(bytes, name: path)
+        return (try parameters(file, name: path, config: config), file)
+    }
+
+    /// The parameters a decoded checkpoint holds, every name and shape checked against `config`
+    /// (inferred from the file when nil) before anything is allocated.
+    public static func parameters(_ file: File, name path: String, config: ModelConfig? = nil) throws -> Parameters {
         let cfg = try config ?? inferConfig(file, name: path)
-        let params = Parameters(layout: ParameterLayout(cfg))
+        // Every tensor is checked against the layout before the parameters are allocated.
+        let layout = ParameterLayout(cfg)
         var problems: [String] = []
-        for v in params.layout.allViews {
+        for v in layout.allViews {
             guard let t = file.tensors[v.name] else { problems.append("missing \(v.name) \(v.torchShape)"); continue }
-            guard t.shape == v.torchShape else {
+            if t.shape != v.torchShape {
                 problems.append("\(v.name) has shape \(t.shape), the model (\(cfg.cell.title), hidden \(cfg.hidden), \(cfg.layers) layers) needs \(v.torchShape)")
-                continue
             }
-            params.setTorchTensor(v, t.values)
         }
-        let known = Set(params.layout.allViews.map(\.name))
+        let known = Set(layout.allViews.map(\.name))
         for k in file.tensors.keys.sorted() where !known.contains(k) && !k.hasPrefix("optimizer.") {
             problems.append("unexpected tensor \(k)")
         }
         if !problems.isEmpty {
             throw PatchRNNError.file(path, "does not match the model: " + problems.joined(separator: "; "))
         }
-        return (params, file)
+        let params = Parameters(layout: layout)
+        for v in layout.allViews { params.setTorchTensor(v, file.tensors[v.name]!.values) }
+        return params
     }
 }

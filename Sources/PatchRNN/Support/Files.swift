@@ -14,23 +14,24 @@ public func writeFileAtomically(_ data: [UInt8], to path: String) throws {
     let dir = url.deletingLastPathComponent().path
     let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
     let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw PatchRNNError.file(path, "cannot write (\(String(cString: strerror(errno))))") }
+    guard fd >= 0 else { throw PatchRNNError.file(path, "cannot write (\(systemError()))") }
     var offset = 0
     while offset < data.count {
         let n = data[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         if n <= 0 {
-            let e = String(cString: strerror(errno))
+            let e = n < 0 ? systemError() : "nothing written"
             close(fd); unlink(tmp)
-            throw PatchRNNError.file(path, "write failed (\(e))")
+            throw PatchRNNError.file(path, "write failed (\(e)); the previous file, if any, is unchanged")
         }
         offset += n
     }
     if fsync(fd) != 0 || close(fd) != 0 {
+        let e = systemError()
         unlink(tmp)
-        throw PatchRNNError.file(path, "could not flush to disk")
+        throw PatchRNNError.file(path, "could not flush to disk (\(e)); the previous file, if any, is unchanged")
     }
     guard rename(tmp, path) == 0 else {
-        let e = String(cString: strerror(errno))
+        let e = systemError()
         unlink(tmp)
         throw PatchRNNError.file(path, "rename failed (\(e))")
     }
@@ -42,17 +43,55 @@ public func writeFileAtomically(_ text: String, to path: String) throws {
     try writeFileAtomically(Array(text.utf8), to: path)
 }
 
+/// The operating system's words for errno.
+func systemError(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+
+/// Creates `dir` and its parents where missing (mkdir -p); the errno of the first failure.
+func makeDirectories(_ dir: String) -> Int32? {
+    var isDir = false
+    if fileExists(dir, isDirectory: &isDir) { return isDir ? nil : ENOTDIR }
+    let parent = (dir as NSString).deletingLastPathComponent
+    if !parent.isEmpty && parent != dir, let failure = makeDirectories(parent) { return failure }
+    return mkdir(dir, 0o755) != 0 && errno != EEXIST ? errno : nil
+}
+
 /// Creates `dir` if needed and checks that a file can be created in it, so that a bad
 /// --out fails before training starts rather than after an hour.
 public func prepareOutputDirectory(_ dir: String) throws {
-    do {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    } catch {
-        throw PatchRNNError.file(dir, "cannot create output folder (\(error.localizedDescription))")
+    var isDir = false
+    if fileExists(dir, isDirectory: &isDir), !isDir {
+        throw PatchRNNError.file(dir, "cannot create output folder (a file of that name exists)")
+    }
+    if let failure = makeDirectories(dir) {
+        throw PatchRNNError.file(dir, "cannot create output folder (\(systemError(failure)))")
     }
     let probe = dir + "/.patchrnn-write-check-\(getpid())"
     let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw PatchRNNError.file(dir, "output folder is not writable (\(String(cString: strerror(errno))))") }
+    guard fd >= 0 else { throw PatchRNNError.file(dir, "output folder is not writable (\(systemError()))") }
     close(fd)
     unlink(probe)
+}
+
+/// The whole content of a regular file of at most `limit` bytes, read with POSIX calls so that
+/// a device (/dev/zero), a folder or a file too large for what it should be ends in an error
+/// naming the path, in the system's words.
+public func readFileContents(_ path: String, limit: Int, what: String) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw PatchRNNError.file(path, errno == ENOENT ? "no such \(what)" : "cannot open (\(systemError()))") }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw PatchRNNError.file(path, "cannot read (\(systemError()))") }
+    if (st.st_mode & S_IFMT) == S_IFDIR { throw PatchRNNError.file(path, "is a directory, expected a \(what)") }
+    guard (st.st_mode & S_IFMT) == S_IFREG else { throw PatchRNNError.file(path, "is not a regular file, expected a \(what)") }
+    let size = Int(st.st_size)
+    guard size <= limit else { throw PatchRNNError.file(path, "is \(size) bytes, more than a \(what) of this tool can be (\(limit))") }
+    var bytes = [UInt8](repeating: 0, count: size)
+    var done = 0
+    while done < size {
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, size - done) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { throw PatchRNNError.file(path, n == 0 ? "shorter than its size (changed while read?)" : "read failed (\(systemError()))") }
+        done += n
+    }
+    return bytes
 }

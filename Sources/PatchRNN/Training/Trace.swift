@@ -26,11 +26,13 @@ public enum Trace {
     /// `options` (the learning-rate plateau rule off: the steps come before any validation).
     public static func record(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions, steps: Int,
                               pool: WorkerPool) throws -> File {
-        guard steps >= 1 else { throw PatchRNNError.setting(.steps, "must be at least 1 (got \(steps))") }
         try prepareOutputDirectory(outDirectory)
+        try TrainingOptions.check(.steps, steps, 1...10_000_000)
+        try requested.validate()
         var options = requested
         options.lrPatience = 0
-        try options.validate()
+        options.patience = TrainingOptions.limits.patience  // no early stop before the steps are done
+        try TrainingRun.checkMemory(options, workers: pool.count)
         let mnist = try MNIST.load(directory: MNIST.resolveDirectory(dataDirectory), withTest: false)
         var train = mnist.train
         if let limit = options.trainLimit, limit < train.count { train = train.subset(Array(0..<limit)) }
@@ -51,6 +53,9 @@ public enum Trace {
         }
         let trainer = try Trainer(configuration, engine: engine, data: train, split: split, reporter: ProgressReporter(quiet: true))
         _ = try trainer.train()
+        guard losses.count == steps else {
+            throw PatchRNNError("recorded only \(losses.count) of the \(steps) steps asked for (\(options.maxEpochs) epochs of \(split.train.count) training sequences)")
+        }
         let file = File(cell: options.model.cellName, batchSize: options.batchSize, seed: options.seed,
                         learningRate: options.learningRate.decimal, hidden: options.model.hidden, layers: options.model.layers,
                         threads: pool.count, steps: losses.count, batches: batches, losses: losses)

@@ -18,29 +18,42 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var trainLimit: Int?
     public init() {}
 
-    /// How each step is cut (batch and shard size).
+    /// How each step is cut (batch and shard size; a shard larger than the batch is the batch).
     public var shape: StepShape {
-        get { StepShape(batchSize: batchSize, shardSize: shardSize) }
+        get { StepShape(batchSize: batchSize, shardSize: min(shardSize, batchSize)) }
         set { batchSize = newValue.batchSize; shardSize = newValue.shardSize }
     }
+
+    /// The largest sizes accepted, far beyond any use and small enough that every buffer size
+    /// computed from them fits in an Int (so the memory check can refuse what will not fit).
+    public static let limits = (hidden: 65_536, layers: 1_024, batchSize: 1 << 24, epochs: 1_000_000, patience: 1_000_000)
 
     public var earlyStopping: EarlyStopping { EarlyStopping(patience: patience) }
     public var learningRateSchedule: PlateauSchedule { PlateauSchedule(patience: lrPatience) }
 
     /// Checks the options that need no data, before any work starts.
     public func validate() throws {
-        guard model.hidden >= 1 else { throw PatchRNNError.setting(.hidden, "must be at least 1 (got \(model.hidden))") }
-        guard model.layers >= 1 else { throw PatchRNNError.setting(.layers, "must be at least 1 (got \(model.layers))") }
-        guard batchSize >= 1 else { throw PatchRNNError.setting(.batchSize, "must be at least 1 (got \(batchSize))") }
-        guard shardSize >= 1 else { throw PatchRNNError.setting(.shardSize, "must be at least 1 (got \(shardSize))") }
-        guard maxEpochs >= 1 else { throw PatchRNNError.setting(.epochs, "must be at least 1 (got \(maxEpochs))") }
-        guard lrPatience >= 0 else { throw PatchRNNError.setting(.lrPatience, "must be 0 (off) or more (got \(lrPatience))") }
-        guard patience >= 1 else { throw PatchRNNError.setting(.patience, "must be at least 1 (got \(patience))") }
+        let l = Self.limits
+        try Self.check(.hidden, model.hidden, 1...l.hidden)
+        try Self.check(.layers, model.layers, 1...l.layers)
+        try Self.check(.batchSize, batchSize, 1...l.batchSize)
+        try Self.check(.shardSize, shardSize, 1...Int.max)
+        try Self.check(.epochs, maxEpochs, 1...l.epochs)
+        try Self.check(.lrPatience, lrPatience, 0...l.patience)
+        try Self.check(.patience, patience, 1...l.patience)
         guard learningRate.isFinite, learningRate > 0 else { throw PatchRNNError.setting(.learningRate, "must be a positive number (got \(learningRate))") }
         guard validationFraction > 0, validationFraction < 1 else {
             throw PatchRNNError.setting(.validationFraction, "must be between 0 and 1 (got \(validationFraction))")
         }
-        if let trainLimit, trainLimit < 2 { throw PatchRNNError.setting(.trainLimit, "must be at least 2 (got \(trainLimit))") }
+        if let trainLimit { try Self.check(.trainLimit, trainLimit, 2...Int.max) }
+    }
+
+    /// `value` must lie in `range`: "must be at least 1 (got -5)" / "must be at most ...".
+    public static func check(_ setting: Setting, _ value: Int, _ range: ClosedRange<Int>) throws {
+        if value < range.lowerBound {
+            throw PatchRNNError.setting(setting, range.lowerBound == 0 ? "must be 0 (off) or more (got \(value))" : "must be at least \(range.lowerBound) (got \(value))")
+        }
+        if value > range.upperBound { throw PatchRNNError.setting(setting, "must be at most \(range.upperBound) (got \(value))") }
     }
 
     /// Also checks the batch against the training set.

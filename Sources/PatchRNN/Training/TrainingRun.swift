@@ -12,12 +12,14 @@ public enum TrainingRun {
 
     /// Loads MNIST, trains with early stopping, writes the checkpoint, the log and the plot.
     /// With `resume`, the options, weights, Adam state and position come from that file.
+    /// `armInterrupts` (the tool's: install the SIGINT/SIGTERM handlers) is called just before
+    /// the first step.
     /// Under MPI (`group.size > 1`) every rank loads only its part of the training set, rank 0
     /// also the validation and test sets, and only rank 0 writes files (every rank reads
     /// `resume`, so it must be on a file system all ranks see).
     public static func train(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions,
                              pool: WorkerPool, reporter: ProgressReporter, resume: String? = nil, requestedCell: String? = nil,
-                             maxSteps: Int? = nil,
+                             maxSteps: Int? = nil, armInterrupts: () -> Void = {},
                              group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact) throws -> Outcome {
         if let maxSteps, maxSteps < 1 { throw PatchRNNError.setting(.maxSteps, "must be at least 1 (got \(maxSteps))") }
         if group.isRoot { try prepareOutputDirectory(outDirectory) }
@@ -76,6 +78,10 @@ public enum TrainingRun {
             configuration.rowOf = rowOf
         }
         let trainer = try Trainer(configuration, engine: engine, data: mnist.train, split: split, reporter: reporter, resume: resumeState)
+        // Signals stop training between steps (with a resume state) only while it runs: before
+        // (loading data) and after (final files, generation) they end the process at once.
+        armInterrupts()
+        defer { Interrupts.uninstall() }
         let result = try trainer.train()
         if group.isRoot {
             try Safetensors.save(params, metadata: options.summary(epoch: result.bestEpoch, bestValLoss: result.bestValLoss),
