@@ -27,6 +27,8 @@ void csync_pause(void) {
 }
 
 static volatile sig_atomic_t interrupt_signal = 0;
+static struct sigaction previous_int, previous_term;
+static int installed = 0;
 
 static void record_signal(int sig) {
     if (interrupt_signal == sig) {  /* asked twice: stop now */
@@ -37,14 +39,34 @@ static void record_signal(int sig) {
     interrupt_signal = sig;
 }
 
-void csync_install_interrupt_handlers(void) {
+/* Installs the recording handler for one signal, unless the process was started with it
+   ignored (a background job, nohup): then it stays ignored. */
+static void install_one(int sig, struct sigaction *previous) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = record_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    sigaction(sig, NULL, previous);
+    if (previous->sa_handler != SIG_IGN) sigaction(sig, &sa, NULL);
+}
+
+void csync_install_interrupt_handlers(void) {
+    interrupt_signal = 0;
+    install_one(SIGINT, &previous_int);
+    install_one(SIGTERM, &previous_term);
+    installed = 1;
     csync_unblock_interrupt_signals();
+}
+
+void csync_uninstall_interrupt_handlers(int raise_pending) {
+    if (!installed) return;
+    installed = 0;
+    sigaction(SIGINT, &previous_int, NULL);
+    sigaction(SIGTERM, &previous_term, NULL);
+    /* A signal recorded but not acted on (it came after the last step) acts now. */
+    int pending = interrupt_signal;
+    interrupt_signal = 0;
+    if (pending && raise_pending) raise(pending);
 }
 
 /* A parent may have started us with these signals blocked (posix_spawn keeps the mask). */
@@ -54,11 +76,6 @@ void csync_unblock_interrupt_signals(void) {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-}
-
-void csync_restore_default_signals(void) {
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
 }
 
 int csync_interrupt_signal(void) { return interrupt_signal; }

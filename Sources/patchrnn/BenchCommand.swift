@@ -6,12 +6,14 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure training and generation throughput (synthetic data of MNIST's shape).",
-        discussion: "Prints samples/s, achieved GFLOP/s, this machine's single-core GEMM peak measured in the same run, the fraction of it reached, where the step time goes (compute, reduce + Adam, waiting), and generation images/s. --scaling runs 1..N threads.")
+        discussion: "Prints samples/s, achieved GFLOP/s, this machine's single-core GEMM peak measured in the same run (before and after the training steps; the better of the two), the fraction of it reached, where the step time goes (compute, reduce + Adam, waiting), and generation images/s. --scaling runs 1..N threads, --repeats times in alternation, and prints the median with the range.")
     @OptionGroup var pool: PoolOptions
     @OptionGroup var step: StepOptions
     @OptionGroup var cell: CellOptions
     @Option(parsing: .unconditional, help: "Seconds of timed training steps per configuration.") var seconds: Double = 3
     @Flag(help: "Measure every thread count from 1 to --threads (default all cores).") var scaling = false
+    @Option(parsing: .unconditional, help: "Rounds of measurements (default 3 with --scaling, else 1); thread counts alternate within a round.")
+    var repeats: Int?
     @Flag(help: "Print one JSON object (with --scaling, one per line).") var json = false
 
     func run() throws {
@@ -26,32 +28,43 @@ struct BenchCommand: ParsableCommand {
             }
             let reporter = ProgressReporter(quiet: pool.quiet || json)
             let pool = try self.pool.makePool(reporter: reporter)
-            try TrainingRun.checkMemory(options, workers: pool.count)
+            // Besides the engine: the synthetic training set (4 batches, at least 4,096 sequences)
+            // and the 10,000 sequences generation runs on.
+            let syntheticSequences = Double(max(4096, 4 * options.shape.batchSize) + 10_000)
+            try TrainingRun.checkMemory(options, workers: pool.count, extraFloats: syntheticSequences * Double(PatchSet.sequenceLength))
             let model = options.model, shape = options.shape
-            let peak = ThroughputBenchmark.measurePeak()
-            var reports: [ThroughputReport] = []
-            if scaling {
-                let pus = pool.placement
-                for n in 1...pool.count {
-                    let sub = n == pool.count ? pool : try WorkerPool(placement: Array(pus.prefix(n)), topology: try? Topology())
-                    reports.append(try ThroughputBenchmark.run(pool: sub, batchSize: shape.batchSize, shardSize: shape.shardSize, model: model, seconds: seconds, peak: peak))
+            let rounds = repeats ?? (scaling ? 3 : 1)
+            try TrainingOptions.check(.repeats, rounds, 1...100)
+            let counts = scaling ? Array(1...pool.count) : [pool.count]
+            // reports[n] holds every round's measurement with n threads.
+            var reports: [Int: [ThroughputReport]] = [:]
+            for _ in 0..<rounds {
+                for n in counts {
+                    // A pool of the first n placements (made and ended here, so pools on this
+                    // thread end in the reverse order they were made).
+                    let sub = n == pool.count ? pool : try WorkerPool(placement: Array(pool.placement.prefix(n)), topology: try? Topology())
+                    let r = try ThroughputBenchmark.run(pool: sub, batchSize: shape.batchSize, shardSize: shape.shardSize, model: model, seconds: seconds)
+                    reports[n, default: []].append(r)
+                    if json { print(try jsonText(r, pretty: false), terminator: "") }
                 }
-            } else {
-                reports.append(try ThroughputBenchmark.run(pool: pool, batchSize: shape.batchSize, shardSize: shape.shardSize, model: model, seconds: seconds, peak: peak))
             }
-            if json {
-                for r in reports { print(try jsonText(r, pretty: false), terminator: "") }
-                return
-            }
-            print("single-core GEMM peak (510x512x512, packed, this run): \(fmt(peak, 1)) GFLOP/s; one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP")
-            print("threads  batch  samples/s   GFLOP/s  of peak  speed-up  step us  compute  reduce+Adam  wait   gen images/s")
-            let base = reports.first?.samplesPerSecond ?? 1
-            for r in reports {
-                print([pad(r.threads, 7), pad(r.batchSize, 6), pad(Int(r.samplesPerSecond), 10), pad(fmt(r.gflops, 1), 9),
-                       pad(fmt(100 * r.peakFraction, 1) + "%", 8), pad(fmt(r.samplesPerSecond / base, 2) + "x", 9),
-                       pad(Int(r.stepMicroseconds), 8), pad(fmt(100 * r.computeFraction, 1) + "%", 8),
-                       pad(fmt(100 * r.reduceUpdateFraction, 1) + "%", 12), pad(fmt(100 * r.waitFraction, 1) + "%", 6),
-                       pad(Int(r.generationImagesPerSecond), 14)].joined(separator: " "))
+            if json { return }
+            let all = reports.values.flatMap { $0 }
+            print("one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP; single-core GEMM peak (510x512x512, packed, best of before and after each measurement): \(fmt(all.map(\.peakGflops).min() ?? 0, 1))-\(fmt(all.map(\.peakGflops).max() ?? 0, 1)) GFLOP/s")
+            if rounds > 1 { print("medians of \(rounds) alternated rounds, [min-max] samples/s; speed-up of the medians") }
+            print("threads  batch  samples/s               GFLOP/s  of peak  speed-up  step us  compute  reduce+Adam  wait   gen images/s")
+            func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
+            let base = median(reports[counts[0]]!.map(\.samplesPerSecond))
+            for n in counts {
+                let rs = reports[n]!
+                let sps = rs.map(\.samplesPerSecond)
+                let m = { (key: KeyPath<ThroughputReport, Double>) in median(rs.map { $0[keyPath: key] }) }
+                let spread = rounds > 1 ? " [\(Int(sps.min()!))-\(Int(sps.max()!))]" : ""
+                print([pad(n, 7), pad(shape.batchSize, 6), pad("\(Int(median(sps)))\(spread)", 22), pad(fmt(m(\.gflops), 1), 9),
+                       pad(fmt(100 * m(\.peakFraction), 1) + "%", 8), pad(fmt(median(sps) / base, 2) + "x", 9),
+                       pad(Int(m(\.stepMicroseconds)), 8), pad(fmt(100 * m(\.computeFraction), 1) + "%", 8),
+                       pad(fmt(100 * m(\.reduceUpdateFraction), 1) + "%", 12), pad(fmt(100 * m(\.waitFraction), 1) + "%", 6),
+                       pad(Int(m(\.generationImagesPerSecond)), 14)].joined(separator: " "))
             }
         }
     }

@@ -17,6 +17,7 @@ struct GenerateCommand: ParsableCommand {
             let reporter = ProgressReporter(quiet: pool.quiet)
             let lock = try OutputLock(claiming: output.out)
             defer { withExtendedLifetime(lock) {} }
+            if let w = lock.warning, !pool.quiet { printError(w) }
             let (params, _) = try Safetensors.load(path: checkpoint)
             try Cells.check(requested: cell.cell, against: params.config, file: checkpoint)
             let test = try MNIST.loadTest(directory: MNIST.resolveDirectory(dataOptions.data))

@@ -22,6 +22,7 @@ func flag(_ setting: Setting) -> String {
     case .steps: return "--steps"
     case .seconds: return "--seconds"
     case .maxSteps: return "--max-steps"
+    case .repeats: return "--repeats"
     }
 }
 

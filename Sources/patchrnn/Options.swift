@@ -45,6 +45,8 @@ struct PoolOptions: ParsableArguments {
             }
         }
         let n = threads ?? cores?.count ?? topology?.cores.count ?? 1
+        // With hwloc the placement refuses more threads than cores; without it, a cap.
+        if topology == nil { try TrainingOptions.check(.threads, n, 1...4096) }
         let pool = try WorkerPool.make(threads: n, topology: topology, cores: cores, smt: smt)
         if let w = pool.bindingWarning { reporter.info(w) }
         let whose = group.size > 1 ? "\(group.label): " : ""

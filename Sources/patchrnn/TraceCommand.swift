@@ -19,8 +19,11 @@ struct TraceCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try training.options().validate()
+            try TrainingOptions.check(.steps, steps, 1...10_000_000)
             let lock = try OutputLock(claiming: output.out)
             defer { withExtendedLifetime(lock) {} }
+            if let w = lock.warning { printError(w) }
             let workers = try pool.makePool(reporter: ProgressReporter(quiet: true))
             let trace = try Trace.record(dataDirectory: dataOptions.data, outDirectory: output.out, options: try training.options(),
                                          steps: steps, pool: workers)

@@ -11,7 +11,8 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let group = try startProcessGroup()
         try reportingErrors(group: group) {
-            let lock = group.isRoot ? try OutputLock(claiming: job.output.out) : nil
+            if let maxSteps { try TrainingOptions.check(.maxSteps, maxSteps, 1...Int.max) }
+            let lock = try job.claimOutput(group: group)
             defer { withExtendedLifetime(lock) {} }
             let o = try job.train(group: group, maxSteps: maxSteps).outcome
             guard group.isRoot else { return }
@@ -31,7 +32,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let group = try startProcessGroup()
         try reportingErrors(group: group) {
-            let lock = group.isRoot ? try OutputLock(claiming: job.output.out) : nil
+            let lock = try job.claimOutput(group: group)
             defer { withExtendedLifetime(lock) {} }
             let (o, workers) = try job.train(group: group)
             guard group.isRoot else { return }  // generation runs on rank 0; the others are done
@@ -52,13 +53,22 @@ struct TrainingJobOptions: ParsableArguments {
     @OptionGroup var pool: PoolOptions
     @OptionGroup var distributed: DistributedOptions
 
+    /// Checks the options, then takes the output folder (rank 0): a bad option leaves nothing behind.
+    func claimOutput(group: ProcessGroup) throws -> OutputLock? {
+        try training.options().validate()
+        guard group.isRoot else { return nil }
+        let lock = try OutputLock(claiming: output.out)
+        if let w = lock.warning, !pool.quiet { printError(w) }
+        return lock
+    }
+
     func train(group: ProcessGroup, maxSteps: Int? = nil) throws -> (outcome: TrainingRun.Outcome, pool: WorkerPool) {
         let reporter = ProgressReporter(quiet: pool.quiet || !group.isRoot)
         let workers = try pool.makePool(reporter: reporter, group: group)
         let outcome = try TrainingRun.train(dataDirectory: data.data, outDirectory: output.out, options: try training.options(),
                                             pool: workers, reporter: reporter, resume: control.resume,
                                             requestedCell: training.cellOptions.cell, maxSteps: maxSteps,
-                                            armInterrupts: Interrupts.install, group: group, exchange: distributed.mpiExchange)
+                                            armInterrupts: Interrupts.install, disarmInterrupts: { Interrupts.uninstall(signalHandled: $0) }, group: group, exchange: distributed.mpiExchange)
         return (outcome, workers)
     }
 }

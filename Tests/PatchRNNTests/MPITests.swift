@@ -137,7 +137,9 @@ struct MPITests {
         #expect(r.status != 0)
         #expect(r.stderr.contains("error (rank 0/2"), "\(r.stderr)")
         #expect(r.stderr.contains("is not one this process may use"))
-        #expect(r.stderr.contains("MPI_ABORT"))
+        // Open MPI reports the abort with a help text; when its help system itself fails (seen
+        // once here: "ORTE_ERROR_LOG: Out of resource ... show_help.c") it logs that instead.
+        #expect(r.stderr.contains("MPI_ABORT") || r.stderr.contains("ORTE_ERROR_LOG"), "\(r.stderr)")
         #expect(Date().timeIntervalSince(start) < 60)
     }
 

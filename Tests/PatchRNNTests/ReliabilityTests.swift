@@ -26,7 +26,7 @@ struct ReliabilityTests {
         for command in ["train", "run", "trace"] { all += training.map { (command, $0.0, $0.1) } }
         all += [("train", "--max-steps", noHuge), ("trace", "--steps", ints)]
         all += [("bench", "--batch-size", ints), ("bench", "--shard-size", noHuge), ("bench", "--seconds", floats + ["99999"]),
-                ("bench", "--threads", ints), ("topology", "--threads", ints),
+                ("bench", "--threads", ints), ("bench", "--repeats", ints), ("topology", "--threads", ints),
                 ("generate", "--threads", ints), ("evaluate", "--threads", ints)]
         return all
     }()
@@ -125,6 +125,38 @@ struct ReliabilityTests {
             _ = FileManager.default.createFile(atPath: dir + "/c.safetensors", contents: Data(bytes))
             #expect(throws: PatchRNNError.self, "shape \(shape)") { _ = try Safetensors.load(path: dir + "/c.safetensors") }
         }
+    }
+
+    @Test("tensors that share bytes, a FIFO, and a resume state whose position is out of range are refused")
+    func sharedBytesFifoAndBadResume() throws {
+        let dir = try temporaryDirectory()
+        let params = Parameters.initialized(ModelConfig(hidden: 4, layers: 1), seed: 1)
+        let good = try Safetensors.encode(params, metadata: [:])
+        let headerLength = Int(good[0]) | Int(good[1]) << 8
+        let header = try #require(try JSONSerialization.jsonObject(with: Data(good[8..<(8 + headerLength)])) as? [String: Any])
+        // Point the Dense bias at the first tensor's bytes (the same length: 49 floats each would
+        // not fit, so reuse the bias_ih range, 16 floats, for bias_hh).
+        var shared = header
+        var bhh = try #require(shared["lstm.bias_hh_l0"] as? [String: Any])
+        bhh["data_offsets"] = (try #require(shared["lstm.bias_ih_l0"] as? [String: Any]))["data_offsets"]
+        shared["lstm.bias_hh_l0"] = bhh
+        var h = try JSONSerialization.data(withJSONObject: shared, options: [.sortedKeys])
+        while h.count % 8 != 0 { h.append(0x20) }
+        let n = UInt64(h.count)
+        let bytes = (0..<8).map { UInt8((n >> (8 * UInt64($0))) & 0xFF) } + [UInt8](h) + Array(good[(8 + headerLength)...])
+        #expect(throws: PatchRNNError.self) { _ = try Safetensors.decode(bytes, name: "shared") }
+
+        #expect(mkfifo(dir + "/fifo", 0o644) == 0)
+        #expect(throws: PatchRNNError.self) { _ = try Safetensors.load(path: dir + "/fifo") }
+
+        var options = TrainingOptions()
+        options.model = params.config
+        var progress = TrainingProgress()
+        progress.stepInEpoch = -1
+        try ResumeState.save(params: params, adam: AdamState(count: params.layout.paddedCount), best: params, options: options,
+                             progress: progress, to: dir + "/resume.safetensors")
+        let (_, file) = try Safetensors.load(path: dir + "/resume.safetensors")
+        #expect(throws: PatchRNNError.self) { _ = try ResumeState.read(file, name: "resume", layout: params.layout) }
     }
 
     // MARK: Disks and folders

@@ -17,11 +17,13 @@ void csync_pause(void);
 
 /// Installs SIGINT and SIGTERM handlers that only record the signal, so that training can
 /// finish its step, save, and exit; a second signal of the same kind ends the process at once.
+/// A signal the process was started with ignored stays ignored. Clears any recorded signal.
 void csync_install_interrupt_handlers(void);
 /// Unblocks SIGINT and SIGTERM in the calling thread (and so in the threads it starts).
 void csync_unblock_interrupt_signals(void);
-/// Restores the default action of SIGINT and SIGTERM.
-void csync_restore_default_signals(void);
+/// Puts back the actions the handlers replaced; with `raise_pending`, a signal recorded since
+/// installation is then raised again, so it takes its normal effect.
+void csync_uninstall_interrupt_handlers(int raise_pending);
 /// The signal recorded since installation (0: none).
 int csync_interrupt_signal(void);
 

@@ -66,8 +66,10 @@ public final class TrainingEngine: @unchecked Sendable {
 
     /// Floats an engine allocates: the shard gradients, Adam's moments, the ranks' total and
     /// every worker's workspace (read from the same plans as the allocations).
-    public static func floats(_ layout: ParameterLayout, shape: StepShape, workers: Int, ranks: Int = 1) -> Int {
-        (shape.slots + 2 + (ranks > 1 ? 1 : 0)) * layout.paddedCount + workers * ShardWorkspace.floats(layout, capacity: shape.shardSize)
+    /// (A Double: the product of sizes that are each within bounds can still exceed an Int.)
+    public static func floats(_ layout: ParameterLayout, shape: StepShape, workers: Int, ranks: Int = 1) -> Double {
+        Double(shape.slots + 2 + (ranks > 1 ? 1 : 0)) * Double(layout.paddedCount)
+            + Double(workers) * Double(ShardWorkspace.floats(layout, capacity: shape.shardSize))
     }
 
     /// One Adam step on the minibatch `indices` of `data`. Returns the minibatch mean loss

@@ -54,7 +54,7 @@ public enum Safetensors {
         }
         let dataSize = bytes.count - headerEnd
         var metadata: [String: String] = [:]
-        var tensors: [String: (shape: [Int], values: [Float])] = [:]
+        var entries: [(key: String, shape: [Int], start: Int, end: Int)] = []
         for (key, value) in header {
             if key == "__metadata__" {
                 metadata = (value as? [String: String]) ?? [:]
@@ -80,13 +80,23 @@ public enum Safetensors {
             guard offsets[1] - offsets[0] == count * 4 else {
                 throw PatchRNNError.file(name, "tensor \(key): shape \(shape) needs \(count * 4) bytes, offsets give \(offsets[1] - offsets[0])")
             }
-            var values = [Float](repeating: 0, count: count)
+            entries.append((key, shape, offsets[0], offsets[1]))
+        }
+        // Tensors may not share bytes (the format says so), so all of them together are at most
+        // the file: nothing below allocates more than the file holds.
+        entries.sort { ($0.start, $0.end) < ($1.start, $1.end) }
+        for (a, b) in zip(entries, entries.dropFirst()) where b.start < a.end {
+            throw PatchRNNError.file(name, "tensors \(a.key) and \(b.key) overlap in the data")
+        }
+        var tensors: [String: (shape: [Int], values: [Float])] = [:]
+        for e in entries {
+            var values = [Float](repeating: 0, count: (e.end - e.start) / 4)
             values.withUnsafeMutableBytes { dst in
                 bytes.withUnsafeBytes { src in
-                    dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[(headerEnd + offsets[0])..<(headerEnd + offsets[1])]))
+                    dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[(headerEnd + e.start)..<(headerEnd + e.end)]))
                 }
             }
-            tensors[key] = (shape, values)
+            tensors[e.key] = (e.shape, values)
         }
         return File(tensors: tensors, metadata: metadata)
     }

@@ -25,8 +25,9 @@ public func writeFileAtomically(_ data: [UInt8], to path: String) throws {
         }
         offset += n
     }
-    if fsync(fd) != 0 || close(fd) != 0 {
-        let e = systemError()
+    let synced = fsync(fd) == 0 ? 0 : errno
+    if close(fd) != 0 || synced != 0 {
+        let e = systemError(synced != 0 ? synced : errno)
         unlink(tmp)
         throw PatchRNNError.file(path, "could not flush to disk (\(e)); the previous file, if any, is unchanged")
     }
@@ -76,7 +77,8 @@ public func prepareOutputDirectory(_ dir: String) throws {
 /// a device (/dev/zero), a folder or a file too large for what it should be ends in an error
 /// naming the path, in the system's words.
 public func readFileContents(_ path: String, limit: Int, what: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY)
+    // O_NONBLOCK: a FIFO must not block the open before it is found not to be a file.
+    let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
     guard fd >= 0 else { throw PatchRNNError.file(path, errno == ENOENT ? "no such \(what)" : "cannot open (\(systemError()))") }
     defer { close(fd) }
     var st = stat()

@@ -7,17 +7,15 @@ public enum Interrupts {
     /// Installs the handlers (and unblocks the two signals, which a parent may have blocked).
     public static func install() { csync_install_interrupt_handlers() }
 
-    /// SIGINT and SIGTERM with their default action (end the process) and not blocked, whatever
-    /// the parent left (Foundation's Process starts children with them blocked): what every
-    /// command but training wants.
-    public static func reset() {
-        csync_restore_default_signals()
-        csync_unblock_interrupt_signals()
-    }
+    /// SIGINT and SIGTERM not blocked, whatever the parent left (Foundation's Process starts
+    /// children with them blocked), so that they take their normal action in every command;
+    /// an action the parent set to "ignore" stays as it is.
+    public static func reset() { csync_unblock_interrupt_signals() }
 
-    /// Gives SIGINT and SIGTERM their default action back (after training: a Ctrl-C during the
-    /// final validation or generation ends the process at once).
-    public static func uninstall() { csync_restore_default_signals() }
+    /// Puts the signals' previous actions back (after training: a Ctrl-C during the final
+    /// files or generation ends the process at once). A signal that came after the last step
+    /// takes its normal effect now, unless `signalHandled` (it already stopped training).
+    public static func uninstall(signalHandled: Bool = false) { csync_uninstall_interrupt_handlers(signalHandled ? 0 : 1) }
 
     /// The signal received since installation (0: none).
     public static var signal: Int32 { csync_interrupt_signal() }

@@ -12,5 +12,6 @@ public enum OutputFiles {
     public static let trace = "trace.json"
 
     public static let training = [checkpoint, log, lossPlot]
+    public static let all = [checkpoint, log, lossPlot, samples, truth, metrics, resume, initialWeights, trace]
     public static let generation = [samples, truth, metrics]
 }

@@ -7,26 +7,35 @@ import Foundation
 public final class OutputLock {
     public let directory: String
     private let fd: Int32
+    /// Set when the folder's file system cannot lock (NFS without lockd, some cluster and FUSE
+    /// file systems): the run goes on unlocked, and the tool says so.
+    public private(set) var warning: String?
     public static let fileName = ".patchrnn.lock"
 
     public init(claiming directory: String) throws {
         try prepareOutputDirectory(directory)
         self.directory = directory
         let path = directory + "/" + Self.fileName
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw PatchRNNError.file(path, "cannot open the folder's lock file (\(systemError()))") }
+        // Read-only is enough to lock: another user's lock file in a shared folder still works.
+        var descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        if descriptor < 0 && errno == EACCES { descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+        guard descriptor >= 0 else { throw PatchRNNError.file(path, "cannot open the folder's lock file (\(systemError()))") }
+        fd = descriptor
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
+            if code == ENOLCK || code == ENOSYS || code == EOPNOTSUPP || code == EINVAL {
+                warning = "warning: \(directory): this file system cannot lock (\(systemError(code))); two runs into this folder would not be stopped"
+                return
+            }
             var text = [UInt8](repeating: 0, count: 256)
-            let n = read(fd, &text, text.count)
+            let n = pread(fd, &text, text.count, 0)
             close(fd)
             guard code == EWOULDBLOCK else { throw PatchRNNError.file(path, "cannot lock (\(systemError(code)))") }
             let holder = n > 0 ? String(decoding: text[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "another process"
             throw PatchRNNError.file(directory, "another patchrnn run is writing to this folder (\(holder)); wait for it to end or choose another --out")
         }
         let me = "pid \(getpid()): \(CommandLine.arguments.joined(separator: " "))\n"
-        _ = ftruncate(fd, 0)
-        _ = me.withCString { pwrite(fd, $0, strlen($0), 0) }
+        if ftruncate(fd, 0) == 0 { _ = me.withCString { pwrite(fd, $0, strlen($0), 0) } }
         removeStaleTemporaryFiles()
     }
 
@@ -35,19 +44,15 @@ public final class OutputLock {
         close(fd)
     }
 
-    /// `.<name>.tmp-<pid>` (atomic writes) and `.patchrnn-write-check-<pid>` files of
-    /// processes that no longer exist.
+    /// The temporary files of the tool's own outputs (`.<output>.tmp-<pid>`, atomic writes)
+    /// and write checks (`.patchrnn-write-check-<pid>`) of processes that no longer exist;
+    /// other programs' files are left alone.
     private func removeStaleTemporaryFiles() {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names where name.hasPrefix(".") {
-            let pidText: Substring
-            if let r = name.range(of: ".tmp-", options: .backwards) {
-                pidText = name[r.upperBound...]
-            } else if name.hasPrefix(".patchrnn-write-check-") {
-                pidText = name.dropFirst(".patchrnn-write-check-".count)
-            } else {
-                continue
-            }
+        let prefixes = OutputFiles.all.map { "." + $0 + ".tmp-" } + [".patchrnn-write-check-"]
+        for name in names {
+            guard let prefix = prefixes.first(where: { name.hasPrefix($0) }) else { continue }
+            let pidText = name.dropFirst(prefix.count)
             guard let pid = Int32(pidText), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
             unlink(directory + "/" + name)
         }

@@ -46,9 +46,16 @@ public struct ResumeState {
                                                                         negativeInfinity: floats.negativeInfinity, nan: floats.nan)
             let options = try dec.decode(TrainingOptions.self, from: Data(o.utf8))
             let progress = try dec.decode(TrainingProgress.self, from: Data(r.utf8))
+            try options.validate()
+            guard step >= 0, progress.epoch >= 1, progress.stepInEpoch >= 0, progress.globalStep >= 0, progress.samples >= 0,
+                  progress.bestEpoch >= 0, progress.sinceBest >= 0, progress.learningRate.isFinite, progress.learningRate > 0 else {
+                throw PatchRNNError.file(name, "training state in the header is out of range")
+            }
             return (options, progress, step)
+        } catch let e as PatchRNNError {
+            throw PatchRNNError.file(name, "training state in the header is not valid (\(e.description))")
         } catch {
-            throw PatchRNNError.file(name, "training state in the header is damaged (\(error))")
+            throw PatchRNNError.file(name, "training state in the header is damaged (not the JSON this version writes)")
         }
     }
 

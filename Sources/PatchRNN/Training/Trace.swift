@@ -26,8 +26,8 @@ public enum Trace {
     /// `options` (the learning-rate plateau rule off: the steps come before any validation).
     public static func record(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions, steps: Int,
                               pool: WorkerPool) throws -> File {
-        try prepareOutputDirectory(outDirectory)
         try TrainingOptions.check(.steps, steps, 1...10_000_000)
+        try prepareOutputDirectory(outDirectory)
         try requested.validate()
         var options = requested
         options.lrPatience = 0

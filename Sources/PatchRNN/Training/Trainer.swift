@@ -72,6 +72,9 @@ public final class Trainer {
             best.buffer.pointer.update(from: resume.bestParameters, count: n)
             engine.adam.step = resume.adamStep
             progress = resume.progress
+            guard progress.stepInEpoch <= stepsPerEpoch, progress.samples <= split.train.count else {
+                throw PatchRNNError("the resume state's position (step \(progress.stepInEpoch) of epoch \(progress.epoch)) does not fit this data (\(stepsPerEpoch) steps per epoch)")
+            }
         }
     }
 

@@ -13,13 +13,14 @@ public enum TrainingRun {
     /// Loads MNIST, trains with early stopping, writes the checkpoint, the log and the plot.
     /// With `resume`, the options, weights, Adam state and position come from that file.
     /// `armInterrupts` (the tool's: install the SIGINT/SIGTERM handlers) is called just before
-    /// the first step.
+    /// the first step, `disarmInterrupts` as soon as training ends (told whether a signal
+    /// already stopped it).
     /// Under MPI (`group.size > 1`) every rank loads only its part of the training set, rank 0
     /// also the validation and test sets, and only rank 0 writes files (every rank reads
     /// `resume`, so it must be on a file system all ranks see).
     public static func train(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions,
                              pool: WorkerPool, reporter: ProgressReporter, resume: String? = nil, requestedCell: String? = nil,
-                             maxSteps: Int? = nil, armInterrupts: () -> Void = {},
+                             maxSteps: Int? = nil, armInterrupts: () -> Void = {}, disarmInterrupts: (_ signalHandled: Bool) -> Void = { _ in },
                              group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact) throws -> Outcome {
         if let maxSteps, maxSteps < 1 { throw PatchRNNError.setting(.maxSteps, "must be at least 1 (got \(maxSteps))") }
         if group.isRoot { try prepareOutputDirectory(outDirectory) }
@@ -32,6 +33,7 @@ public enum TrainingRun {
             try Cells.check(requested: requestedCell, against: loaded.config, file: resume)
             guard state.options.model == loaded.config else { throw PatchRNNError.file(resume, "its weights do not match its own training options") }
             options = state.options
+            try checkMemory(options, workers: pool.count, ranks: group.size)
             params = loaded
             resumeState = state
             reporter.info("resuming from \(resume): epoch \(state.progress.epoch), step \(state.progress.stepInEpoch) (settings from the checkpoint)")
@@ -81,8 +83,17 @@ public enum TrainingRun {
         // Signals stop training between steps (with a resume state) only while it runs: before
         // (loading data) and after (final files, generation) they end the process at once.
         armInterrupts()
-        defer { Interrupts.uninstall() }
-        let result = try trainer.train()
+        let result: TrainingResult
+        do {
+            result = try trainer.train()
+        } catch let interrupted as TrainingInterrupted {
+            disarmInterrupts(true)  // the signal stopped training: it has had its effect
+            throw interrupted
+        } catch {
+            disarmInterrupts(false)
+            throw error
+        }
+        disarmInterrupts(false)  // a signal that came during the last validation acts now
         if group.isRoot {
             try Safetensors.save(params, metadata: options.summary(epoch: result.bestEpoch, bestValLoss: result.bestValLoss),
                                  to: outDirectory + "/" + OutputFiles.checkpoint)
@@ -98,15 +109,16 @@ public enum TrainingRun {
 
     /// Floats a training run allocates: the parameters, the best weights, the engine, the
     /// validation generator (the same plans the allocations use).
-    public static func plannedFloats(_ options: TrainingOptions, workers: Int, ranks: Int = 1) -> Int {
+    public static func plannedFloats(_ options: TrainingOptions, workers: Int, ranks: Int = 1) -> Double {
         let layout = ParameterLayout(options.model)
-        return 2 * layout.paddedCount + TrainingEngine.floats(layout, shape: options.shape, workers: workers, ranks: ranks)
-            + Generator.floats(layout, workers: workers)
+        return 2 * Double(layout.paddedCount) + TrainingEngine.floats(layout, shape: options.shape, workers: workers, ranks: ranks)
+            + Double(Generator.floats(layout, workers: workers))
     }
 
-    /// Refuses, before any work, a model or batch whose buffers would not fit in memory.
-    public static func checkMemory(_ options: TrainingOptions, workers: Int, ranks: Int = 1) throws {
-        let needed = Double(plannedFloats(options, workers: workers, ranks: ranks)) * 4
+    /// Refuses, before any work, a model or batch whose buffers (and `extraFloats` more)
+    /// would not fit in memory.
+    public static func checkMemory(_ options: TrainingOptions, workers: Int, ranks: Int = 1, extraFloats: Double = 0) throws {
+        let needed = (plannedFloats(options, workers: workers, ranks: ranks) + extraFloats) * 4
         let physical = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
         if physical > 0 && needed > 0.8 * physical {
             throw PatchRNNError("this model and batch need about \(fmt(needed / 1_073_741_824, 1)) GiB of buffers; the machine has \(fmt(physical / 1_073_741_824, 1)) GiB: use a smaller batch size, shard size or hidden size")
