@@ -3,8 +3,8 @@ import Testing
 @testable import PatchRNN
 
 /// The GRU cell through every path the LSTM has: finite differences, the straightforward
-/// Double reference (ReferenceGRU.swift), PyTorch's nn.GRU (Fixtures/golden_gru.json, made by
-/// `scripts/golden_pytorch.py --cell gru`), thread-count determinism, resume, checkpoints.
+/// Double reference (ReferenceGRU.swift), thread-count determinism, checkpoints. (PyTorch's
+/// nn.GRU: GoldenTests with Fixtures/golden_gru.json; resume: ResumeTests.)
 @Suite("GRU: gradients, reference, PyTorch, determinism")
 struct GRUTests {
     func config(hidden: Int, layers: Int) -> ModelConfig { ModelConfig(cell: GRUCell.self, hidden: hidden, layers: layers) }
@@ -71,53 +71,6 @@ struct GRUTests {
         let expected = sequences(data).flatMap { reference.generate($0).map(Float.init) }
         #expect(expected.contains(0) && expected.contains(1), "the test should exercise clipping")
         #expect(worstMismatch(fast, expected, Tolerance(absolute: 1e-5, relative: 1e-4)) == nil, "H=\(hidden) L=\(layers)")
-    }
-
-    func golden() throws -> (GoldenTests.Golden, Parameters, PatchSet) {
-        let g = try JSONDecoder().decode(GoldenTests.Golden.self, from: Data(contentsOf: fixtureURL("golden_gru.json")))
-        let params = Parameters(layout: ParameterLayout(config(hidden: g.hidden, layers: g.layers)))
-        for v in params.layout.allViews {
-            let t = try #require(g.state[v.name], "fixture lacks \(v.name)")
-            #expect(t.shape == v.torchShape, "\(v.name) shape")
-            params.setTorchTensor(v, t.values)
-        }
-        return (g, params, PatchSet(sequences: FloatBuffer(g.sequences), labels: Array(repeating: 0, count: g.batch)))
-    }
-
-    @Test("GRU loss, outputs and every gradient match PyTorch's nn.GRU")
-    func goldenForwardBackward() throws {
-        let (g, params, data) = try golden()
-        let fast = fastForwardBackward(params, data, shardSize: 2)
-        #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(fast.loss, g.loss), "loss \(fast.loss) vs torch \(g.loss)")
-        #expect(worstMismatch(fast.outputs, g.outputs, Tolerance(absolute: 2e-6, relative: 1e-5)) == nil)
-        for v in params.layout.allViews {
-            let expected = try #require(g.grads[v.name])
-            let scale = Double(expected.map { abs($0) }.max() ?? 1)
-            let m = worstMismatch(fast.grads[v.name]!, expected, Tolerance(absolute: 1e-5 * scale, relative: 1e-4))
-            #expect(m == nil, "\(v.name): \(m ?? "")")
-        }
-    }
-
-    @Test("three Adam steps of the GRU match torch.optim.Adam")
-    func goldenAdamSteps() throws {
-        let (g, params, data) = try golden()
-        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: makePool(2), shardSize: 2, maxBatch: g.batch)
-        let all = Array(0..<g.batch)
-        for k in 0..<3 {
-            let loss = try all.withUnsafeBufferPointer { try engine.step(data, $0) }
-            #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(loss, g.adam_losses[k]), "step \(k + 1) loss \(loss) vs \(g.adam_losses[k])")
-        }
-        for v in params.layout.allViews {
-            let m = worstMismatch(params.torchTensor(v), try #require(g.state_after_3_adam_steps[v.name]), Tolerance(absolute: 2e-6, relative: 1e-5))
-            #expect(m == nil, "\(v.name) after 3 steps: \(m ?? "")")
-        }
-    }
-
-    @Test("free-running GRU generation matches PyTorch")
-    func goldenGeneration() throws {
-        let (g, params, data) = try golden()
-        let bottoms = try Generator(params: params, pool: makePool(2), chunkSize: 2).bottomHalves(data, Array(0..<g.batch))
-        #expect(worstMismatch(bottoms.array, g.generated_bottoms, Tolerance(absolute: 1e-5, relative: 1e-4)) == nil)
     }
 
     @Test("GRU training gives bit-identical weights and losses with 1, 2, 3 and 4 threads")

@@ -77,7 +77,10 @@ struct GenerationReferenceTests {
     }
 }
 
-@Suite("Golden values from PyTorch (scripts/golden_pytorch.py)")
+/// The fixtures `scripts/golden_pytorch.py [--cell gru]` writes: nn.LSTM's and nn.GRU's.
+let goldenFixtures = ["golden.json", "golden_gru.json"]
+
+@Suite("Golden values from PyTorch (scripts/golden_pytorch.py), for each cell")
 struct GoldenTests {
     struct Golden: Decodable {
         struct Tensor: Decodable { let shape: [Int]; let values: [Float] }
@@ -92,9 +95,11 @@ struct GoldenTests {
         let generated_bottoms: [Float]
     }
 
-    func load() throws -> (Golden, Parameters, PatchSet) {
-        let g = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: fixtureURL("golden.json")))
-        let params = Parameters(layout: ParameterLayout(ModelConfig(hidden: g.hidden, layers: g.layers)))
+    /// A fixture's batch and weights; the cell is the one its state_dict names.
+    func load(_ fixture: String) throws -> (Golden, Parameters, PatchSet) {
+        let g = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: fixtureURL(fixture)))
+        let cell = try #require(Cells.all.first { g.state["\($0.name).weight_ih_l0"] != nil }, "\(fixture): no known cell")
+        let params = Parameters(layout: ParameterLayout(ModelConfig(cell: cell, hidden: g.hidden, layers: g.layers)))
         for v in params.layout.allViews {
             let t = try #require(g.state[v.name], "fixture lacks \(v.name)")
             #expect(t.shape == v.torchShape, "\(v.name) shape")
@@ -104,9 +109,9 @@ struct GoldenTests {
         return (g, params, data)
     }
 
-    @Test("loss, outputs and every gradient match PyTorch")
-    func forwardBackward() throws {
-        let (g, params, data) = try load()
+    @Test("loss, outputs and every gradient match PyTorch", arguments: goldenFixtures)
+    func forwardBackward(fixture: String) throws {
+        let (g, params, data) = try load(fixture)
         let fast = fastForwardBackward(params, data, shardSize: 2)
         #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(fast.loss, g.loss), "loss \(fast.loss) vs torch \(g.loss)")
         #expect(worstMismatch(fast.outputs, g.outputs, Tolerance(absolute: 2e-6, relative: 1e-5)) == nil)
@@ -118,9 +123,9 @@ struct GoldenTests {
         }
     }
 
-    @Test("three Adam steps through the engine match torch.optim.Adam")
-    func adamSteps() throws {
-        let (g, params, data) = try load()
+    @Test("three Adam steps through the engine match torch.optim.Adam", arguments: goldenFixtures)
+    func adamSteps(fixture: String) throws {
+        let (g, params, data) = try load(fixture)
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: makePool(2), shardSize: 2, maxBatch: g.batch)
         let all = Array(0..<g.batch)
         for k in 0..<3 {
@@ -134,9 +139,9 @@ struct GoldenTests {
         }
     }
 
-    @Test("free-running generation matches PyTorch")
-    func generation() throws {
-        let (g, params, data) = try load()
+    @Test("free-running generation matches PyTorch", arguments: goldenFixtures)
+    func generation(fixture: String) throws {
+        let (g, params, data) = try load(fixture)
         let generator = try Generator(params: params, pool: makePool(2), chunkSize: 2)
         let bottoms = try generator.bottomHalves(data, Array(0..<g.batch))
         #expect(worstMismatch(bottoms.array, g.generated_bottoms, Tolerance(absolute: 1e-5, relative: 1e-4)) == nil)
