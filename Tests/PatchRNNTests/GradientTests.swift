@@ -4,14 +4,15 @@ import Testing
 
 @Suite("Gradients: finite differences, the straightforward reference, and PyTorch")
 struct GradientTests {
-    @Test("every parameter tensor passes a central finite-difference check (tiny model, hidden 5)")
-    func finiteDifferences() {
-        let cfg = ModelConfig(hidden: 5, layers: 2)
+    @Test("every parameter tensor passes a central finite-difference check (tiny model, hidden 5)", arguments: Cells.names)
+    func finiteDifferences(cell: String) throws {
+        let cfg = ModelConfig(cell: try Cells.resolve(cell), hidden: 5, layers: 2)
         let params = Parameters.initialized(cfg, seed: 7)
         let data = randomPatchSet(count: 3, seed: 3)
         let fast = fastForwardBackward(params, data)
         // Loss in Double from the reference (exact math) for the perturbed weights: the fast
         // path's float32 loss would drown a small step in rounding noise.
+        let seqs = sequenceArrays(data)
         var rng = SeededRandom(seed: 11)
         for v in params.layout.allViews {
             let torchValues = params.torchTensor(v)
@@ -19,10 +20,9 @@ struct GradientTests {
             for _ in 0..<6 {
                 let i = rng.below(v.count)
                 let eps = 1e-3
-                var plus = ReferenceLSTM(params), minus = ReferenceLSTM(params)
+                var plus = referenceModel(params), minus = referenceModel(params)
                 plus.weights[v.name]![i] = Double(torchValues[i]) + eps
                 minus.weights[v.name]![i] = Double(torchValues[i]) - eps
-                let seqs = (0..<data.count).map { Array(UnsafeBufferPointer(start: data.sequence($0), count: PatchSet.sequenceLength)) }
                 let fd = (plus.run(seqs).loss - minus.run(seqs).loss) / (2 * eps)
                 let analytic = Double(fast.grads[v.name]![i])
                 #expect(Tolerance(absolute: 2e-6, relative: 2e-3).accepts(analytic, fd),
@@ -35,14 +35,14 @@ struct GradientTests {
     }
 
     @Test("fast path equals the straightforward implementation on odd shapes and shard splits",
-          arguments: [(5, 1, 3, 3), (8, 2, 7, 3), (48, 2, 6, 4), (100, 1, 5, 2), (64, 3, 9, 4)])
-    func matchesReference(shape: (Int, Int, Int, Int)) {
+          arguments: Cells.names, [(5, 1, 3, 3), (8, 2, 7, 3), (48, 2, 6, 4), (100, 1, 5, 2), (64, 3, 9, 4)])
+    func matchesReference(cell: String, shape: (Int, Int, Int, Int)) throws {
         let (hidden, layers, batch, shard) = shape
-        let params = Parameters.initialized(ModelConfig(hidden: hidden, layers: layers), seed: UInt64(hidden))
+        let params = Parameters.initialized(ModelConfig(cell: try Cells.resolve(cell), hidden: hidden, layers: layers), seed: UInt64(hidden))
         let data = randomPatchSet(count: batch, seed: 5)
         let fast = fastForwardBackward(params, data, shardSize: shard)
-        let seqs = (0..<batch).map { Array(UnsafeBufferPointer(start: data.sequence($0), count: PatchSet.sequenceLength)) }
-        let ref = ReferenceLSTM(params).run(seqs)
+        let seqs = sequenceArrays(data)
+        let ref = referenceModel(params).run(seqs)
         #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(fast.loss, ref.loss), "loss \(fast.loss) vs \(ref.loss)")
         let refOutputs = ref.outputs.flatMap { $0 }.map(Float.init)
         #expect(worstMismatch(fast.outputs, refOutputs, Tolerance(absolute: 2e-6, relative: 1e-5)) == nil)
@@ -50,7 +50,7 @@ struct GradientTests {
             let expected = ref.grads[v.name]!.map(Float.init)
             let scale = Double(expected.map { abs($0) }.max() ?? 1)
             let m = worstMismatch(fast.grads[v.name]!, expected, Tolerance(absolute: 1e-5 * scale + 1e-9, relative: 1e-4))
-            #expect(m == nil, "H=\(hidden) L=\(layers) B=\(batch) shard=\(shard) \(v.name): \(m ?? "")")
+            #expect(m == nil, "\(cell) H=\(hidden) L=\(layers) B=\(batch) shard=\(shard) \(v.name): \(m ?? "")")
         }
     }
 }
@@ -58,16 +58,16 @@ struct GradientTests {
 @Suite("Generation against the straightforward implementation")
 struct GenerationReferenceTests {
     @Test("free-running bottom halves equal the reference on odd shapes and chunk splits",
-          arguments: [(5, 1, 7, 3), (48, 2, 10, 4), (64, 3, 9, 64), (100, 2, 5, 2)])
-    func matchesReference(shape: (Int, Int, Int, Int)) throws {
+          arguments: Cells.names, [(5, 1, 7, 3), (48, 2, 10, 4), (64, 3, 9, 64), (100, 2, 5, 2)])
+    func matchesReference(cell: String, shape: (Int, Int, Int, Int)) throws {
         let (hidden, layers, count, chunk) = shape
-        let params = Parameters.initialized(ModelConfig(hidden: hidden, layers: layers), seed: UInt64(hidden + layers))
+        let params = Parameters.initialized(ModelConfig(cell: try Cells.resolve(cell), hidden: hidden, layers: layers), seed: UInt64(hidden + layers))
         // Larger output bias so that some generated pixels leave [0, 1] and the clipping matters.
         for j in 0..<params.config.outputSize { params.buffer[params.layout.denseBias.offset + j] = Float(j % 7) * 0.3 - 0.6 }
         let data = randomPatchSet(count: count, seed: 11)
         let generator = try Generator(params: params, pool: makePool(2), chunkSize: chunk)
         let fast = try generator.bottomHalves(data, Array(0..<count)).array
-        let reference = ReferenceLSTM(params)
+        let reference = referenceModel(params)
         var expected: [Float] = []
         for i in 0..<count {
             expected += reference.generate(Array(UnsafeBufferPointer(start: data.sequence(i), count: PatchSet.sequenceLength))).map(Float.init)

@@ -9,7 +9,7 @@ import Foundation
 ///   n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
 ///   h' = (1 - z) ⊙ n + z ⊙ h
 /// The fast path is checked against it, and it against PyTorch (Fixtures/golden_gru.json).
-struct ReferenceGRU {
+struct ReferenceGRU: ReferenceModel {
     let hidden: Int
     let layers: Int
     let d = Patches.patchSize
@@ -20,9 +20,7 @@ struct ReferenceGRU {
     init(_ params: Parameters) {
         hidden = params.config.hidden
         layers = params.config.layers
-        var w: [String: [Double]] = [:]
-        for v in params.layout.allViews { w[v.name] = params.torchTensor(v).map(Double.init) }
-        weights = w
+        weights = Self.stateDict(params)
     }
 
     func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }

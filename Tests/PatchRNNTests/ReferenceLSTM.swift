@@ -4,7 +4,7 @@ import Foundation
 /// The straightforward implementation: the same model in plain Double loops over Swift
 /// arrays, one sequence and one time step at a time, weights in PyTorch's layout. The fast
 /// path (time-major GEMMs, fused SIMD gates, shards) is checked against it.
-struct ReferenceLSTM {
+struct ReferenceLSTM: ReferenceModel {
     let hidden: Int
     let layers: Int
     let d = Patches.patchSize
@@ -15,9 +15,7 @@ struct ReferenceLSTM {
     init(_ params: Parameters) {
         hidden = params.config.hidden
         layers = params.config.layers
-        var w: [String: [Double]] = [:]
-        for v in params.layout.allViews { w[v.name] = params.torchTensor(v).map(Double.init) }
-        weights = w
+        weights = Self.stateDict(params)
     }
 
     func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
