@@ -103,25 +103,8 @@ struct ReferenceGRU: ReferenceModel {
                 rAll.append(rs); zAll.append(zs); nAll.append(ns); hnAll.append(hns); hAll.append(hsOut)
                 xs.append(Array(hsOut[1...]))
             }
-            let wd = weights["linear.weight"]!, bd = weights["linear.bias"]!
-            var dTop = [[Double]](repeating: [Double](repeating: 0, count: h), count: steps)
-            for t in 0..<steps {
-                var y = [Double](repeating: 0, count: d)
-                for o in 0..<d {
-                    var s = bd[o]
-                    for k in 0..<h { s += wd[o * h + k] * xs[layers][t][k] }
-                    y[o] = s
-                    let diff = s - Double(seq[(t + 1) * d + o])
-                    loss += diff * diff / count
-                    let dy = 2 * diff / count
-                    grads["linear.bias"]![o] += dy
-                    for k in 0..<h {
-                        grads["linear.weight"]![o * h + k] += dy * xs[layers][t][k]
-                        dTop[t][k] += dy * wd[o * h + k]
-                    }
-                }
-                outputs.append(y)
-            }
+            let (y, dTop) = dense(top: xs[layers], sequence: seq, elements: count, loss: &loss, grads: &grads)
+            outputs += y
             // Backward through time, layer by layer from the top.
             var dAbove = dTop
             for l in stride(from: layers - 1, through: 0, by: -1) {

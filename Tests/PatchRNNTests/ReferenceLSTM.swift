@@ -98,25 +98,8 @@ struct ReferenceLSTM: ReferenceModel {
                 gatesAll.append(gs); cAll.append(cs); hAll.append(hsOut)
                 xs.append(Array(hsOut[1...]))
             }
-            let wd = weights["linear.weight"]!, bd = weights["linear.bias"]!
-            var dTop = [[Double]](repeating: [Double](repeating: 0, count: h), count: steps)
-            for t in 0..<steps {
-                var y = [Double](repeating: 0, count: d)
-                for o in 0..<d {
-                    var s = bd[o]
-                    for k in 0..<h { s += wd[o * h + k] * xs[layers][t][k] }
-                    y[o] = s
-                    let diff = s - Double(seq[(t + 1) * d + o])
-                    loss += diff * diff / n
-                    let dy = 2 * diff / n
-                    grads["linear.bias"]![o] += dy
-                    for k in 0..<h {
-                        grads["linear.weight"]![o * h + k] += dy * xs[layers][t][k]
-                        dTop[t][k] += dy * wd[o * h + k]
-                    }
-                }
-                outputs.append(y)
-            }
+            let (y, dTop) = dense(top: xs[layers], sequence: seq, elements: n, loss: &loss, grads: &grads)
+            outputs += y
             // Backward through time, layer by layer from the top.
             var dAbove = dTop
             for l in stride(from: layers - 1, through: 0, by: -1) {
