@@ -43,7 +43,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "patchrnn",
-            dependencies: ["PatchRNN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["PatchRNN", "PatchRNNKernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: checkedFlags
         ),
         .executableTarget(

@@ -79,3 +79,13 @@ void csync_unblock_interrupt_signals(void) {
 }
 
 int csync_interrupt_signal(void) { return interrupt_signal; }
+
+int csync_cpu_has_avx512f(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    // The compiler runtime reads cpuid and, for AVX-512, also XCR0 (the OS saves zmm state).
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+#else
+    return 0;
+#endif
+}

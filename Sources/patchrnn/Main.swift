@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PatchRNN
+import PatchRNNKernels
 
 @main
 struct PatchRNNCommand: ParsableCommand {
@@ -21,6 +22,11 @@ struct PatchRNNCommand: ParsableCommand {
     /// option, a value that is not a number) ends like every other error: one line on stderr.
     static func main() {
         Interrupts.reset()  // training arms its own handlers just before its first step
+        // The kernels read PATCHRNN_TILE once; a value they do not know must not be ignored.
+        if let forced = ProcessInfo.processInfo.environment["PATCHRNN_TILE"], PanelFormat.named(forced) == nil {
+            FileHandle.standardError.write(Data("error: PATCHRNN_TILE must be simd8 or simd16 (got '\(forced)')\n".utf8))
+            Foundation.exit(64)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -1,5 +1,7 @@
+import Foundation
 import ArgumentParser
 import PatchRNN
+import PatchRNNKernels
 
 struct TopologyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,6 +16,7 @@ struct TopologyCommand: ParsableCommand {
             let n = threads ?? topology.cores.count
             let placement = try topology.placement(workers: n, smt: smt)
             var text = group.isRoot ? topology.summary + "\n" : ""
+            text += "GEMM tile: \(PanelFormat.preferred.name) (CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no")\(ProcessInfo.processInfo.environment["PATCHRNN_TILE"] != nil ? ", set by PATCHRNN_TILE" : ""))\n"
             if group.size > 1 { text += "\(group.label): may use \(topology.cores.count) core(s); " }
             text += "placement for \(n) worker(s): " + placement.enumerated().map { i, pu in
                 let c = topology.core(ofPU: pu)

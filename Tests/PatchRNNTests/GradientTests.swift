@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PatchRNN
+import PatchRNNKernels
 
 @Suite("Gradients: finite differences, the straightforward reference, and PyTorch")
 struct GradientTests {
@@ -34,30 +35,32 @@ struct GradientTests {
         }
     }
 
-    @Test("fast path equals the straightforward implementation on odd shapes and shard splits",
+    @Test("fast path (with each GEMM tile) equals the straightforward implementation on odd shapes and shard splits",
           arguments: Cells.names, [(5, 1, 3, 3), (8, 2, 7, 3), (48, 2, 6, 4), (100, 1, 5, 2), (64, 3, 9, 4)])
     func matchesReference(cell: String, shape: (Int, Int, Int, Int)) throws {
         let (hidden, layers, batch, shard) = shape
         let params = Parameters.initialized(ModelConfig(cell: try Cells.resolve(cell), hidden: hidden, layers: layers), seed: UInt64(hidden))
         let data = randomPatchSet(count: batch, seed: 5)
-        let fast = fastForwardBackward(params, data, shardSize: shard)
         let seqs = sequenceArrays(data)
         let ref = referenceModel(params).run(seqs)
-        #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(fast.loss, ref.loss), "loss \(fast.loss) vs \(ref.loss)")
         let refOutputs = ref.outputs.flatMap { $0 }.map(Float.init)
-        #expect(worstMismatch(fast.outputs, refOutputs, Tolerance(absolute: 2e-6, relative: 1e-5)) == nil)
-        for v in params.layout.allViews {
-            let expected = ref.grads[v.name]!.map(Float.init)
-            let scale = Double(expected.map { abs($0) }.max() ?? 1)
-            let m = worstMismatch(fast.grads[v.name]!, expected, Tolerance(absolute: 1e-5 * scale + 1e-9, relative: 1e-4))
-            #expect(m == nil, "\(cell) H=\(hidden) L=\(layers) B=\(batch) shard=\(shard) \(v.name): \(m ?? "")")
+        for format in PanelFormat.all {
+            let fast = fastForwardBackward(params, data, shardSize: shard, format: format)
+            #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(fast.loss, ref.loss), "\(format) loss \(fast.loss) vs \(ref.loss)")
+            #expect(worstMismatch(fast.outputs, refOutputs, Tolerance(absolute: 2e-6, relative: 1e-5)) == nil, "\(format) outputs")
+            for v in params.layout.allViews {
+                let expected = ref.grads[v.name]!.map(Float.init)
+                let scale = Double(expected.map { abs($0) }.max() ?? 1)
+                let m = worstMismatch(fast.grads[v.name]!, expected, Tolerance(absolute: 1e-5 * scale + 1e-9, relative: 1e-4))
+                #expect(m == nil, "\(format) \(cell) H=\(hidden) L=\(layers) B=\(batch) shard=\(shard) \(v.name): \(m ?? "")")
+            }
         }
     }
 }
 
 @Suite("Generation against the straightforward implementation")
 struct GenerationReferenceTests {
-    @Test("free-running bottom halves equal the reference on odd shapes and chunk splits",
+    @Test("free-running bottom halves (with each GEMM tile) equal the reference on odd shapes and chunk splits",
           arguments: Cells.names, [(5, 1, 7, 3), (48, 2, 10, 4), (64, 3, 9, 64), (100, 2, 5, 2)])
     func matchesReference(cell: String, shape: (Int, Int, Int, Int)) throws {
         let (hidden, layers, count, chunk) = shape
@@ -65,15 +68,17 @@ struct GenerationReferenceTests {
         // Larger output bias so that some generated pixels leave [0, 1] and the clipping matters.
         for j in 0..<params.config.outputSize { params.buffer[params.layout.denseBias.offset + j] = Float(j % 7) * 0.3 - 0.6 }
         let data = randomPatchSet(count: count, seed: 11)
-        let generator = try Generator(params: params, pool: makePool(2), chunkSize: chunk)
-        let fast = try generator.bottomHalves(data, Array(0..<count)).array
         let reference = referenceModel(params)
         var expected: [Float] = []
         for i in 0..<count {
             expected += reference.generate(Array(UnsafeBufferPointer(start: data.sequence(i), count: PatchSet.sequenceLength))).map(Float.init)
         }
         #expect(expected.contains(0) && expected.contains(1), "the test should exercise clipping")
-        #expect(worstMismatch(fast, expected, Tolerance(absolute: 1e-5, relative: 1e-4)) == nil, "H=\(hidden) L=\(layers)")
+        for format in PanelFormat.all {
+            let generator = try Generator(params: params, pool: makePool(2), chunkSize: chunk, format: format)
+            let fast = try generator.bottomHalves(data, Array(0..<count)).array
+            #expect(worstMismatch(fast, expected, Tolerance(absolute: 1e-5, relative: 1e-4)) == nil, "\(format) H=\(hidden) L=\(layers)")
+        }
     }
 }
 

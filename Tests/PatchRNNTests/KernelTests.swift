@@ -18,10 +18,11 @@ struct KernelTests {
         return out
     }
 
-    @Test("packed-panel GEMM matches the naive product: tails, transposed A, row ranges, long k",
-          arguments: [(1, 1, 1), (5, 7, 3), (6, 16, 49), (7, 33, 64), (13, 49, 64), (100, 400, 100), (11, 25, 600)])
-    func packedGemmMatchesNaive(shape: (Int, Int, Int)) {
-        let (m, n, k) = shape
+    @Test("packed-panel GEMM matches the naive product with each tile: tails, transposed A, row ranges, long k",
+          arguments: PanelFormat.all, [(1, 1, 1), (5, 7, 3), (6, 16, 49), (7, 33, 64), (8, 32, 5), (12, 64, 7), (13, 49, 64),
+                                       (17, 70, 33), (100, 400, 100), (11, 25, 600)])
+    func packedGemmMatchesNaive(format: PanelFormat, shape: (Int, Int, Int)) {
+        let (m, n, k) = shape, w = format.width
         var rng = SeededRandom(seed: UInt64(m * 7 + n * 3 + k))
         for transposedA in [false, true] {
             for accumulate in [false, true] {
@@ -32,26 +33,37 @@ struct KernelTests {
                 let ars = transposedA ? 1 : lda, acs = transposedA ? lda : 1
                 let b = Array(tall[(skip * n)...])
                 let expected = naive(m: m, n: n, k: k, a: a, aRowStride: ars, aColStride: acs, b: b, ldb: n, c: c, ldc: ldc, accumulate: accumulate)
-                var packed = [Float](repeating: .nan, count: packedCount(k: k + skip, n: n))
-                packed.withUnsafeMutableBufferPointer { packB(k: k + skip, n: n, tall, rowStride: n, colStride: 1, into: $0.baseAddress!) }
+                var packed = [Float](repeating: .nan, count: packedCount(k: k + skip, n: n, format: format))
+                packed.withUnsafeMutableBufferPointer { packB(k: k + skip, n: n, tall, rowStride: n, colStride: 1, into: $0.baseAddress!, format: format) }
                 c.withUnsafeMutableBufferPointer { cp in
-                    gemmPacked(m: m, n: n, k: k, a: a, aRowStride: ars, aColStride: acs, packedB: packed.withUnsafeBufferPointer { $0.baseAddress! + skip * 16 },
-                               panelStride: (k + skip) * 16, c: cp.baseAddress!, ldc: ldc, accumulate: accumulate)
+                    gemmPacked(m: m, n: n, k: k, a: a, aRowStride: ars, aColStride: acs, packedB: packed.withUnsafeBufferPointer { $0.baseAddress! + skip * w },
+                               panelStride: (k + skip) * w, c: cp.baseAddress!, ldc: ldc, accumulate: accumulate, format: format)
                 }
                 let mismatch = worstMismatch(c, expected, Tolerance(absolute: 1e-5 * Double(k), relative: 1e-5))
-                #expect(mismatch == nil, "m=\(m) n=\(n) k=\(k) transposedA=\(transposedA) accumulate=\(accumulate): \(mismatch ?? "")")
+                #expect(mismatch == nil, "\(format) m=\(m) n=\(n) k=\(k) transposedA=\(transposedA) accumulate=\(accumulate): \(mismatch ?? "")")
             }
         }
     }
 
-    @Test("packing B transposed reads the stored matrix's transpose")
-    func packTransposed() {
-        let k = 5, n = 19
+    @Test("packing B transposed reads the stored matrix's transpose, in each tile's panels", arguments: PanelFormat.all)
+    func packTransposed(format: PanelFormat) {
+        let k = 5, n = format.width + 3, w = format.width
         let stored = (0..<(n * k)).map { Float($0) }  // n x k, row-major; B = stored^T
-        var packed = [Float](repeating: -1, count: packedCount(k: k, n: n))
-        packed.withUnsafeMutableBufferPointer { packB(k: k, n: n, stored, rowStride: 1, colStride: k, into: $0.baseAddress!) }
-        for r in 0..<k { for c in 0..<n { #expect(packed[(c / 16) * k * 16 + r * 16 + c % 16] == stored[c * k + r]) } }
-        #expect(packed[k * 16 + 0 * 16 + 5] == 0, "padding is zero")
+        var packed = [Float](repeating: -1, count: packedCount(k: k, n: n, format: format))
+        packed.withUnsafeMutableBufferPointer { packB(k: k, n: n, stored, rowStride: 1, colStride: k, into: $0.baseAddress!, format: format) }
+        for r in 0..<k { for c in 0..<n { #expect(packed[(c / w) * k * w + r * w + c % w] == stored[c * k + r]) } }
+        #expect(packed[k * w + 0 * w + 3] == 0, "padding is zero")
+    }
+
+    @Test("the tile chosen at run time is one the CPU runs at full width")
+    func preferredTile() {
+        if ProcessInfo.processInfo.environment["PATCHRNN_TILE"] == nil {
+            #expect(PanelFormat.preferred == (PanelFormat.cpuHasAVX512 ? .simd16x32 : .simd8x16))
+        }
+        // cpuid must agree with what the kernel reports in /proc/cpuinfo.
+        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) {
+            #expect(PanelFormat.cpuHasAVX512 == info.contains(" avx512f"))
+        }
     }
 
     @Test("sigmoid, tanh and exp stay within 1e-6 of Foundation over the whole useful range")

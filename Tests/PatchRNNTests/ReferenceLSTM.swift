@@ -1,5 +1,6 @@
 import Foundation
 @testable import PatchRNN
+import PatchRNNKernels
 
 /// The straightforward implementation: the same model in plain Double loops over Swift
 /// arrays, one sequence and one time step at a time, weights in PyTorch's layout. The fast
@@ -146,12 +147,12 @@ struct ReferenceLSTM: ReferenceModel {
 
 /// Runs the fast path (one shard of all sequences) and returns loss, outputs [b x 15 x 49]
 /// and gradients by name in PyTorch layout.
-func fastForwardBackward(_ params: Parameters, _ data: PatchSet, shardSize: Int? = nil)
+func fastForwardBackward(_ params: Parameters, _ data: PatchSet, shardSize: Int? = nil, format: PanelFormat = .preferred)
     -> (loss: Double, outputs: [Float], grads: [String: [Float]])
 {
     let n = data.count, cfg = params.config
     let shard = shardSize ?? n
-    let ws = ShardWorkspace(layout: params.layout, capacity: shard)
+    let ws = ShardWorkspace(layout: params.layout, capacity: shard, format: format)
     let grad = FloatBuffer(count: params.layout.paddedCount)
     let part = FloatBuffer(count: params.layout.paddedCount)
     var outputs = [Float](repeating: 0, count: n * cfg.steps * cfg.outputSize)

@@ -27,4 +27,8 @@ void csync_uninstall_interrupt_handlers(int raise_pending);
 /// The signal recorded since installation (0: none).
 int csync_interrupt_signal(void);
 
+/// Whether this CPU (and the OS, which must save the zmm registers) supports AVX-512F:
+/// what the kernels ask to choose their GEMM tile at run time.
+int csync_cpu_has_avx512f(void);
+
 #endif

@@ -5,6 +5,8 @@ import PatchRNNKernels
 /// the project's own kernel in the same run, so the fraction of the hardware is visible.
 public struct ThroughputReport: Sendable, Codable {
     public var cell: String
+    /// The GEMM tile (`PanelFormat.name`) of the training, the generation and the peak.
+    public var tile: String
     public var threads: Int
     public var batchSize: Int
     public var samplesPerSecond: Double
@@ -19,7 +21,7 @@ public struct ThroughputReport: Sendable, Codable {
 
 
     enum CodingKeys: String, CodingKey {
-        case cell, threads, gflops
+        case cell, tile, threads, gflops
         case batchSize = "batch_size", samplesPerSecond = "samples_per_s", peakGflops = "peak_gflops"
         case peakFraction = "peak_fraction", generationImagesPerSecond = "generation_images_per_s"
         case computeFraction = "compute_fraction", reduceUpdateFraction = "reduce_update_fraction"
@@ -28,22 +30,22 @@ public struct ThroughputReport: Sendable, Codable {
 }
 
 public enum ThroughputBenchmark {
-    /// Single-thread GFLOP/s of the project's GEMM kernel (B packed, as the model uses it) on a
-    /// 510 x 512 x 512 problem (m a multiple of the 6-row tile): the best of 15 runs, the one
-    /// least disturbed by anything else on the machine.
-    public static func measurePeak() -> Double {
-        let m = 510, n = 512, k = 512
+    /// Single-thread GFLOP/s of the project's GEMM kernel with the given tile (B packed, as the
+    /// model uses it) on a 504 x 512 x 512 problem (m a multiple of both tiles' rows, 6 and 8):
+    /// the best of 15 runs, the one least disturbed by anything else on the machine.
+    public static func measurePeak(format: PanelFormat = .preferred) -> Double {
+        let m = 504, n = 512, k = 512
         let a = FloatBuffer(count: m * k), b = FloatBuffer(count: k * n), c = FloatBuffer(count: m * n)
-        let packed = FloatBuffer(count: packedCount(k: k, n: n))
+        let packed = FloatBuffer(count: packedCount(k: k, n: n, format: format))
         var rng = SeededRandom(seed: 1)
         for i in 0..<(m * k) { a[i] = rng.uniform(-1, 1) }
         for i in 0..<(k * n) { b[i] = rng.uniform(-1, 1) }
-        packB(k: k, n: n, b.pointer, rowStride: n, colStride: 1, into: packed.pointer)
+        packB(k: k, n: n, b.pointer, rowStride: n, colStride: 1, into: packed.pointer, format: format)
         var best = 0.0
         for _ in 0..<15 {
             let t0 = monotonicSeconds()
             gemmPacked(m: m, n: n, k: k, a: a.pointer, aRowStride: k, aColStride: 1, packedB: packed.pointer,
-                       c: c.pointer, ldc: n, accumulate: false)
+                       c: c.pointer, ldc: n, accumulate: false, format: format)
             let dt = monotonicSeconds() - t0
             best = max(best, 2 * Double(m * n * k) / dt / 1e9)
         }
@@ -56,12 +58,12 @@ public enum ThroughputBenchmark {
     /// peak: a core that runs slower for a moment while one is measured cannot make the
     /// training look faster than the hardware.
     public static func run(pool: WorkerPool, batchSize: Int, shardSize: Int = 16, model: ModelConfig = .default,
-                           seconds: Double = 3) throws -> ThroughputReport {
-        let peakBefore = measurePeak()
+                           seconds: Double = 3, format: PanelFormat = .preferred) throws -> ThroughputReport {
+        let peakBefore = measurePeak(format: format)
         let data = syntheticSet(count: max(4096, batchSize * 4))
         let params = Parameters.initialized(model, seed: 1)
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: pool,
-                                        shape: StepShape(batchSize: batchSize, shardSize: shardSize))
+                                        shape: StepShape(batchSize: batchSize, shardSize: shardSize), format: format)
         var order = Array(0..<data.count)
         var rng = SeededRandom(seed: 2)
         rng.shuffle(&order)
@@ -78,13 +80,13 @@ public enum ThroughputBenchmark {
                 s += 1
             } while monotonicSeconds() - t0 < seconds
         }
-        let peak = max(peakBefore, measurePeak())
+        let peak = max(peakBefore, measurePeak(format: format))
         let t = engine.timing
         let samplesPerSecond = Double(t.samples) / t.total
         let gflops = samplesPerSecond * model.trainingFlopsPerSample / 1e9
         let wait = pool.waitSeconds
 
-        let generator = try Generator(params: params, pool: pool)
+        let generator = try Generator(params: params, pool: pool, format: format)
         let genSet = syntheticSet(count: 10_000)
         _ = try generator.bottomHalves(genSet, Array(0..<1000))
         let g0 = monotonicSeconds()
@@ -92,7 +94,7 @@ public enum ThroughputBenchmark {
         let genSeconds = monotonicSeconds() - g0
 
         return ThroughputReport(
-            cell: model.cellName, threads: pool.count, batchSize: batchSize, samplesPerSecond: samplesPerSecond, gflops: gflops,
+            cell: model.cellName, tile: format.name, threads: pool.count, batchSize: batchSize, samplesPerSecond: samplesPerSecond, gflops: gflops,
             peakGflops: peak, peakFraction: gflops / (peak * Double(pool.count)),
             generationImagesPerSecond: 10_000 / genSeconds,
             computeFraction: (t.compute - min(wait, t.compute)) / t.total, reduceUpdateFraction: t.reduceAndUpdate / t.total,

@@ -34,7 +34,7 @@ public final class TrainingEngine: @unchecked Sendable {
     public private(set) var timing = StepTiming()
 
     public init(params: Parameters, adamConfig: AdamConfig, pool: WorkerPool, shape: StepShape,
-                group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact) throws {
+                group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact, format: PanelFormat = .preferred) throws {
         guard shape.shardSize >= 1 else { throw PatchRNNError.setting(.shardSize, "must be at least 1 (got \(shape.shardSize))") }
         guard shape.batchSize >= 1 else { throw PatchRNNError.setting(.batchSize, "must be at least 1 (got \(shape.batchSize))") }
         self.group = group
@@ -52,7 +52,7 @@ public final class TrainingEngine: @unchecked Sendable {
         workspaces = PerWorker(count: pool.count)
         let layout = params.layout, workspaces = self.workspaces, capacity = shape.shardSize
         // Each worker allocates (and so first-touches) its own buffers on its own core.
-        try pool.run { w in workspaces[w] = ShardWorkspace(layout: layout, capacity: capacity) }
+        try pool.run { w in workspaces[w] = ShardWorkspace(layout: layout, capacity: capacity, format: format) }
         evaluator = LossEvaluator(params: params, pool: pool, shardSize: shape.shardSize, workspaces: workspaces)
     }
 
@@ -67,9 +67,9 @@ public final class TrainingEngine: @unchecked Sendable {
     /// Floats an engine allocates: the shard gradients, Adam's moments, the ranks' total and
     /// every worker's workspace (read from the same plans as the allocations).
     /// (A Double: the product of sizes that are each within bounds can still exceed an Int.)
-    public static func floats(_ layout: ParameterLayout, shape: StepShape, workers: Int, ranks: Int = 1) -> Double {
+    public static func floats(_ layout: ParameterLayout, shape: StepShape, workers: Int, ranks: Int = 1, format: PanelFormat = .preferred) -> Double {
         Double(shape.slots + 2 + (ranks > 1 ? 1 : 0)) * Double(layout.paddedCount)
-            + Double(workers) * Double(ShardWorkspace.floats(layout, capacity: shape.shardSize))
+            + Double(workers) * Double(ShardWorkspace.floats(layout, capacity: shape.shardSize, format: format))
     }
 
     /// One Adam step on the minibatch `indices` of `data`. Returns the minibatch mean loss

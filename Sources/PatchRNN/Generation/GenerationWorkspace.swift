@@ -28,11 +28,11 @@ public final class GenerationWorkspace: @unchecked Sendable {
     }
 
     /// Floats one workspace allocates (its buffers and its packed weights).
-    public static func floats(_ layout: ParameterLayout, capacity: Int) -> Int {
-        Buffers(layout.config, capacity: capacity).plan.floats + PackedWeights.floats(layout, forms: layout.config.cell.generationForms)
+    public static func floats(_ layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred) -> Int {
+        Buffers(layout.config, capacity: capacity).plan.floats + PackedWeights.floats(layout, forms: layout.config.cell.generationForms, format: format)
     }
 
-    public init(layout: ParameterLayout, capacity: Int) {
+    public init(layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred) {
         self.layout = layout
         self.capacity = capacity
         cell = layout.config.cell
@@ -42,7 +42,7 @@ public final class GenerationWorkspace: @unchecked Sendable {
         layerBuffers = b.layers.map { block.pointers($0) }
         scratch = block.pointers(b.scratch)
         y = block[b.y]
-        weights = PackedWeights(layout: layout, forms: cell.generationForms)
+        weights = PackedWeights(layout: layout, forms: cell.generationForms, format: format)
         shapes = (0..<layout.config.layers).map { layout.config.layerShape($0, rows: capacity) }
     }
 

@@ -1,3 +1,5 @@
+import PatchRNNKernels
+
 /// Free-running generation of bottom halves: feed the 8 true top-half patches, then feed each
 /// prediction, clipped to the pixel range [0, 1], back in. The output after patch 8 is patch
 /// 9; after patch 15 it is patch 16.
@@ -12,18 +14,18 @@ public final class Generator: @unchecked Sendable {
     public static let defaultChunkSize = 64
     let workspaces: PerWorker<GenerationWorkspace>
 
-    public init(params: Parameters, pool: WorkerPool, chunkSize: Int = Generator.defaultChunkSize) throws {
+    public init(params: Parameters, pool: WorkerPool, chunkSize: Int = Generator.defaultChunkSize, format: PanelFormat = .preferred) throws {
         self.params = params
         self.pool = pool
         self.chunkSize = chunkSize
         workspaces = PerWorker(count: pool.count)
         let layout = params.layout, workspaces = self.workspaces
-        try pool.run { w in workspaces[w] = GenerationWorkspace(layout: layout, capacity: chunkSize) }
+        try pool.run { w in workspaces[w] = GenerationWorkspace(layout: layout, capacity: chunkSize, format: format) }
     }
 
     /// Floats a generator allocates for `workers` workers.
-    public static func floats(_ layout: ParameterLayout, workers: Int, chunkSize: Int = defaultChunkSize) -> Int {
-        workers * GenerationWorkspace.floats(layout, capacity: chunkSize)
+    public static func floats(_ layout: ParameterLayout, workers: Int, chunkSize: Int = defaultChunkSize, format: PanelFormat = .preferred) -> Int {
+        workers * GenerationWorkspace.floats(layout, capacity: chunkSize, format: format)
     }
 
     /// Generated bottom halves for `indices` of `data`: [indices.count x 8 x 49].

@@ -1,3 +1,5 @@
+import PatchRNNKernels
+
 /// The teacher-forced mean loss (MSE over sequences x steps x outputs) of the current
 /// parameters over a set of sequences, forward only, in shards the workers take from a queue.
 /// The shards are fixed by `shardSize`, so the result does not depend on the thread count.
@@ -8,10 +10,10 @@ public final class LossEvaluator: @unchecked Sendable {
     let workspaces: PerWorker<ShardWorkspace>
 
     /// With forward-only workspaces of its own (evaluation of a checkpoint).
-    public convenience init(params: Parameters, pool: WorkerPool, shardSize: Int = 64) throws {
+    public convenience init(params: Parameters, pool: WorkerPool, shardSize: Int = 64, format: PanelFormat = .preferred) throws {
         let workspaces = PerWorker<ShardWorkspace>(count: pool.count)
         let layout = params.layout
-        try pool.run { w in workspaces[w] = ShardWorkspace(layout: layout, capacity: shardSize, backward: false) }
+        try pool.run { w in workspaces[w] = ShardWorkspace(layout: layout, capacity: shardSize, backward: false, format: format) }
         self.init(params: params, pool: pool, shardSize: shardSize, workspaces: workspaces)
     }
 

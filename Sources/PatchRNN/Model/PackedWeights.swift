@@ -76,11 +76,11 @@ public final class PackedWeights: @unchecked Sendable {
         return (plan, slots, denseT, dense)
     }
 
-    public static func floats(_ layout: ParameterLayout, forms: PackedForms, format: PanelFormat = .simd8x16) -> Int {
+    public static func floats(_ layout: ParameterLayout, forms: PackedForms, format: PanelFormat = .preferred) -> Int {
         plan(layout, forms: forms, format: format).0.floats
     }
 
-    public init(layout: ParameterLayout, forms: PackedForms, format: PanelFormat = .simd8x16) {
+    public init(layout: ParameterLayout, forms: PackedForms, format: PanelFormat = .preferred) {
         self.layout = layout
         self.forms = forms
         self.format = format

@@ -46,7 +46,7 @@ public final class ShardWorkspace: @unchecked Sendable {
         var patches = 0, outputs = 0, dOutputs = 0, dHiddenAbove = 0, dHiddenBelow = 0, packedGrad = 0
         var hiddens: [Int] = [], cellForward: [[Int]] = [], cellBackward: [Int] = []
 
-        init(_ c: ModelConfig, capacity n: Int, backward: Bool) {
+        init(_ c: ModelConfig, capacity n: Int, backward: Bool, format: PanelFormat) {
             let t = c.steps, h = c.hidden, gh = c.cell.gateCount * h
             patches = plan.add((t + 1) * n * c.inputSize)
             for l in 0..<c.layers {
@@ -59,19 +59,20 @@ public final class ShardWorkspace: @unchecked Sendable {
             dHiddenAbove = plan.add(t * n * h)
             dHiddenBelow = plan.add(t * n * h)
             cellBackward = plan.add(c.cell.backwardBuffers(c.layerShape(0, rows: n)))
-            packedGrad = plan.add(max(packedCount(k: t * n, n: gh), packedCount(k: t * n, n: c.outputSize)))
+            packedGrad = plan.add(max(format.floats(k: t * n, n: gh), format.floats(k: t * n, n: c.outputSize)))
         }
     }
 
     static func forms(backward: Bool) -> PackedForms { backward ? [.forward, .backward] : [.forward] }
 
     /// Floats one workspace allocates (its buffers and its packed weights).
-    public static func floats(_ layout: ParameterLayout, capacity: Int, backward: Bool = true) -> Int {
-        Buffers(layout.config, capacity: capacity, backward: backward).plan.floats
-            + PackedWeights.floats(layout, forms: forms(backward: backward))
+    public static func floats(_ layout: ParameterLayout, capacity: Int, backward: Bool = true, format: PanelFormat = .preferred) -> Int {
+        Buffers(layout.config, capacity: capacity, backward: backward, format: format).plan.floats
+            + PackedWeights.floats(layout, forms: forms(backward: backward), format: format)
     }
 
-    public init(layout: ParameterLayout, capacity: Int, backward: Bool = true) {
+    /// `format`: the GEMM tile (and so the packing) its products use.
+    public init(layout: ParameterLayout, capacity: Int, backward: Bool = true, format: PanelFormat = .preferred) {
         self.layout = layout
         self.capacity = capacity
         includesBackward = backward
@@ -79,14 +80,14 @@ public final class ShardWorkspace: @unchecked Sendable {
         self.config = config
         cell = config.cell
         steps = config.steps
-        let b = Buffers(config, capacity: capacity, backward: backward)
+        let b = Buffers(config, capacity: capacity, backward: backward, format: format)
         let block = BufferBlock(b.plan)
         self.block = block
         patches = block[b.patches]
         hiddens = block.pointers(b.hiddens)
         cellBuffers = b.cellForward.map { block.pointers($0) }
         outputPointer = block[b.outputs]
-        weights = PackedWeights(layout: layout, forms: Self.forms(backward: backward))
+        weights = PackedWeights(layout: layout, forms: Self.forms(backward: backward), format: format)
         dOutputs = block[b.dOutputs]
         dHiddenAbove = block[b.dHiddenAbove]
         dHiddenBelow = block[b.dHiddenBelow]
