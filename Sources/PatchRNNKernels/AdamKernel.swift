@@ -22,31 +22,32 @@ public struct AdamCoefficients: Sendable {
 /// update to that slice, exactly as torch.optim.Adam (foreach=False) computes it:
 ///   m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2
 ///   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-/// `begin` and `end` must be multiples of 8 (the parameter layout pads to whole SIMD blocks),
-/// so every element takes the same path whatever the slicing: results do not depend on the
-/// thread count.
+/// `begin` and `end` must be multiples of 16 (the parameter layout pads to 64 floats), so
+/// every element takes the same path whatever the slicing: results do not depend on the
+/// thread count. 16 floats a block: one cache line of each shard buffer per load, which
+/// matters when a small default shard makes 16 or more buffers to stream.
 public func reduceAndAdamUpdate(
     params: UnsafeMutablePointer<Float>, shardGrads: UnsafePointer<Float>, shards: Int, stride: Int,
     m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
     begin: Int, end: Int, _ c: AdamCoefficients
 ) {
-    let stepSize = V8(repeating: c.stepSize)
-    let bc2Sqrt = V8(repeating: c.biasCorrection2Sqrt)
-    let oneMinusB1 = V8(repeating: 1 - c.beta1), b2 = V8(repeating: c.beta2)
-    let oneMinusB2 = V8(repeating: 1 - c.beta2), eps = V8(repeating: c.epsilon)
+    let stepSize = V16(repeating: c.stepSize)
+    let bc2Sqrt = V16(repeating: c.biasCorrection2Sqrt)
+    let oneMinusB1 = V16(repeating: 1 - c.beta1), b2 = V16(repeating: c.beta2)
+    let oneMinusB2 = V16(repeating: 1 - c.beta2), eps = V16(repeating: c.epsilon)
     var i = begin
     while i < end {
-        var g = load8(shardGrads + i)
+        var g = load16(shardGrads + i)
         var s = 1
-        while s < shards { g += load8(shardGrads + s * stride + i); s += 1 }
-        var mv = load8(m + i)
+        while s < shards { g += load16(shardGrads + s * stride + i); s += 1 }
+        var mv = load16(m + i)
         mv = mv + oneMinusB1 * (g - mv)
-        let vv = b2 * load8(v + i) + oneMinusB2 * (g * g)
-        store8(mv, m + i)
-        store8(vv, v + i)
+        let vv = b2 * load16(v + i) + oneMinusB2 * (g * g)
+        store16(mv, m + i)
+        store16(vv, v + i)
         let denom = vv.squareRoot() / bc2Sqrt + eps
-        store8(load8(params + i) - stepSize * (mv / denom), params + i)
-        i += 8
+        store16(load16(params + i) - stepSize * (mv / denom), params + i)
+        i += 16
     }
 }
 

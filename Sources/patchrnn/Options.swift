@@ -58,10 +58,10 @@ struct PoolOptions: ParsableArguments {
 /// How a training step is cut (`StepShape`): what fixes the numerics besides the seed.
 struct StepOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Minibatch size.") var batchSize: Int = 64
-    @Option(parsing: .unconditional, help: "Sequences per shard: the unit of work a worker takes and of the fixed gradient summation order.")
-    var shardSize: Int = 16
+    @Option(parsing: .unconditional, help: "Sequences per shard: the unit of work a worker takes and of the fixed gradient summation order (default: batch size / 16, within 4...16, so that a batch of 64 keeps 16 workers busy).")
+    var shardSize: Int?
 
-    var shape: StepShape { StepShape(batchSize: batchSize, shardSize: shardSize) }
+    var shape: StepShape { StepShape(batchSize: batchSize, shardSize: shardSize ?? StepShape.defaultShardSize(batchSize: batchSize)) }
 }
 
 /// Which cell (`--cell`): a new model's, or checked against a checkpoint's.

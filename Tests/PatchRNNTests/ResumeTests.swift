@@ -23,7 +23,7 @@ struct ResumeTests {
         var o = options()
         o.model = params.config
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: o.learningRate),
-                                        pool: makePool(threads), shardSize: o.shardSize, maxBatch: o.batchSize)
+                                        pool: makePool(threads), shardSize: o.shape.shardSize, maxBatch: o.batchSize)
         var configuration = Trainer.Configuration(options: o)
         configuration.resumePath = resumePath
         if let interruptSignal { configuration.interruptSignal = interruptSignal }

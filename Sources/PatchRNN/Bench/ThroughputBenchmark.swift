@@ -57,13 +57,13 @@ public enum ThroughputBenchmark {
     /// right before and right after the training steps, and the better of the two is the
     /// peak: a core that runs slower for a moment while one is measured cannot make the
     /// training look faster than the hardware.
-    public static func run(pool: WorkerPool, batchSize: Int, shardSize: Int = 16, model: ModelConfig = .default,
+    public static func run(pool: WorkerPool, batchSize: Int, shardSize: Int? = nil, model: ModelConfig = .default,
                            seconds: Double = 3, format: PanelFormat = .preferred) throws -> ThroughputReport {
         let peakBefore = measurePeak(format: format)
         let data = syntheticSet(count: max(4096, batchSize * 4))
         let params = Parameters.initialized(model, seed: 1)
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: pool,
-                                        shape: StepShape(batchSize: batchSize, shardSize: shardSize), format: format)
+                                        shape: StepShape(batchSize: batchSize, shardSize: shardSize ?? StepShape.defaultShardSize(batchSize: batchSize)), format: format)
         var order = Array(0..<data.count)
         var rng = SeededRandom(seed: 2)
         rng.shuffle(&order)

@@ -11,6 +11,19 @@ public struct StepShape: Sendable, Equatable, Codable {
         self.shardSize = shardSize
     }
 
+    /// A batch cut by the default rule (`defaultShardSize`).
+    public init(batchSize: Int) {
+        self.init(batchSize: batchSize, shardSize: Self.defaultShardSize(batchSize: batchSize))
+    }
+
+    /// The shard size when none is asked for: batch / 16, kept within 4...16. From the batch
+    /// alone, never from the thread count, so that the results stay the same on any machine:
+    /// a batch of 64 becomes 16 shards of 4 (16 workers busy), 256 becomes 16 shards of 16,
+    /// 1,024 becomes 64 shards of 16. Below 4 rows the per-step recurrent GEMM and the
+    /// per-shard gradient buffer cost more than the extra parallelism gives; above 16 the
+    /// GEMMs gain nothing and fewer workers can share a batch (docs/performance-notes.md).
+    public static func defaultShardSize(batchSize: Int) -> Int { min(16, max(4, batchSize / 16)) }
+
     /// Shards of a full minibatch (= slots).
     public var slots: Int { (batchSize + shardSize - 1) / shardSize }
 

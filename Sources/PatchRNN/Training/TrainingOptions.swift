@@ -3,8 +3,9 @@
 public struct TrainingOptions: Sendable, Codable, Equatable {
     public var model = ModelConfig.default
     public var batchSize = 64
-    /// Sequences per shard: the unit of work and of the fixed gradient summation order.
-    public var shardSize = 16
+    /// Sequences per shard: the unit of work and of the fixed gradient summation order; nil:
+    /// `StepShape.defaultShardSize` of the batch size.
+    public var shardSize: Int?
     public var maxEpochs = 100
     /// Early stopping: epochs without validation improvement before stopping.
     public var patience = 5
@@ -20,7 +21,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
 
     /// How each step is cut (batch and shard size; a shard larger than the batch is the batch).
     public var shape: StepShape {
-        get { StepShape(batchSize: batchSize, shardSize: min(shardSize, batchSize)) }
+        get { StepShape(batchSize: batchSize, shardSize: min(shardSize ?? StepShape.defaultShardSize(batchSize: batchSize), batchSize)) }
         set { batchSize = newValue.batchSize; shardSize = newValue.shardSize }
     }
 
@@ -37,7 +38,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
         try Self.check(.hidden, model.hidden, 1...l.hidden)
         try Self.check(.layers, model.layers, 1...l.layers)
         try Self.check(.batchSize, batchSize, 1...l.batchSize)
-        try Self.check(.shardSize, shardSize, 1...Int.max)
+        if let shardSize { try Self.check(.shardSize, shardSize, 1...Int.max) }
         try Self.check(.epochs, maxEpochs, 1...l.epochs)
         try Self.check(.lrPatience, lrPatience, 0...l.patience)
         try Self.check(.patience, patience, 1...l.patience)
@@ -69,7 +70,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
         var m = ["format": "patchrnn-1", "cell": model.cellName, "gate_order": model.cell.gateOrder,
                  "input_size": "\(model.inputSize)", "hidden": "\(model.hidden)", "layers": "\(model.layers)",
                  "output_size": "\(model.outputSize)", "seed": "\(seed)", "batch_size": "\(batchSize)",
-                 "learning_rate": "\(learningRate)", "shard_size": "\(shardSize)",
+                 "learning_rate": "\(learningRate)", "shard_size": "\(shape.shardSize)",
                  "validation_fraction": "\(validationFraction)", "lr_patience": "\(lrPatience)"]
         if let epoch { m["epoch"] = "\(epoch)" }
         if let bestValLoss { m["best_val_loss"] = "\(bestValLoss)" }
