@@ -24,6 +24,10 @@ func flag(_ setting: Setting) -> String {
     case .maxSteps: return "--max-steps"
     case .repeats: return "--repeats"
     case .tile: return "--tile"
+    case .monitor: return "--monitor"
+    case .minDelta: return "--min-delta"
+    case .sampling: return "--scheduled-sampling"
+    case .samplingRamp: return "--sampling-ramp"
     }
 }
 

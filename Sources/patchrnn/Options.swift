@@ -84,9 +84,17 @@ struct TrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Hidden size of each recurrent layer.") var hidden: Int = 64
     @Option(parsing: .unconditional, help: "Stacked recurrent layers.") var layers: Int = 2
     @Option(parsing: .unconditional, help: "Use only the first N training images (quick runs).") var trainLimit: Int?
+    @Option(help: ArgumentHelp("What early stopping, the kept epoch and the learning-rate halving follow: val_bottom (free-running bottom-half MSE on validation images) or val_loss (teacher-forced validation loss). Default: val_bottom; with --plain, val_loss.", valueName: "figure"))
+    var monitor: TrainingOptions.Monitor?
+    @Option(parsing: .unconditional, help: "The smallest fall of the monitored figure that counts as an improvement.") var minDelta: Double = 0
+    @Option(parsing: .unconditional, help: ArgumentHelp("Scheduled sampling: the probability, reached after --sampling-ramp epochs, that a bottom-half training input is the model's own prediction (0: teacher forcing). Default: \(TrainingOptions().sampling.maxProbability); with --plain, 0.", valueName: "p"))
+    var scheduledSampling: Double?
+    @Option(parsing: .unconditional, help: "Epochs over which the scheduled-sampling probability grows linearly from 0.") var samplingRamp: Int = TrainingOptions().sampling.rampEpochs
+    @Flag(help: "The task's plain setting: teacher forcing, early stopping on the validation loss (other flags still apply on top).")
+    var plain = false
 
     func options() throws -> TrainingOptions {
-        var o = TrainingOptions()
+        var o = plain ? TrainingOptions.plain : TrainingOptions()
         o.model = ModelConfig(cell: try cellOptions.resolved(), hidden: hidden, layers: layers)
         o.shape = step.shape
         o.maxEpochs = epochs
@@ -96,6 +104,10 @@ struct TrainOptions: ParsableArguments {
         o.seed = seed
         o.validationFraction = validationFraction
         o.trainLimit = trainLimit
+        if let monitor { o.monitor = monitor }
+        o.minDelta = minDelta
+        if let scheduledSampling { o.sampling.maxProbability = scheduledSampling }
+        o.sampling.rampEpochs = samplingRamp
         return o
     }
 }
@@ -113,3 +125,4 @@ struct DistributedOptions: ParsableArguments {
 }
 
 extension GradientExchange: ExpressibleByArgument {}
+extension TrainingOptions.Monitor: ExpressibleByArgument {}

@@ -16,7 +16,7 @@ struct TrainCommand: ParsableCommand {
             defer { withExtendedLifetime(lock) {} }
             let o = try job.train(group: group, maxSteps: maxSteps).outcome
             guard group.isRoot else { return }
-            print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s; best val_loss \(fmt(o.result.bestValLoss, 5)) at epoch \(o.result.bestEpoch)")
+            print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s; kept epoch \(o.result.bestEpoch) (\(o.result.monitor.rawValue) \(fmt(o.result.bestMonitored, 5)), val_loss \(fmt(o.result.bestValLoss, 5)))")
             print("Wrote:\n" + OutputFiles.training.map { "  " + job.output.path($0) }.joined(separator: "\n"))
         }
     }
@@ -38,7 +38,7 @@ struct RunCommand: ParsableCommand {
             guard group.isRoot else { return }  // generation runs on rank 0; the others are done
             let info = RunInfo(options: o.options, result: o.result, threads: workers.count, processes: group.size)
             let metrics = try Results.generate(params: o.params, test: o.data.test, pool: workers, outDirectory: job.output.out, run: info)
-            print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s on \(workers.count) thread(s); best val_loss \(fmt(o.result.bestValLoss, 5)) at epoch \(o.result.bestEpoch)")
+            print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s on \(workers.count) thread(s); kept epoch \(o.result.bestEpoch) (\(o.result.monitor.rawValue) \(fmt(o.result.bestMonitored, 5)), val_loss \(fmt(o.result.bestValLoss, 5)))")
             print(Results.summary(metrics, files: (OutputFiles.training + OutputFiles.generation).map(job.output.path)), terminator: "")
         }
     }

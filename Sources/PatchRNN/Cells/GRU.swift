@@ -37,10 +37,10 @@ public enum GRUCell: RecurrentCell {
     }
 
     public static func forward(_ buffers: [UnsafeMutablePointer<Float>], h hs: UnsafeMutablePointer<Float>, rows n: Int,
-                               shape: LayerShape, weights w: PackedLayer) {
+                               steps: Range<Int>, shape: LayerShape, weights w: PackedLayer) {
         let h = shape.hidden, g3 = 3 * h
         let gts = buffers[Forward.gates], hn = buffers[Forward.hiddenN], hh = buffers[Forward.step]
-        for s in 0..<shape.steps {
+        for s in steps {
             // h_0 = 0: the first step's hidden projection is zero.
             if s > 0 {
                 gemm(m: n, a: hs + s * n * h, aRowStride: h, b: w.hiddenT, c: hh, ldc: g3, accumulate: false)

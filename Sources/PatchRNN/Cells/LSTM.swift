@@ -33,11 +33,11 @@ public enum LSTMCell: RecurrentCell {
     }
 
     public static func forward(_ buffers: [UnsafeMutablePointer<Float>], h hs: UnsafeMutablePointer<Float>, rows n: Int,
-                               shape: LayerShape, weights w: PackedLayer) {
+                               steps: Range<Int>, shape: LayerShape, weights w: PackedLayer) {
         let h = shape.hidden, g4 = 4 * h
         let gts = buffers[Forward.gates], cs = buffers[Forward.cells], tcs = buffers[Forward.tanhCells]
-        cs.update(repeating: 0, count: n * h)
-        for s in 0..<shape.steps {
+        if steps.lowerBound == 0 { cs.update(repeating: 0, count: n * h) }
+        for s in steps {
             let gs = gts + s * n * g4
             // h_0 = 0: the first step has no recurrent product.
             if s > 0 { gemm(m: n, a: hs + s * n * h, aRowStride: h, b: w.hiddenT, c: gs, ldc: g4, accumulate: true) }

@@ -50,10 +50,12 @@ public protocol RecurrentCell: Sendable {
     /// Floats of each scratch buffer of backward, shared by all layers of a workspace (sized
     /// from layer 0's shape: scratch may depend on rows and hidden size, not on the input size).
     static func backwardBuffers(_ s: LayerShape) -> [Int]
-    /// The recurrence of one layer over all steps for the first `n` rows: reads the input
-    /// projection (buffer 0), writes h_1..h_T into `h` and whatever backward needs.
+    /// The recurrence of one layer over `steps` (all of them, or consecutive ranges from 0 in
+    /// order: scheduled sampling runs the fed-back steps one at a time) for the first `n`
+    /// rows: reads the input projection (buffer 0) of those steps, writes their h_{t+1} into
+    /// `h` and whatever backward needs.
     static func forward(_ buffers: [UnsafeMutablePointer<Float>], h: UnsafeMutablePointer<Float>, rows n: Int,
-                        shape: LayerShape, weights: PackedLayer)
+                        steps: Range<Int>, shape: LayerShape, weights: PackedLayer)
     /// Backward through the recurrence, from dL/dh_t of every step as it comes from above
     /// ([steps*n x H]). Returns the gradients of the input projection (x W_ih^T + b_ih) and of
     /// the hidden projection (h W_hh^T + b_hh) of every step, [steps*n x G*H] each (the same

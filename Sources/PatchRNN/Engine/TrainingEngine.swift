@@ -75,8 +75,9 @@ public final class TrainingEngine: @unchecked Sendable {
     /// One Adam step on the minibatch `indices` of `data`. Returns the minibatch mean loss
     /// (MSE over batch x steps x outputs) before the update. Under MPI, only the entries of
     /// this rank's shards are read (the others may be -1: rows this rank does not hold).
+    /// `feedback`: scheduled sampling's draws for this minibatch (nil: teacher forcing).
     @discardableResult
-    public func step(_ data: PatchSet, _ indices: UnsafeBufferPointer<Int>) throws -> Double {
+    public func step(_ data: PatchSet, _ indices: UnsafeBufferPointer<Int>, feedback: FeedbackDraw? = nil) throws -> Double {
         let batch = indices.count
         precondition(batch >= 1 && batch <= shape.batchSize)
         let shards = shape.shards(ofBatch: batch)
@@ -96,7 +97,7 @@ public final class TrainingEngine: @unchecked Sendable {
             guard let ws = workspaces[w] else { return }
             let s = first + q, r = shape.range(ofShard: s, batch: batch)
             ws.load(data, indices: UnsafeBufferPointer(rebasing: indices[r]))
-            shardLoss[s] = ws.forward(p, rows: r.count)
+            shardLoss[s] = ws.forward(p, rows: r.count, feedback: feedback?.rows(from: r.lowerBound))
             ws.backward(p, rows: r.count, lossScale: lossScale, grad: grads + s * padded)
         }
         // Each worker's slice of the parameter vector (whole SIMD blocks) for the sums and Adam.

@@ -31,6 +31,13 @@ public struct RunInfo: Sendable, Codable, Equatable {
     public var epochs: Int?
     public var bestEpoch: Int?
     public var bestValLoss: Double?
+    /// What early stopping followed (val_loss or val_bottom) and its value at the kept epoch.
+    public var monitor: String?
+    public var bestMonitored: Double?
+    /// Scheduled sampling's final probability (0: teacher forcing) and ramp.
+    public var scheduledSampling: Double?
+    public var samplingRampEpochs: Int?
+    public var shardSize: Int?
     public var trainSeconds: Double?
     public var stoppedEarly: Bool?
     public var threads: Int?
@@ -50,6 +57,11 @@ public struct RunInfo: Sendable, Codable, Equatable {
         epochs = r.history.count
         bestEpoch = r.bestEpoch
         bestValLoss = r.bestValLoss
+        monitor = r.monitor.rawValue
+        bestMonitored = r.bestMonitored
+        scheduledSampling = o.sampling.maxProbability
+        samplingRampEpochs = o.sampling.rampEpochs
+        shardSize = o.shape.shardSize
         trainSeconds = r.trainSeconds
         stoppedEarly = r.stoppedEarly
         self.threads = threads
@@ -60,6 +72,8 @@ public struct RunInfo: Sendable, Codable, Equatable {
         case cell, hidden, layers, seed, epochs, threads, processes, checkpoint
         case batchSize = "batch_size", learningRate = "learning_rate", bestEpoch = "best_epoch"
         case bestValLoss = "best_val_loss", trainSeconds = "train_seconds", stoppedEarly = "stopped_early"
+        case monitor, bestMonitored = "best_monitored", scheduledSampling = "scheduled_sampling"
+        case samplingRampEpochs = "sampling_ramp_epochs", shardSize = "shard_size"
     }
 }
 

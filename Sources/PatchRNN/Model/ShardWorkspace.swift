@@ -10,6 +10,8 @@ import PatchRNNKernels
 // step (inside the cell).
 //
 //   patches [(T+1)n x in]  the 16 patches: rows 0..<Tn are inputs, rows n..<(T+1)n targets
+//   inputs [Tn x in]  (training only) the inputs as fed under scheduled sampling: true
+//                     patches, and the model's own clipped predictions where a draw says so
 //   per layer l: h [(T+1)n x H] (block 0 = h_0 = 0) and the cell's forward buffers
 //   y [Tn x out]
 //   backward: dY [Tn x out], dL/dh from above and for the layer below [Tn x H] each, the
@@ -28,6 +30,9 @@ public final class ShardWorkspace: @unchecked Sendable {
 
     private let block: BufferBlock
     let patches: UnsafeMutablePointer<Float>
+    let sampledInputs: UnsafeMutablePointer<Float>
+    /// Layer 0's input in the last forward: the true patches, or `sampledInputs`.
+    private var layerZeroInput: UnsafePointer<Float>
     let hiddens: [UnsafeMutablePointer<Float>]
     let cellBuffers: [[UnsafeMutablePointer<Float>]]
     let outputPointer: UnsafeMutablePointer<Float>
@@ -43,7 +48,7 @@ public final class ShardWorkspace: @unchecked Sendable {
     /// The buffers of a workspace: indices into one plan.
     struct Buffers {
         var plan = BufferPlan()
-        var patches = 0, outputs = 0, dOutputs = 0, dHiddenAbove = 0, dHiddenBelow = 0, packedGrad = 0
+        var patches = 0, sampledInputs = 0, outputs = 0, dOutputs = 0, dHiddenAbove = 0, dHiddenBelow = 0, packedGrad = 0
         var hiddens: [Int] = [], cellForward: [[Int]] = [], cellBackward: [Int] = []
 
         init(_ c: ModelConfig, capacity n: Int, backward: Bool, format: PanelFormat) {
@@ -55,6 +60,7 @@ public final class ShardWorkspace: @unchecked Sendable {
             }
             outputs = plan.add(t * n * c.outputSize)
             guard backward else { return }
+            sampledInputs = plan.add(t * n * c.inputSize)
             dOutputs = plan.add(t * n * c.outputSize)
             dHiddenAbove = plan.add(t * n * h)
             dHiddenBelow = plan.add(t * n * h)
@@ -84,6 +90,8 @@ public final class ShardWorkspace: @unchecked Sendable {
         let block = BufferBlock(b.plan)
         self.block = block
         patches = block[b.patches]
+        sampledInputs = block[b.sampledInputs]
+        layerZeroInput = UnsafePointer(patches)
         hiddens = block.pointers(b.hiddens)
         cellBuffers = b.cellForward.map { block.pointers($0) }
         outputPointer = block[b.outputs]
@@ -121,10 +129,15 @@ public final class ShardWorkspace: @unchecked Sendable {
     /// Once per parameter version: packs the forward weights.
     public func prepareForward(_ params: UnsafePointer<Float>) { weights.update(from: params, .forward) }
 
-    /// Teacher-forced forward of the `rows` loaded sequences. Returns the sum of squared errors
-    /// of all rows x steps x out predictions.
+    /// Forward of the `rows` loaded sequences: teacher-forced, or (with `feedback`, in
+    /// training) with scheduled sampling. Returns the sum of squared errors of all rows x
+    /// steps x out predictions against the true next patches.
     @discardableResult
-    public func forward(_ params: UnsafePointer<Float>, rows n: Int) -> Double {
+    public func forward(_ params: UnsafePointer<Float>, rows n: Int, feedback: FeedbackDraw? = nil) -> Double {
+        if let feedback, feedback.probability > 0, includesBackward {
+            return sampledForward(params, rows: n, feedback: feedback)
+        }
+        layerZeroInput = UnsafePointer(patches)
         let t = steps, h = config.hidden, gh = cell.gateCount * h
         var x = UnsafePointer(patches)
         var xDim = config.inputSize
@@ -132,7 +145,7 @@ public final class ShardWorkspace: @unchecked Sendable {
             let w = weights.layer(l), hs = hiddens[l], buffers = cellBuffers[l]
             gemm(m: t * n, a: x, aRowStride: xDim, b: w.inputT, c: buffers[0], ldc: gh, accumulate: false)
             hs.update(repeating: 0, count: n * h)
-            cell.forward(buffers, h: hs, rows: n, shape: config.layerShape(l, rows: capacity), weights: w)
+            cell.forward(buffers, h: hs, rows: n, steps: 0..<t, shape: config.layerShape(l, rows: capacity), weights: w)
             x = UnsafePointer(hs + n * h)
             xDim = h
         }
@@ -141,6 +154,42 @@ public final class ShardWorkspace: @unchecked Sendable {
         gemm(m: t * n, a: x, aRowStride: h, b: weights.denseT, c: y, ldc: out, accumulate: false)
         addBiasRows(y, rows: t * n, cols: out, bias: params + layout.denseBias.offset)
         return sumSquaredError(y, patches + n * config.inputSize, rowCount: t * n, cols: out)
+    }
+
+    /// Scheduled sampling: the top-half steps as in teacher forcing (each layer's input
+    /// projection one GEMM over those steps), then each bottom-half step through every layer
+    /// and the Dense layer, so that its prediction, clipped to [0, 1], can be the next input
+    /// of the rows whose draw says so. Backward then reads the inputs as fed.
+    private func sampledForward(_ params: UnsafePointer<Float>, rows n: Int, feedback: FeedbackDraw) -> Double {
+        let t = steps, h = config.hidden, gh = cell.gateCount * h, d = config.inputSize, out = config.outputSize
+        precondition(out == d, "feeding predictions back needs outputs shaped like inputs")
+        let top = min(Patches.topHalf, t), y = outputPointer, bias = params + layout.denseBias.offset
+        sampledInputs.update(from: patches, count: t * n * d)
+        layerZeroInput = UnsafePointer(sampledInputs)
+        // Steps [first, last) of every layer, then of the Dense layer.
+        func run(_ range: Range<Int>) {
+            let rows = range.count * n, r0 = range.lowerBound * n
+            var x = UnsafePointer(sampledInputs) + r0 * d, xDim = d
+            for l in 0..<config.layers {
+                let w = weights.layer(l), hs = hiddens[l], buffers = cellBuffers[l]
+                gemm(m: rows, a: x, aRowStride: xDim, b: w.inputT, c: buffers[0] + r0 * gh, ldc: gh, accumulate: false)
+                if range.lowerBound == 0 { hs.update(repeating: 0, count: n * h) }
+                cell.forward(buffers, h: hs, rows: n, steps: range, shape: config.layerShape(l, rows: capacity), weights: w)
+                x = UnsafePointer(hs + (r0 + n) * h)
+                xDim = h
+            }
+            gemm(m: rows, a: x, aRowStride: h, b: weights.denseT, c: y + r0 * out, ldc: out, accumulate: false)
+            addBiasRows(y + r0 * out, rows: rows, cols: out, bias: bias)
+        }
+        run(0..<top)
+        for s in top..<t {
+            for b in 0..<n where feedback.feedsBack(row: b, step: s) {
+                let prediction = y + ((s - 1) * n + b) * out, input = sampledInputs + (s * n + b) * d
+                for j in 0..<d { input[j] = min(max(prediction[j], 0), 1) }
+            }
+            run(s..<(s + 1))
+        }
+        return sumSquaredError(y, patches + n * d, rowCount: t * n, cols: out)
     }
 
     // MARK: Backward
@@ -181,7 +230,7 @@ public final class ShardWorkspace: @unchecked Sendable {
             gemm(m: h, a: hs + n * h, aRowStride: 1, aColStride: h, b: dG.rows(n..<tn), c: grad + v.weightHHt.offset, ldc: gh, accumulate: false)
             if dHidden != dInput { dG.pack(dInput, rowStride: gh) }
             let xDim = config.layerInputSize(l)
-            let x = l == 0 ? UnsafePointer(patches) : UnsafePointer(hiddens[l - 1] + n * h)
+            let x = l == 0 ? layerZeroInput : UnsafePointer(hiddens[l - 1] + n * h)
             gemm(m: xDim, a: x, aRowStride: 1, aColStride: xDim, b: dG, c: grad + v.weightIHt.offset, ldc: gh, accumulate: false)
             columnSums(dInput, rows: tn, cols: gh, into: grad + v.biasIH.offset)
             if dHidden == dInput {

@@ -34,6 +34,7 @@ public struct PatchRNNError: Error, CustomStringConvertible, Equatable {
 public enum Setting: String, Sendable, CaseIterable {
     case cell, hidden, layers, batchSize, shardSize, epochs, patience, lrPatience, learningRate, seed
     case validationFraction, trainLimit, threads, cores, steps, seconds, maxSteps, repeats, tile
+    case monitor, minDelta, sampling, samplingRamp
 
     /// Plain words for messages of the library.
     public var words: String {
@@ -49,6 +50,9 @@ public enum Setting: String, Sendable, CaseIterable {
         case .hidden: return "the hidden size"
         case .maxSteps: return "the step limit"
         case .layers: return "the number of layers"
+        case .minDelta: return "the minimum improvement"
+        case .sampling: return "the scheduled-sampling probability"
+        case .samplingRamp: return "the scheduled-sampling ramp"
         default: return "the " + rawValue
         }
     }

@@ -2,15 +2,16 @@
 // an optimizer and its schedules): the optimizer (Adam, with its fused sum-and-update) only
 // takes a learning rate; these decide it, and when to stop.
 
-/// Early stopping on the validation loss: keeps the best epoch and says when `patience` epochs
-/// have passed without improvement. Its state lives in `TrainingProgress`, so a resumed run
-/// continues the count.
+/// Early stopping on a monitored validation figure (`TrainingOptions.Monitor`): keeps the best
+/// epoch and says when `patience` epochs have passed without an improvement of more than
+/// `minDelta`. Its state lives in `TrainingProgress`, so a resumed run continues the count.
 public struct EarlyStopping: Sendable, Equatable {
     public let patience: Int
+    public var minDelta = 0.0
 
-    /// Records an epoch's validation loss; returns whether it improved on the best so far.
+    /// Records an epoch's monitored value; returns whether it improved on the best so far.
     public func observe(_ value: Double, epoch: Int, _ p: inout TrainingProgress) -> Bool {
-        if value < p.bestValLoss {
+        if value < p.bestValLoss - minDelta {
             p.bestValLoss = value
             p.bestEpoch = epoch
             p.sinceBest = 0

@@ -53,6 +53,9 @@ public final class Trainer {
         guard engine.shape == configuration.options.shape else {
             throw PatchRNNError("the engine cuts steps as \(engine.shape), the options as \(configuration.options.shape)")
         }
+        if configuration.options.monitor == .valBottom && configuration.generator == nil {
+            throw PatchRNNError.setting(.monitor, "val_bottom needs a generator to measure the validation bottom halves")
+        }
         self.configuration = configuration
         self.engine = engine
         self.data = data
@@ -107,7 +110,8 @@ public final class Trainer {
                 guard try runSteps(of: epoch, &p, startedAt: t0) else { break }  // onStep asked to stop
                 let trainSeconds = monotonicSeconds() - t0
                 let (val, valBottom) = try validate()
-                let improved = options.earlyStopping.observe(val, epoch: epoch, &p)
+                let monitored = options.monitor == .valBottom ? valBottom ?? .nan : val
+                let improved = options.earlyStopping.observe(monitored, epoch: epoch, &p)
                 if improved {
                     best.buffer.copy(from: engine.params.buffer)
                     if let path = configuration.checkpointPath, group.isRoot {
@@ -120,21 +124,23 @@ public final class Trainer {
                 p.learningRate = nextRate
                 let record = EpochRecord(epoch: epoch, trainLoss: p.lossSum / Double(p.samples), valLoss: val, valBottomMSE: valBottom,
                                          seconds: monotonicSeconds() - t0, samplesPerSecond: Double(p.samples) / trainSeconds,
-                                         best: improved, learningRate: Double(epochLearningRate))
+                                         best: improved, learningRate: Double(epochLearningRate),
+                                         samplingProbability: options.sampling.isOn ? options.sampling.probability(epoch: epoch) : nil)
                 p.history.append(record)
                 p.stepInEpoch = stepsPerEpoch  // this epoch is complete
                 reporter.info("Epoch \(epoch)/\(options.maxEpochs) - \(fmt(record.seconds, 1))s - loss: \(fmt(record.trainLoss, 5)) - val_loss: \(fmt(val, 5))\(valBottom.map { " - val_bottom: " + fmt($0, 5) } ?? "") - \(Int(record.samplesPerSecond)) samples/s\(improved ? " *" : "")\(lrNote)")
                 if let logPath = configuration.logPath, group.isRoot { try TrainingLog.write(p.history, to: logPath) }
                 if options.earlyStopping.shouldStop(p) {
-                    reporter.info("Early stopping: validation loss has not improved for \(options.patience) epochs; restoring epoch \(p.bestEpoch) (val_loss \(fmt(p.bestValLoss, 5)))")
+                    reporter.info("Early stopping: \(options.monitor.rawValue) has not improved for \(options.patience) epochs; restoring epoch \(p.bestEpoch) (\(options.monitor.rawValue) \(fmt(p.bestValLoss, 5)))")
                     stoppedEarly = true
                     break
                 }
             }
         }
         engine.params.buffer.copy(from: best.buffer)
-        return TrainingResult(history: p.history, bestEpoch: p.bestEpoch, bestValLoss: p.bestValLoss,
-                              trainSeconds: monotonicSeconds() - start, stoppedEarly: stoppedEarly)
+        let bestValLoss = p.history.first { $0.epoch == p.bestEpoch }?.valLoss ?? .nan
+        return TrainingResult(history: p.history, bestEpoch: p.bestEpoch, bestValLoss: bestValLoss, monitor: options.monitor,
+                              bestMonitored: p.bestValLoss, trainSeconds: monotonicSeconds() - start, stoppedEarly: stoppedEarly)
     }
 
     private var stepsPerEpoch: Int { (split.train.count + options.batchSize - 1) / options.batchSize }
@@ -142,15 +148,20 @@ public final class Trainer {
     /// The rest of an epoch's steps. Returns false when `onStep` asked to stop; throws
     /// `TrainingInterrupted` (after saving the resume state) on a signal.
     private func runSteps(of epoch: Int, _ p: inout TrainingProgress, startedAt t0: Double) throws -> Bool {
-        let order = rows(epochOrder(epoch)), steps = stepsPerEpoch, batchSize = options.batchSize
-        return try order.withUnsafeBufferPointer { all in
+        let fileOrder = epochOrder(epoch)
+        let order = rows(fileOrder), steps = stepsPerEpoch, batchSize = options.batchSize
+        let probability = options.sampling.probability(epoch: epoch)
+        return try order.withUnsafeBufferPointer { all in try fileOrder.withUnsafeBufferPointer { ids in
             while p.stepInEpoch < steps {
                 if let maxSteps = configuration.maxSteps, p.globalStep >= maxSteps {  // a resumed run already there
                     try saveAndStop(signal: 0, &p, elapsed: monotonicSeconds() - t0)
                 }
                 let lo = p.stepInEpoch * batchSize, hi = min(lo + batchSize, all.count)
                 let batch = UnsafeBufferPointer(rebasing: all[lo..<hi])
-                let loss = try engine.step(data, batch)
+                // Scheduled sampling's draws name sequences by training-file index, as every rank does.
+                let feedback = probability > 0
+                    ? FeedbackDraw(probability: probability, seed: options.seed, epoch: epoch, sequenceIDs: ids.baseAddress! + lo) : nil
+                let loss = try engine.step(data, batch, feedback: feedback)
                 p.stepInEpoch += 1
                 p.globalStep += 1
                 p.lossSum += loss * Double(hi - lo)
@@ -166,7 +177,7 @@ public final class Trainer {
                 if !proceed { return false }
             }
             return true
-        }
+        } }
     }
 
     private func saveAndStop(signal: Int32, _ p: inout TrainingProgress, elapsed: Double) throws -> Never {

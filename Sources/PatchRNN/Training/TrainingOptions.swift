@@ -17,7 +17,30 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var validationFraction = 0.1
     /// Use only the first N training images (quick runs and tests); nil: all.
     public var trainLimit: Int?
+    /// What early stopping, the kept checkpoint and the learning-rate plateau rule follow.
+    public var monitor = Monitor.valBottom
+    /// The smallest fall of the monitored value that counts as an improvement.
+    public var minDelta = 0.0
+    /// Scheduled sampling (off: plain teacher forcing).
+    public var sampling = ScheduledSampling(maxProbability: 0.25, rampEpochs: 10)
     public init() {}
+
+    /// The task's plain setting: teacher forcing, early stopping on the validation loss.
+    public static var plain: TrainingOptions {
+        var o = TrainingOptions()
+        o.monitor = .valLoss
+        o.sampling = ScheduledSampling()
+        return o
+    }
+
+    /// The validation figure a run follows.
+    public enum Monitor: String, Codable, Sendable, CaseIterable {
+        /// The teacher-forced validation loss.
+        case valLoss = "val_loss"
+        /// The free-running bottom-half MSE on (up to 2,000) validation images: what the
+        /// generated bottom halves will look like.
+        case valBottom = "val_bottom"
+    }
 
     /// How each step is cut (batch and shard size; a shard larger than the batch is the batch).
     public var shape: StepShape {
@@ -29,7 +52,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// computed from them fits in an Int (so the memory check can refuse what will not fit).
     public static let limits = (hidden: 65_536, layers: 1_024, batchSize: 1 << 24, epochs: 1_000_000, patience: 1_000_000)
 
-    public var earlyStopping: EarlyStopping { EarlyStopping(patience: patience) }
+    public var earlyStopping: EarlyStopping { EarlyStopping(patience: patience, minDelta: minDelta) }
     public var learningRateSchedule: PlateauSchedule { PlateauSchedule(patience: lrPatience) }
 
     /// Checks the options that need no data, before any work starts.
@@ -47,6 +70,13 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
             throw PatchRNNError.setting(.validationFraction, "must be between 0 and 1 (got \(validationFraction))")
         }
         if let trainLimit { try Self.check(.trainLimit, trainLimit, 2...Int.max) }
+        guard minDelta.isFinite, minDelta >= 0, minDelta < 1 else {
+            throw PatchRNNError.setting(.minDelta, "must be 0 or more and below 1 (got \(minDelta))")
+        }
+        guard sampling.maxProbability.isFinite, sampling.maxProbability >= 0, sampling.maxProbability <= 1 else {
+            throw PatchRNNError.setting(.sampling, "must be a probability from 0 to 1 (got \(sampling.maxProbability))")
+        }
+        try Self.check(.samplingRamp, sampling.rampEpochs, 1...l.epochs)
     }
 
     /// `value` must lie in `range`: "must be at least 1 (got -5)" / "must be at most ...".
@@ -71,9 +101,37 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
                  "input_size": "\(model.inputSize)", "hidden": "\(model.hidden)", "layers": "\(model.layers)",
                  "output_size": "\(model.outputSize)", "seed": "\(seed)", "batch_size": "\(batchSize)",
                  "learning_rate": "\(learningRate)", "shard_size": "\(shape.shardSize)",
-                 "validation_fraction": "\(validationFraction)", "lr_patience": "\(lrPatience)"]
+                 "validation_fraction": "\(validationFraction)", "lr_patience": "\(lrPatience)",
+                 "monitor": monitor.rawValue, "min_delta": "\(minDelta)",
+                 "scheduled_sampling": "\(sampling.maxProbability)", "sampling_ramp_epochs": "\(sampling.rampEpochs)"]
         if let epoch { m["epoch"] = "\(epoch)" }
         if let bestValLoss { m["best_val_loss"] = "\(bestValLoss)" }
         return m
+    }
+}
+
+extension TrainingOptions {
+    enum CodingKeys: String, CodingKey {
+        case model, batchSize, shardSize, maxEpochs, patience, lrPatience, learningRate, seed, validationFraction, trainLimit
+        case monitor, minDelta, sampling
+    }
+
+    /// Resume states written before a setting existed read as that setting's old behaviour
+    /// (validation loss, no min-delta, teacher forcing), so they continue as they started.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(ModelConfig.self, forKey: .model)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        shardSize = try c.decodeIfPresent(Int.self, forKey: .shardSize)
+        maxEpochs = try c.decode(Int.self, forKey: .maxEpochs)
+        patience = try c.decode(Int.self, forKey: .patience)
+        lrPatience = try c.decode(Int.self, forKey: .lrPatience)
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        validationFraction = try c.decode(Double.self, forKey: .validationFraction)
+        trainLimit = try c.decodeIfPresent(Int.self, forKey: .trainLimit)
+        monitor = try c.decodeIfPresent(Monitor.self, forKey: .monitor) ?? .valLoss
+        minDelta = try c.decodeIfPresent(Double.self, forKey: .minDelta) ?? 0
+        sampling = try c.decodeIfPresent(ScheduledSampling.self, forKey: .sampling) ?? ScheduledSampling()
     }
 }

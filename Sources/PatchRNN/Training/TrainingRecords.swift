@@ -12,18 +12,24 @@ public struct EpochRecord: Codable, Sendable {
     public var samplesPerSecond: Double
     public var best: Bool
     public var learningRate: Double
+    /// Scheduled sampling's probability of feeding a prediction back in this epoch (nil: off).
+    public var samplingProbability: Double?
 
     enum CodingKeys: String, CodingKey {
         case epoch, seconds, best
         case trainLoss = "train_loss", valLoss = "val_loss", samplesPerSecond = "samples_per_s"
-        case valBottomMSE = "val_bottom_mse", learningRate = "learning_rate"
+        case valBottomMSE = "val_bottom_mse", learningRate = "learning_rate", samplingProbability = "sampling_probability"
     }
 }
 
 public struct TrainingResult: Sendable {
     public var history: [EpochRecord]
     public var bestEpoch: Int
+    /// The validation loss of the kept (best) epoch.
     public var bestValLoss: Double
+    /// What decided the kept epoch, and its value there.
+    public var monitor: TrainingOptions.Monitor
+    public var bestMonitored: Double
     public var trainSeconds: Double
     public var stoppedEarly: Bool
 }
@@ -37,6 +43,8 @@ public struct TrainingProgress: Codable, Sendable {
     public var samples = 0
     public var secondsSoFar = 0.0     // training time spent in this epoch before the stop
     public var globalStep = 0
+    /// The best value of the monitored figure so far (`TrainingOptions.monitor`; the name is
+    /// from when it was always the validation loss, kept so older resume states still read).
     public var bestValLoss = Double.infinity
     public var bestEpoch = 0
     public var sinceBest = 0
