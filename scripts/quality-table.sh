@@ -22,6 +22,7 @@ flags_of() {
     plain) echo "--plain" ;;                                    # teacher forcing, early stopping on val_loss
     val_bottom) echo "--monitor val_bottom --scheduled-sampling 0" ;;
     sampled) echo "--monitor val_bottom" ;;                     # the defaults: val_bottom + scheduled sampling
+    sampled10) echo "--monitor val_bottom --scheduled-sampling 0.1" ;;
     sampled50) echo "--monitor val_bottom --scheduled-sampling 0.5" ;;
     *) echo "quality-table: unknown setting $1" >&2; exit 64 ;;
   esac
@@ -40,7 +41,7 @@ for setting in $settings; do
     fi
     python3 - "$out/metrics.json" "$setting" "$seed" <<'PY'
 import json, sys
-m = json.load(open(sys.argv[1])); t, r = m["test"], m["run"]
+m = json.load(open(sys.argv[1])); t = r = m  # metrics.json: the test metrics and the run's settings side by side
 print(f"| {sys.argv[2]} | {sys.argv[3]} | {t['test_free_running_bottom_mse']:.4f} | {t['test_teacher_forced_mse']:.4f} | {r['epochs']} ({r['best_epoch']}) | {r['train_seconds']:.0f} |")
 PY
   done
@@ -48,6 +49,6 @@ PY
 import json, sys
 s = sys.argv[1]; ms = [json.load(open(f"runs/quality/{s}-seed{k}/metrics.json")) for k in sys.argv[2:]]
 mean = lambda xs: sum(xs) / len(xs)
-print(f"| {s}, mean | | {mean([m['test']['test_free_running_bottom_mse'] for m in ms]):.4f} | {mean([m['test']['test_teacher_forced_mse'] for m in ms]):.4f} | {mean([m['run']['epochs'] for m in ms]):.0f} | {mean([m['run']['train_seconds'] for m in ms]):.0f} |")
+print(f"| {s}, mean | | {mean([m['test_free_running_bottom_mse'] for m in ms]):.4f} | {mean([m['test_teacher_forced_mse'] for m in ms]):.4f} | {mean([m['epochs'] for m in ms]):.0f} | {mean([m['train_seconds'] for m in ms]):.0f} |")
 PY
 done

@@ -6,7 +6,7 @@ import PatchRNNKernels
 @Suite("Data-parallel engine: pinning, determinism, failures", .serialized)
 struct EngineTests {
     /// A short training run; returns the weights and the losses.
-    func train(threads: Int, pinned: Bool, format: PanelFormat = .preferred) throws -> ([Float], [Double]) {
+    func train(threads: Int, pinned: Bool, format: PanelFormat = .preferred, sampling: Bool = false) throws -> ([Float], [Double]) {
         let data = randomPatchSet(count: 200, seed: 8)
         let params = Parameters.initialized(ModelConfig(hidden: 24, layers: 2), seed: 42)
         let pool: WorkerPool
@@ -20,13 +20,14 @@ struct EngineTests {
         var losses: [Double] = []
         var order = Array(0..<200)
         var rng = SeededRandom(seed: 1)
-        for _ in 0..<2 {
+        for epoch in 1...2 {
             rng.shuffle(&order)
             try order.withUnsafeBufferPointer { all in
                 var lo = 0
                 while lo < all.count {
                     let hi = min(lo + 37, all.count)  // 37: shards of 8 plus a partial one; last batch shorter
-                    losses.append(try engine.step(data, UnsafeBufferPointer(rebasing: all[lo..<hi])))
+                    let feedback = sampling ? FeedbackDraw(probability: 0.5, seed: 1, epoch: epoch, sequenceIDs: all.baseAddress! + lo) : nil
+                    losses.append(try engine.step(data, UnsafeBufferPointer(rebasing: all[lo..<hi]), feedback: feedback))
                     lo = hi
                 }
             }
@@ -45,6 +46,18 @@ struct EngineTests {
             #expect(l == l1, "\(format): losses differ with \(n) threads")
         }
         #expect(l1.last! < l1.first!, "training lowered the loss")
+    }
+
+    @Test("with scheduled sampling: bit-identical weights and losses with 1, 2, 3 and 4 threads")
+    func samplingDeterministicAcrossThreadCounts() throws {
+        let (w1, l1) = try train(threads: 1, pinned: true, sampling: true)
+        let (wTF, _) = try train(threads: 1, pinned: true)
+        #expect(w1 != wTF, "sampling changed the training")
+        for n in [2, 3, 4] {
+            let (w, l) = try train(threads: n, pinned: n <= 2, sampling: true)
+            #expect(w == w1, "weights differ with \(n) threads")
+            #expect(l == l1, "losses differ with \(n) threads")
+        }
     }
 
     @Test("training with the SIMD8 and the SIMD16 tile ends within float rounding of each other")

@@ -92,4 +92,16 @@ struct FormatTests {
         #expect(svg.hasPrefix("<svg"))
         #expect(svg.components(separatedBy: "<polyline").count == 3)
     }
+
+    @Test("the loss plot shows the free-running validation curve and marks the kept epoch on the curve that decided it")
+    func lossPlotMonitor() {
+        let bottoms: [Double?] = [0.06, 0.041, 0.043]
+        let svg = lossPlotSVG(train: [0.05, 0.04, 0.035], validation: [0.045, 0.039, 0.036], validationBottom: bottoms,
+                              bestEpoch: 2, monitor: .valBottom)
+        #expect(svg.components(separatedBy: "<polyline").count == 4, "train, validation and free-running curves")
+        #expect(svg.contains("kept: epoch 2"))
+        #expect(svg.contains("<circle") && svg.contains("fill=\"#2ca02c\""), "the marker sits on the free-running curve")
+        let plain = lossPlotSVG(train: [0.05, 0.04], validation: [0.045, 0.039], bestEpoch: 2)
+        #expect(plain.contains("fill=\"#d62728\"/>") && !plain.contains("free-running"))
+    }
 }

@@ -58,6 +58,41 @@ struct GradientTests {
     }
 }
 
+@Suite("Scheduled sampling against the straightforward implementation")
+struct ScheduledSamplingReferenceTests {
+    @Test("a sampled forward and backward (each tile, odd shard splits) equal the reference fed the same clipped predictions",
+          arguments: Cells.names)
+    func sampledMatchesReference(cell: String) throws {
+        let count = 7
+        let params = Parameters.initialized(ModelConfig(cell: try Cells.resolve(cell), hidden: 12, layers: 2), seed: 3)
+        // A larger output bias so that some fed-back predictions leave [0, 1] and the clip matters.
+        for j in 0..<params.config.outputSize { params.buffer[params.layout.denseBias.offset + j] = Float(j % 5) * 0.4 - 0.5 }
+        let data = randomPatchSet(count: count, seed: 17)
+        let ids = (0..<count).map { $0 * 31 + 5 }  // training-file indices: the draws' names for the rows
+        ids.withUnsafeBufferPointer { idp in
+            let draw = FeedbackDraw(probability: 0.5, seed: 4, epoch: 3, sequenceIDs: idp.baseAddress!)
+            let fed = (0..<count).map { b in (Patches.topHalf..<15).filter { draw.feedsBack(row: b, step: $0) }.count }.reduce(0, +)
+            #expect(fed > 10 && fed < 39, "about half of the 49 bottom-half inputs are fed back (\(fed))")
+            let ref = referenceModel(params).runSampled(sequenceArrays(data)) { b, t in draw.feedsBack(row: b, step: t) }
+            #expect(ref.inputs.flatMap { $0 }.contains(0) || ref.inputs.flatMap { $0 }.contains(1), "the clip should act")
+            let teacherForced = referenceModel(params).run(sequenceArrays(data))
+            #expect(abs(ref.loss - teacherForced.loss) > 1e-6 * teacherForced.loss, "feeding back changes the loss")
+            let refOutputs = ref.outputs.flatMap { $0 }.map(Float.init)
+            for format in PanelFormat.all {
+                let fast = fastForwardBackward(params, data, shardSize: 3, format: format, feedback: draw)
+                #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(fast.loss, ref.loss), "\(format) loss \(fast.loss) vs \(ref.loss)")
+                #expect(worstMismatch(fast.outputs, refOutputs, Tolerance(absolute: 2e-6, relative: 1e-5)) == nil, "\(format) outputs")
+                for v in params.layout.allViews {
+                    let expected = ref.grads[v.name]!.map(Float.init)
+                    let scale = Double(expected.map { abs($0) }.max() ?? 1)
+                    let m = worstMismatch(fast.grads[v.name]!, expected, Tolerance(absolute: 1e-5 * scale + 1e-9, relative: 1e-4))
+                    #expect(m == nil, "\(format) \(cell) \(v.name): \(m ?? "")")
+                }
+            }
+        }
+    }
+}
+
 @Suite("Generation against the straightforward implementation")
 struct GenerationReferenceTests {
     @Test("free-running bottom halves (with each GEMM tile) equal the reference on odd shapes and chunk splits",

@@ -80,15 +80,18 @@ struct ReferenceGRU: ReferenceModel {
         return generated
     }
 
-    /// Mean-squared-error loss over batch x 15 x 49, the outputs, and every gradient.
-    func run(_ sequences: [[Float]]) -> (loss: Double, outputs: [[Double]], grads: [String: [Double]]) {
+    /// Mean-squared-error loss over batch x 15 x 49, the outputs, and every gradient; the inputs
+    /// are `inputs` where given (scheduled sampling's fed-back patches), the targets always the
+    /// true next patches of `sequences`.
+    func run(_ sequences: [[Float]], inputs: [[Float]]?) -> (loss: Double, outputs: [[Double]], grads: [String: [Double]]) {
         let h = hidden, b = sequences.count, count = Double(b * steps * d)
         var grads = weights.mapValues { [Double](repeating: 0, count: $0.count) }
         var loss = 0.0
         var outputs: [[Double]] = []
-        for seq in sequences {
+        for (i, seq) in sequences.enumerated() {
+            let fed = inputs?[i] ?? seq
             // Forward, keeping every activation.
-            var xs: [[[Double]]] = [(0..<steps).map { t in (0..<d).map { Double(seq[t * d + $0]) } }]
+            var xs: [[[Double]]] = [(0..<steps).map { t in (0..<d).map { Double(fed[t * d + $0]) } }]
             var rAll: [[[Double]]] = [], zAll: [[[Double]]] = [], nAll: [[[Double]]] = []
             var hnAll: [[[Double]]] = [], hAll: [[[Double]]] = []
             for l in 0..<layers {

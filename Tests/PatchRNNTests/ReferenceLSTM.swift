@@ -62,15 +62,18 @@ struct ReferenceLSTM: ReferenceModel {
         return generated
     }
 
-    /// Mean-squared-error loss over batch x 15 x 49, the outputs, and every gradient.
-    func run(_ sequences: [[Float]]) -> (loss: Double, outputs: [[Double]], grads: [String: [Double]]) {
+    /// Mean-squared-error loss over batch x 15 x 49, the outputs, and every gradient; the inputs
+    /// are `inputs` where given (scheduled sampling's fed-back patches), the targets always the
+    /// true next patches of `sequences`.
+    func run(_ sequences: [[Float]], inputs: [[Float]]?) -> (loss: Double, outputs: [[Double]], grads: [String: [Double]]) {
         let h = hidden, b = sequences.count, n = Double(b * steps * d)
         var grads = weights.mapValues { [Double](repeating: 0, count: $0.count) }
         var loss = 0.0
         var outputs: [[Double]] = []
-        for seq in sequences {
+        for (i, seq) in sequences.enumerated() {
+            let fed = inputs?[i] ?? seq
             // Forward, keeping every activation.
-            var xs: [[[Double]]] = [(0..<steps).map { t in (0..<d).map { Double(seq[t * d + $0]) } }]
+            var xs: [[[Double]]] = [(0..<steps).map { t in (0..<d).map { Double(fed[t * d + $0]) } }]
             var gatesAll: [[[Double]]] = [], cAll: [[[Double]]] = [], hAll: [[[Double]]] = []
             for l in 0..<layers {
                 let inDim = l == 0 ? d : h
@@ -147,7 +150,8 @@ struct ReferenceLSTM: ReferenceModel {
 
 /// Runs the fast path (one shard of all sequences) and returns loss, outputs [b x 15 x 49]
 /// and gradients by name in PyTorch layout.
-func fastForwardBackward(_ params: Parameters, _ data: PatchSet, shardSize: Int? = nil, format: PanelFormat = .preferred)
+func fastForwardBackward(_ params: Parameters, _ data: PatchSet, shardSize: Int? = nil, format: PanelFormat = .preferred,
+                         feedback: FeedbackDraw? = nil)
     -> (loss: Double, outputs: [Float], grads: [String: [Float]])
 {
     let n = data.count, cfg = params.config
@@ -165,7 +169,7 @@ func fastForwardBackward(_ params: Parameters, _ data: PatchSet, shardSize: Int?
         let hi = min(lo + shard, n), rows = hi - lo
         let idx = Array(lo..<hi)
         idx.withUnsafeBufferPointer { ws.load(data, indices: $0) }
-        sse += ws.forward(params.buffer.pointer, rows: rows)
+        sse += ws.forward(params.buffer.pointer, rows: rows, feedback: feedback?.rows(from: lo))
         ws.backward(params.buffer.pointer, rows: rows, lossScale: scale, grad: part.pointer)
         for i in 0..<grad.count { grad[i] += part[i] }
         // outputs are time-major in the workspace: row t * rows + b.

@@ -10,13 +10,38 @@ protocol ReferenceModel {
     var steps: Int { get }
     /// state_dict: name -> values (PyTorch layout); tests perturb it for finite differences.
     var weights: [String: [Double]] { get set }
-    /// Mean-squared-error loss over batch x 15 x 49, the outputs, and every gradient.
-    func run(_ sequences: [[Float]]) -> (loss: Double, outputs: [[Double]], grads: [String: [Double]])
+    /// Mean-squared-error loss over batch x 15 x 49, the outputs, and every gradient, with the
+    /// inputs `inputs` where given (else the sequences' own patches) and the true next patches
+    /// as targets.
+    func run(_ sequences: [[Float]], inputs: [[Float]]?) -> (loss: Double, outputs: [[Double]], grads: [String: [Double]])
     /// Free-running generation of one sequence's 8 bottom-half patches (clipped feedback).
     func generate(_ seq: [Float]) -> [Double]
 }
 
 extension ReferenceModel {
+    func run(_ sequences: [[Float]]) -> (loss: Double, outputs: [[Double]], grads: [String: [Double]]) {
+        run(sequences, inputs: nil)
+    }
+
+    /// Scheduled sampling, the straightforward way: the inputs each sequence is fed when
+    /// `feeds(b, t)` says that input t (a bottom-half step) is the model's own clipped
+    /// prediction of step t - 1, built one step at a time by rerunning the teacher-forced
+    /// reference on the inputs so far; then the loss and gradients on those inputs (no
+    /// gradient through the fed-back values, which are inputs like any other).
+    func runSampled(_ sequences: [[Float]], feeds: (Int, Int) -> Bool)
+        -> (loss: Double, outputs: [[Double]], grads: [String: [Double]], inputs: [[Float]])
+    {
+        var inputs = sequences
+        for b in sequences.indices {
+            for t in Patches.topHalf..<steps where feeds(b, t) {
+                let outputs = run([sequences[b]], inputs: [inputs[b]]).outputs
+                for o in 0..<d { inputs[b][t * d + o] = Float(min(1, max(0, outputs[t - 1][o]))) }
+            }
+        }
+        let r = run(sequences, inputs: inputs)
+        return (r.loss, r.outputs, r.grads, inputs)
+    }
+
     /// The Dense layer over one sequence's top-layer states h_1..h_T, its share of the loss
     /// (sum of squared errors / `elements`) and its gradients: adds to `loss` and `grads`,
     /// returns the outputs and dL/dh of the top layer for every step.

@@ -15,6 +15,10 @@ struct ResumeTests {
         o.patience = 3
         o.lrPatience = 1
         o.seed = 9
+        // The defaults' generation-aware training, with sampling well under way by epoch 2, so
+        // that resuming has the feedback draws and the val_bottom monitor to get right.
+        o.monitor = .valBottom
+        o.sampling = ScheduledSampling(maxProbability: 0.5, rampEpochs: 1)
         return o
     }
 
@@ -22,9 +26,11 @@ struct ResumeTests {
                  resume: ResumeState? = nil) throws -> Trainer {
         var o = options()
         o.model = params.config
+        let pool = makePool(threads)
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: o.learningRate),
-                                        pool: makePool(threads), shardSize: o.shape.shardSize, maxBatch: o.batchSize)
+                                        pool: pool, shardSize: o.shape.shardSize, maxBatch: o.batchSize)
         var configuration = Trainer.Configuration(options: o)
+        configuration.generator = try Generator(params: params, pool: pool)
         configuration.resumePath = resumePath
         if let interruptSignal { configuration.interruptSignal = interruptSignal }
         return try Trainer(configuration, engine: engine, data: data, split: Split(count: data.count, validationFraction: 0.2, seed: o.seed),

@@ -42,6 +42,38 @@ struct ScheduleTests {
         #expect(p.bestEpoch == 3 && p.bestValLoss == 0.4 && p.sinceBest == 2)
     }
 
+    @Test("scheduled sampling: the probability ramps linearly, and the draws hit it and depend on (seed, epoch, sequence, step) alone")
+    func samplingSchedule() {
+        let s = ScheduledSampling(maxProbability: 0.4, rampEpochs: 4)
+        #expect(s.probability(epoch: 1) == 0 && s.probability(epoch: 3) == 0.2 && s.probability(epoch: 5) == 0.4 && s.probability(epoch: 50) == 0.4)
+        #expect(ScheduledSampling().probability(epoch: 30) == 0 && !ScheduledSampling().isOn)
+        let ids = Array(0..<20_000)
+        ids.withUnsafeBufferPointer { p in
+            let draw = FeedbackDraw(probability: 0.3, seed: 7, epoch: 2, sequenceIDs: p.baseAddress!)
+            var hits = 0
+            for b in ids { for t in 8..<15 where draw.feedsBack(row: b, step: t) { hits += 1 } }
+            let rate = Double(hits) / Double(ids.count * 7)
+            #expect(abs(rate - 0.3) < 0.01, "rate \(rate)")
+            // The same sequence at another row of another minibatch gets the same draws.
+            let shifted = draw.rows(from: 100)
+            #expect((8..<15).allSatisfy { shifted.feedsBack(row: 5, step: $0) == draw.feedsBack(row: 105, step: $0) })
+            let otherEpoch = FeedbackDraw(probability: 0.3, seed: 7, epoch: 3, sequenceIDs: p.baseAddress!)
+            let otherSeed = FeedbackDraw(probability: 0.3, seed: 8, epoch: 2, sequenceIDs: p.baseAddress!)
+            let differs = { (o: FeedbackDraw) in (0..<500).contains { b in (8..<15).contains { o.feedsBack(row: b, step: $0) != draw.feedsBack(row: b, step: $0) } } }
+            #expect(differs(otherEpoch) && differs(otherSeed))
+        }
+    }
+
+    @Test("early stopping on val_bottom with a min-delta: only falls larger than the delta count")
+    func minDelta() {
+        var p = TrainingProgress()
+        let stopping = EarlyStopping(patience: 2, minDelta: 0.001)
+        #expect(stopping.observe(0.040, epoch: 1, &p))
+        #expect(!stopping.observe(0.0395, epoch: 2, &p), "a fall of 0.0005 is within the delta")
+        #expect(stopping.observe(0.0385, epoch: 3, &p))
+        #expect(p.bestEpoch == 3 && p.sinceBest == 0)
+    }
+
     @Test("early stopping ends training and restores the best epoch's weights, which the checkpoint holds")
     func earlyStoppingRestoresBest() throws {
         let data = randomPatchSet(count: 160, seed: 4)
@@ -53,6 +85,7 @@ struct ScheduleTests {
         o.patience = 2
         o.lrPatience = 0
         o.learningRate = 0.01  // large enough on random data that validation soon stops improving
+        o.monitor = .valLoss   // no generator here: the teacher-forced validation loss decides
         let params = Parameters.initialized(o.model, seed: 2)
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: o.learningRate), pool: makePool(2), shape: o.shape)
         let dir = try temporaryDirectory()

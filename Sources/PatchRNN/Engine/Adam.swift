@@ -30,4 +30,10 @@ public final class AdamState: @unchecked Sendable {
         m = FloatBuffer(count: count)
         v = FloatBuffer(count: count)
     }
+
+    /// With the moments' pages first touched by `firstTouch` (see `FloatBuffer`).
+    init(count: Int, firstTouch: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
+        m = try FloatBuffer(count: count, firstTouch: firstTouch)
+        v = try FloatBuffer(count: count, firstTouch: firstTouch)
+    }
 }

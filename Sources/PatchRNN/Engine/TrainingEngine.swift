@@ -43,10 +43,20 @@ public final class TrainingEngine: @unchecked Sendable {
         self.pool = pool
         self.shape = shape
         self.exchange = exchange
-        // The sum-and-update kernel works on whole blocks of 8; the slices below are multiples of 64.
-        precondition(params.layout.paddedCount % 64 == 0)
-        adam = AdamState(count: params.layout.paddedCount)
-        shardGrads = FloatBuffer(count: shape.slots * params.layout.paddedCount)
+        // The sum-and-update kernel works on whole blocks of 16; the slices below are multiples of 64.
+        let padded = params.layout.paddedCount, slots = shape.slots
+        precondition(padded % 64 == 0)
+        // NUMA: worker w sums and updates slice w of the parameter vector every step, reading
+        // slice w of every shard's gradient and of Adam's moments. It zeroes those slices
+        // itself, so that their pages are first touched, and so placed, on its own node.
+        func zeroBySlices(_ p: UnsafeMutablePointer<Float>, copies: Int) throws {
+            try pool.run { w in
+                let r = Self.sumSlice(worker: w, workers: pool.count, padded: padded)
+                for c in 0..<copies where !r.isEmpty { (p + c * padded + r.lowerBound).initialize(repeating: 0, count: r.count) }
+            }
+        }
+        adam = try AdamState(count: padded) { try zeroBySlices($0, copies: 1) }
+        shardGrads = try FloatBuffer(count: slots * padded) { try zeroBySlices($0, copies: slots) }
         shardLoss = .allocate(capacity: shape.slots)
         rankTotal = group.size > 1 ? FloatBuffer(count: params.layout.paddedCount) : nil
         workspaces = PerWorker(count: pool.count)
@@ -100,8 +110,6 @@ public final class TrainingEngine: @unchecked Sendable {
             shardLoss[s] = ws.forward(p, rows: r.count, feedback: feedback?.rows(from: r.lowerBound))
             ws.backward(p, rows: r.count, lossScale: lossScale, grad: grads + s * padded)
         }
-        // Each worker's slice of the parameter vector (whole SIMD blocks) for the sums and Adam.
-        let slice = (padded / 64 + workers - 1) / workers * 64
         // What Adam sums: every shard's gradient, or (allreduce) one buffer with the ranks' total.
         var summed = UnsafePointer(grads), summedShards = shards
         var sse = 0.0
@@ -110,8 +118,8 @@ public final class TrainingEngine: @unchecked Sendable {
         if group.size > 1, exchange == .allreduce, let total = rankTotal?.pointer {
             for s in mine { sse += shardLoss[s] }
             try pool.run { w in
-                let begin = min(w * slice, padded), end = min(begin + slice, padded)
-                if begin < end { sumShards(grads, shards: mine, stride: padded, into: total, begin: begin, end: end) }
+                let r = Self.sumSlice(worker: w, workers: workers, padded: padded)
+                if !r.isEmpty { sumShards(grads, shards: mine, stride: padded, into: total, begin: r.lowerBound, end: r.upperBound) }
             }
             try group.allReduceSum(total, count: padded, &sse)
             summed = UnsafePointer(total)
@@ -134,10 +142,10 @@ public final class TrainingEngine: @unchecked Sendable {
         let coefficients = adamConfig.coefficients(step: adam.step)
         let m = adam.m.pointer, v = adam.v.pointer, summedShardCount = summedShards, summedGrads = summed
         try pool.run { w in
-            let begin = min(w * slice, padded), end = min(begin + slice, padded)
-            if begin < end {
+            let r = Self.sumSlice(worker: w, workers: workers, padded: padded)
+            if !r.isEmpty {
                 reduceAndAdamUpdate(params: p, shardGrads: summedGrads, shards: summedShardCount, stride: padded,
-                                    m: m, v: v, begin: begin, end: end, coefficients)
+                                    m: m, v: v, begin: r.lowerBound, end: r.upperBound, coefficients)
             }
         }
         timing.reduceAndUpdate += monotonicSeconds() - t2
@@ -152,6 +160,14 @@ public final class TrainingEngine: @unchecked Sendable {
     }
 
     public func resetTiming() { timing = StepTiming() }
+
+    /// Worker w's slice of the parameter vector for the gradient sum and Adam: whole blocks of
+    /// 64 floats, so every element takes the same path whatever the worker count.
+    static func sumSlice(worker w: Int, workers: Int, padded: Int) -> Range<Int> {
+        let slice = (padded / 64 + workers - 1) / workers * 64
+        let begin = min(w * slice, padded)
+        return begin..<min(begin + slice, padded)
+    }
 
     /// The first tensor whose weights or gradient (summed over the shards) hold a NaN or an
     /// infinity, as "name (weights)" or "name (gradient)".

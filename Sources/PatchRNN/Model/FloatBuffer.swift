@@ -13,6 +13,17 @@ public final class FloatBuffer: @unchecked Sendable {
         pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
+    /// A buffer whose zeroing (its pages' first touch, which places them on a NUMA node) is
+    /// left to `firstTouch`, which must zero all of it: the engine lets each worker zero the
+    /// part it will read most, so that part lands on the worker's own node.
+    public init(count: Int, firstTouch: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        pointer[0] = 0  // (a 0-float buffer still has one float)
+        try firstTouch(pointer)
+    }
+
     public convenience init(_ values: [Float]) {
         self.init(count: values.count)
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }

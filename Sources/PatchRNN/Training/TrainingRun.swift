@@ -98,7 +98,8 @@ public enum TrainingRun {
             try Safetensors.save(params, metadata: options.summary(epoch: result.bestEpoch, bestValLoss: result.bestValLoss),
                                  to: outDirectory + "/" + OutputFiles.checkpoint)
             try writeFileAtomically(lossPlotSVG(train: result.history.map(\.trainLoss), validation: result.history.map(\.valLoss),
-                                                bestEpoch: result.bestEpoch), to: outDirectory + "/" + OutputFiles.lossPlot)
+                                                validationBottom: result.history.map(\.valBottomMSE),
+                                                bestEpoch: result.bestEpoch, monitor: result.monitor), to: outDirectory + "/" + OutputFiles.lossPlot)
         }
         if group.size > 1 {
             let t = engine.timing, steps = Double(max(t.steps, 1))
