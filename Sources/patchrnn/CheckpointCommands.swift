@@ -4,7 +4,7 @@ import PatchRNN
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate the bottom halves of the test digits from a checkpoint; write samples.png, truth.png and metrics.json.")
+        abstract: "Generate the bottom halves of the test images from a checkpoint; write samples.png, truth.png and metrics.json.")
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
     @Option(help: "A safetensors checkpoint (PatchRNN's or a PyTorch state_dict saved as safetensors).")
@@ -20,7 +20,9 @@ struct GenerateCommand: ParsableCommand {
             if let w = lock.warning, !pool.quiet { printError(w) }
             let (params, _) = try Safetensors.load(path: checkpoint)
             try Cells.check(requested: cell.cell, against: params.config, file: checkpoint)
-            let test = try MNIST.loadTest(directory: MNIST.resolveDirectory(dataOptions.data))
+            let directory = MNIST.resolveDirectory(dataOptions.data)
+            let test = try MNIST.loadTest(directory: directory)
+            let classNames = try MNIST.classNames(directory: directory)
             let workers = try pool.makePool(reporter: reporter)
             var info = RunInfo()
             info.checkpoint = checkpoint
@@ -28,7 +30,8 @@ struct GenerateCommand: ParsableCommand {
             info.cell = params.config.cellName
             info.hidden = params.config.hidden
             info.layers = params.config.layers
-            let metrics = try Results.generate(params: params, test: test, pool: workers, outDirectory: output.out, run: info)
+            let metrics = try Results.generate(params: params, test: test, pool: workers, outDirectory: output.out, run: info,
+                                               classNames: classNames)
             print(Results.summary(metrics, files: OutputFiles.generation.map(output.path)), terminator: "")
         }
     }
@@ -54,7 +57,8 @@ struct EvaluateCommand: ParsableCommand {
             let test = try MNIST.loadTest(directory: directory)
             let train = baselines ? try MNIST.load(directory: directory, withTest: false).train : nil
             let workers = try pool.makePool(reporter: reporter)
-            let metrics = try Results.generate(params: params, test: test, pool: workers, outDirectory: nil, run: nil)
+            let metrics = try Results.generate(params: params, test: test, pool: workers, outDirectory: nil, run: nil,
+                                               classNames: try MNIST.classNames(directory: directory))
             let measured = try train.map { try Baselines.measure(train: $0, test: test, pool: workers) }
             if json {
                 print(try measured.map { try jsonText(MetricsFile(test: metrics, run: RunInfo(), baselines: $0)) } ?? jsonText(metrics), terminator: "")

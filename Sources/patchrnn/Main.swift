@@ -7,7 +7,7 @@ import PatchRNNKernels
 struct PatchRNNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "patchrnn",
-        abstract: "Train a recurrent network (LSTM or GRU) to draw the bottom half of MNIST digits from the top half.",
+        abstract: "Train a recurrent network (LSTM or GRU) to draw the bottom half of MNIST digits (or any 28x28 IDX data set of 10 classes) from the top half.",
         discussion: """
         Each 28x28 digit is cut into 16 patches of 7x7; two stacked LSTM (or, with --cell gru, GRU) layers and a Dense layer \
         learn to predict patch t+1 from patches 1..t. Training is data-parallel over worker \

@@ -26,7 +26,7 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Train, then generate: the whole job (the default command).",
-        discussion: "Writes model.safetensors, train-log.jsonl, loss.svg, samples.png (true top halves, generated bottom halves), truth.png (the same digits as they are) and metrics.json to --out.")
+        discussion: "Writes model.safetensors, train-log.jsonl, loss.svg, samples.png (true top halves, generated bottom halves), truth.png (the same images as they are) and metrics.json to --out.")
     @OptionGroup var job: TrainingJobOptions
 
     func run() throws {
@@ -37,7 +37,8 @@ struct RunCommand: ParsableCommand {
             let (o, workers) = try job.train(group: group)
             guard group.isRoot else { return }  // generation runs on rank 0; the others are done
             let info = RunInfo(options: o.options, result: o.result, threads: workers.count, processes: group.size)
-            let metrics = try Results.generate(params: o.params, test: o.data.test, pool: workers, outDirectory: job.output.out, run: info)
+            let metrics = try Results.generate(params: o.params, test: o.data.test, pool: workers, outDirectory: job.output.out, run: info,
+                                               classNames: o.data.classNames)
             print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s on \(workers.count) thread(s); kept epoch \(o.result.bestEpoch) (\(o.result.monitor.rawValue) \(fmt(o.result.bestMonitored, 5)), val_loss \(fmt(o.result.bestValLoss, 5)))")
             print(Results.summary(metrics, files: (OutputFiles.training + OutputFiles.generation).map(job.output.path)), terminator: "")
         }

@@ -77,6 +77,25 @@ struct CommandLineTests {
         #expect(FileManager.default.fileExists(atPath: "\(out)/gen/samples.png"))
     }
 
+    @Test("a data set other than MNIST in the same format, with its own class names, trains and generates; a bad classes.txt is refused")
+    func otherDataSet() throws {
+        let data = try syntheticMNIST(train: 300, test: 60)
+        let names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+        try (names.joined(separator: "\n") + "\n").write(toFile: data + "/" + MNIST.classNamesFile, atomically: true, encoding: .utf8)
+        let out = data + "/out"
+        let r = try run(["run", "--data", data, "--out", out, "--epochs", "1", "--batch-size", "32", "--threads", "2", "--quiet"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout.contains("class") && r.stdout.contains("9 Ankle boot") && !r.stdout.contains("digit"), "stdout: \(r.stdout)")
+        let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/metrics.json"))) as? [String: Any])
+        #expect(metrics["class_names"] as? [String] == names)
+        let g = try run(["generate", "--data", data, "--checkpoint", "\(out)/model.safetensors", "--out", "\(out)/gen", "--quiet"])
+        #expect(g.status == 0 && g.stdout.contains("1 Trouser"), "stderr: \(g.stderr)")
+
+        try "Cat\nDog\n".write(toFile: data + "/" + MNIST.classNamesFile, atomically: true, encoding: .utf8)
+        let bad = try run(["generate", "--data", data, "--checkpoint", "\(out)/model.safetensors", "--out", "\(out)/gen2", "--quiet"])
+        #expect(bad.status != 0 && bad.stderr.contains("names 2 classes") && bad.stderr.split(separator: "\n").count == 1, "stderr: \(bad.stderr)")
+    }
+
     @Test("impossible options and bad inputs end in one line on stderr and a non-zero exit",
           arguments: [
             (["train", "--batch-size", "0"], "--batch-size must be at least 1"),
@@ -91,6 +110,10 @@ struct CommandLineTests {
             (["train", "--hidden", "40000"], "GiB of buffers"),
             (["train", "--patience", "0"], "--patience must be at least 1"),
             (["train", "--resume", "/nonexistent.safetensors"], "no such checkpoint file"),
+            (["train", "--monitor", "val_acc"], "val_acc"),
+            (["train", "--scheduled-sampling", "1.5"], "--scheduled-sampling must be a probability from 0 to 1"),
+            (["train", "--min-delta=-0.1"], "--min-delta must be 0 or more"),
+            (["train", "--sampling-ramp", "0"], "--sampling-ramp must be at least 1"),
           ])
     func badInput(args: [String], message: String) throws {
         let data = try syntheticMNIST(train: 100, test: 20)

@@ -1,9 +1,29 @@
 import Foundation
 
-/// The four MNIST files, located and validated.
+/// The four files of MNIST, or of any data set in its format (28x28 images in IDX files under
+/// the standard names, labels 0-9: Fashion-MNIST, Kuzushiji-MNIST, ...), located and validated.
 public struct MNIST: Sendable {
     public let train: PatchSet
     public let test: PatchSet
+    /// The data set's own names of its 10 classes (`classes.txt` in its folder), if it has them.
+    public var classNames: [String]? = nil
+
+    /// Beside the IDX files: one class name per line, for label 0 to 9 (e.g. Fashion-MNIST's
+    /// "T-shirt/top", "Trouser", ...). Without it the classes are called by their labels.
+    public static let classNamesFile = "classes.txt"
+
+    /// The class names of the data set in `directory`: nil without `classes.txt`; an error if
+    /// that file does not name exactly 10 classes.
+    public static func classNames(directory: String) throws -> [String]? {
+        let path = directory + "/" + classNamesFile
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let text = String(decoding: try readFileContents(path, limit: 65_536, what: "class-names file"), as: UTF8.self)
+        let names = text.split(whereSeparator: { $0.isNewline }).map { $0.trimmingCharacters(in: CharacterSet.whitespaces) }.filter { !$0.isEmpty }
+        guard names.count == 10 else {
+            throw PatchRNNError.file(path, "names \(names.count) classes; it must name 10, one per line, for labels 0 to 9")
+        }
+        return names
+    }
 
     public static let files = (
         trainImages: "train-images-idx3-ubyte", trainLabels: "train-labels-idx1-ubyte",
@@ -42,7 +62,7 @@ public struct MNIST: Sendable {
         if withTest { _ = try (path(directory, files.testImages), path(directory, files.testLabels)) }
         let train = try loadPair(images: trainImages, labels: trainLabels, keep: keepTrain)
         let test = withTest ? try loadTest(directory: directory) : PatchSet(images: [], labels: [])
-        return MNIST(train: train, test: test)
+        return MNIST(train: train, test: test, classNames: try classNames(directory: directory))
     }
 
     /// Only the test pair (`generate`, `evaluate`).
@@ -83,7 +103,7 @@ public struct MNIST: Sendable {
         }
         guard img.dimensions[0] > 0 else { throw PatchRNNError.file(images, "holds no images") }
         if let bad = lab.bytes.first(where: { $0 > 9 }) {
-            throw PatchRNNError.file(labels, "label \(bad) is not a digit 0-9")
+            throw PatchRNNError.file(labels, "label \(bad) is not a class 0-9 (the model's report has 10 classes)")
         }
         guard let keep else { return PatchSet(images: img.bytes, labels: lab.bytes) }
         let records = try keep(lab.bytes.count)

@@ -9,6 +9,8 @@ public struct TestMetrics: Sendable, Codable, Equatable {
     public var perClassBottomMSE: [Double?]
     public var perClassCount: [Int]
     public var generationSeconds: Double
+    /// The data set's names of the classes (absent: the classes are their labels 0-9).
+    public var classNames: [String]?
 
     enum CodingKeys: String, CodingKey {
         case testFreeRunningBottomMSE = "test_free_running_bottom_mse"
@@ -16,6 +18,7 @@ public struct TestMetrics: Sendable, Codable, Equatable {
         case perClassBottomMSE = "per_class_bottom_mse"
         case perClassCount = "per_class_count"
         case generationSeconds = "generation_seconds"
+        case classNames = "class_names"
     }
 }
 

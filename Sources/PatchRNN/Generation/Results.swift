@@ -4,10 +4,11 @@ public enum Results {
     /// writes samples.png (true top + generated bottom), truth.png (the same 100 digits as they
     /// are) and, when `run` is given, metrics.json (the test metrics and `run`).
     public static func generate(params: Parameters, test: PatchSet, pool: WorkerPool, outDirectory: String?,
-                                run: RunInfo?) throws -> TestMetrics {
+                                run: RunInfo?, classNames: [String]? = nil) throws -> TestMetrics {
         let evaluator = try LossEvaluator(params: params, pool: pool)
         let generator = try Generator(params: params, pool: pool)
-        let (metrics, generations) = try evaluateTestSet(generator: generator, evaluator: evaluator, test: test)
+        var (metrics, generations) = try evaluateTestSet(generator: generator, evaluator: evaluator, test: test)
+        metrics.classNames = classNames
         if let outDirectory {
             try prepareOutputDirectory(outDirectory)
             let (generated, truth) = sampleGrids(generations: generations, test: test, perClass: 10)
@@ -38,11 +39,15 @@ public enum Results {
     public static func summary(_ m: TestMetrics, files: [String]) -> String {
         func column(_ v: Int) -> String { String(v).padding(toLength: 8, withPad: " ", startingAt: 0) }
         var s = "Test set (\(m.perClassCount.reduce(0, +)) images), bottom half generated from the top half:\n"
-        s += "  digit   images   bottom-half MSE\n"
-        for d in 0..<m.perClassBottomMSE.count {
-            s += "  \(d)       \(column(m.perClassCount[d])) \(m.perClassBottomMSE[d].map { fmt($0, 5) } ?? "-")\n"
+        let names = (0..<m.perClassBottomMSE.count).map { c in m.classNames.map { "\(c) \($0[c])" } ?? "\(c)" }
+        let width = max(8, (names.map(\.count).max() ?? 0) + 2)
+        s += "  " + "class".padding(toLength: width, withPad: " ", startingAt: 0) + "images   bottom-half MSE\n"
+        for c in 0..<m.perClassBottomMSE.count {
+            s += "  " + names[c].padding(toLength: width, withPad: " ", startingAt: 0)
+                + "\(column(m.perClassCount[c])) \(m.perClassBottomMSE[c].map { fmt($0, 5) } ?? "-")\n"
         }
-        s += "  all     \(column(m.perClassCount.reduce(0, +))) \(fmt(m.testFreeRunningBottomMSE, 5))   (free-running)\n"
+        s += "  " + "all".padding(toLength: width, withPad: " ", startingAt: 0)
+            + "\(column(m.perClassCount.reduce(0, +))) \(fmt(m.testFreeRunningBottomMSE, 5))   (free-running)\n"
         s += "  teacher-forced test MSE (all 15 steps): \(fmt(m.testTeacherForcedMSE, 5))\n"
         s += "  generation of all test images: \(fmt(m.generationSeconds, 3)) s\n"
         if !files.isEmpty { s += "Wrote:\n" + files.map { "  " + $0 }.joined(separator: "\n") + "\n" }

@@ -59,7 +59,7 @@ public enum TrainingRun {
             return held
         }
         guard let split else { throw PatchRNNError("no training images were read") }
-        reporter.info("MNIST from \(dir): \(split.train.count) training, \(split.validation.count) validation, \(mnist.test.count) test images (loaded in \(fmt(monotonicSeconds() - loadStart, 1)) s)")
+        reporter.info("Data from \(dir)\(mnist.classNames.map { " (classes: " + $0.joined(separator: ", ") + ")" } ?? ""): \(split.train.count) training, \(split.validation.count) validation, \(mnist.test.count) test images (loaded in \(fmt(monotonicSeconds() - loadStart, 1)) s)")
         if group.size > 1 {
             reporter.info("\(group.size) MPI ranks, gradient exchange: \(exchange.rawValue)")
             reporter.info("\(group.label): holds \(mnist.train.count) of the training-file images (its slots of every minibatch\(group.isRoot ? ", plus validation" : ""))")
