@@ -3,11 +3,11 @@
 # prints one markdown row per run (test free-running bottom-half MSE, teacher-forced test MSE,
 # epochs, kept epoch, training seconds) and the mean per setting. Results go to
 # runs/quality/<setting>-seed<N>/ (a finished run is not repeated; delete it to redo it).
-#   scripts/quality-table.sh [--seeds "1 2 3"] [--settings "plain val_bottom sampled"] [-- extra patchrnn run flags]
+#   scripts/quality-table.sh [--seeds "1 2 3"] [--settings "plain val_bottom sampled default"] [-- extra patchrnn run flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds="1 2 3"
-settings="plain val_bottom sampled"
+settings="plain val_bottom sampled default"
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -19,11 +19,10 @@ while [ $# -gt 0 ]; do
 done
 flags_of() {
   case "$1" in
-    plain) echo "--plain" ;;                                    # teacher forcing, early stopping on val_loss
-    val_bottom) echo "--monitor val_bottom --scheduled-sampling 0" ;;
-    sampled) echo "--monitor val_bottom" ;;                     # the defaults: val_bottom + scheduled sampling
-    sampled10) echo "--monitor val_bottom --scheduled-sampling 0.1" ;;
-    sampled50) echo "--monitor val_bottom --scheduled-sampling 0.5" ;;
+    plain) echo "--plain" ;;                                                   # teacher forcing, early stopping on val_loss, lr 1e-3
+    val_bottom) echo "--plain --monitor val_bottom" ;;                         # the same, early stopping on val_bottom
+    sampled) echo "--plain --monitor val_bottom --scheduled-sampling 0.25" ;;  # and scheduled sampling
+    default) echo "" ;;                                                        # the defaults: all that, with lr 2e-3
     *) echo "quality-table: unknown setting $1" >&2; exit 64 ;;
   esac
 }

@@ -17,6 +17,8 @@ struct BenchCommand: ParsableCommand {
     var repeats: Int?
     @Option(help: ArgumentHelp("GEMM tile: auto (\(PanelFormat.preferred.name) on this CPU), simd8, simd16, or both (alternated, with their ratio).", valueName: "tile"))
     var tile = "auto"
+    @Option(parsing: .unconditional, help: ArgumentHelp("Time the steps with scheduled sampling at this feedback probability (default 0: teacher forcing).", valueName: "p"))
+    var scheduledSampling: Double = 0
     @Flag(help: "Print one JSON object (with --scaling, one per line).") var json = false
 
     /// The tiles to measure, in the order they alternate.
@@ -38,6 +40,7 @@ struct BenchCommand: ParsableCommand {
             var options = TrainingOptions()
             options.model = ModelConfig(cell: try cell.resolved())
             options.shape = step.shape
+            options.sampling.maxProbability = scheduledSampling
             try options.validate()
             guard seconds.isFinite, seconds > 0, seconds <= 3600 else {
                 throw PatchRNNError.setting(.seconds, "must be positive, at most 3600 (got \(seconds))")
@@ -63,14 +66,14 @@ struct BenchCommand: ParsableCommand {
                     let sub = n == pool.count ? pool : try WorkerPool(placement: Array(pool.placement.prefix(n)), topology: try? Topology())
                     for format in tiles {
                         let r = try ThroughputBenchmark.run(pool: sub, batchSize: shape.batchSize, shardSize: shape.shardSize, model: model,
-                                                            seconds: seconds, format: format)
+                                                            seconds: seconds, format: format, samplingProbability: scheduledSampling)
                         reports[Key(tile: format.name, threads: n), default: []].append(r)
                         if json { print(try jsonText(r, pretty: false), terminator: "") }
                     }
                 }
             }
             if json { return }
-            print("one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP; CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no"), default tile: \(PanelFormat.preferred.name)")
+            print("one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP; CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no"), default tile: \(PanelFormat.preferred.name)\(scheduledSampling > 0 ? "; steps with scheduled sampling, p = \(scheduledSampling)" : "")")
             for format in tiles {
                 let peaks = reports.filter { $0.key.tile == format.name }.values.flatMap { $0 }.map(\.peakGflops)
                 print("single-core GEMM peak, \(format.name) tile (504x512x512, packed, best of before and after each measurement): \(fmt(peaks.min() ?? 0, 1))-\(fmt(peaks.max() ?? 0, 1)) GFLOP/s")

@@ -76,7 +76,7 @@ struct TrainOptions: ParsableArguments {
     @OptionGroup var cellOptions: CellOptions
     @OptionGroup var step: StepOptions
     @Option(parsing: .unconditional, help: "Maximum number of epochs (early stopping usually ends sooner).") var epochs: Int = 100
-    @Option(parsing: .unconditional, help: "Adam learning rate.") var learningRate: Float = 1e-3
+    @Option(parsing: .unconditional, help: "Adam learning rate (default 2e-3; with --plain, 1e-3).") var learningRate: Float?
     @Option(parsing: .unconditional, help: "Early stopping: epochs without validation improvement before stopping.") var patience: Int = 5
     @Option(parsing: .unconditional, help: "Halve the learning rate after this many epochs without validation improvement (0: never).") var lrPatience: Int = 2
     @Option(parsing: .unconditional, help: "Seed for initial weights, validation split and shuffling.") var seed: UInt64 = 1
@@ -90,7 +90,7 @@ struct TrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Scheduled sampling: the probability, reached after --sampling-ramp epochs, that a bottom-half training input is the model's own prediction (0: teacher forcing). Default: \(TrainingOptions().sampling.maxProbability); with --plain, 0.", valueName: "p"))
     var scheduledSampling: Double?
     @Option(parsing: .unconditional, help: "Epochs over which the scheduled-sampling probability grows linearly from 0.") var samplingRamp: Int = TrainingOptions().sampling.rampEpochs
-    @Flag(help: "The task's plain setting: teacher forcing, early stopping on the validation loss (other flags still apply on top).")
+    @Flag(help: "The task's plain setting: teacher forcing, early stopping on the validation loss, learning rate 1e-3 (other flags still apply on top).")
     var plain = false
 
     func options() throws -> TrainingOptions {
@@ -98,7 +98,7 @@ struct TrainOptions: ParsableArguments {
         o.model = ModelConfig(cell: try cellOptions.resolved(), hidden: hidden, layers: layers)
         o.shape = step.shape
         o.maxEpochs = epochs
-        o.learningRate = learningRate
+        if let learningRate { o.learningRate = learningRate }
         o.patience = patience
         o.lrPatience = lrPatience
         o.seed = seed

@@ -7,6 +7,8 @@ public struct ThroughputReport: Sendable, Codable {
     public var cell: String
     /// The GEMM tile (`PanelFormat.name`) of the training, the generation and the peak.
     public var tile: String
+    /// Scheduled sampling's feedback probability of the timed steps (0: teacher forcing).
+    public var samplingProbability: Double
     public var threads: Int
     public var batchSize: Int
     public var samplesPerSecond: Double
@@ -22,6 +24,7 @@ public struct ThroughputReport: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case cell, tile, threads, gflops
+        case samplingProbability = "sampling_probability"
         case batchSize = "batch_size", samplesPerSecond = "samples_per_s", peakGflops = "peak_gflops"
         case peakFraction = "peak_fraction", generationImagesPerSecond = "generation_images_per_s"
         case computeFraction = "compute_fraction", reduceUpdateFraction = "reduce_update_fraction"
@@ -58,7 +61,7 @@ public enum ThroughputBenchmark {
     /// peak: a core that runs slower for a moment while one is measured cannot make the
     /// training look faster than the hardware.
     public static func run(pool: WorkerPool, batchSize: Int, shardSize: Int? = nil, model: ModelConfig = .default,
-                           seconds: Double = 3, format: PanelFormat = .preferred) throws -> ThroughputReport {
+                           seconds: Double = 3, format: PanelFormat = .preferred, samplingProbability: Double = 0) throws -> ThroughputReport {
         let peakBefore = measurePeak(format: format)
         let data = syntheticSet(count: max(4096, batchSize * 4))
         let params = Parameters.initialized(model, seed: 1)
@@ -69,14 +72,20 @@ public enum ThroughputBenchmark {
         rng.shuffle(&order)
         let steps = data.count / batchSize
         try order.withUnsafeBufferPointer { all in
-            for s in 0..<min(steps, 10) { try engine.step(data, UnsafeBufferPointer(rebasing: all[(s * batchSize)..<((s + 1) * batchSize)])) }
+            // Scheduled sampling's draws, as in an epoch where the probability has ramped up.
+            func feedback(_ k: Int) -> FeedbackDraw? {
+                samplingProbability > 0 ? FeedbackDraw(probability: samplingProbability, seed: 1, epoch: 1, sequenceIDs: all.baseAddress! + k * batchSize) : nil
+            }
+            for s in 0..<min(steps, 10) {
+                try engine.step(data, UnsafeBufferPointer(rebasing: all[(s * batchSize)..<((s + 1) * batchSize)]), feedback: feedback(s))
+            }
             engine.resetTiming()
             pool.waitSeconds = 0
             let t0 = monotonicSeconds()
             var s = 0
             repeat {  // at least one timed step, so that every figure is a number
                 let k = s % steps
-                try engine.step(data, UnsafeBufferPointer(rebasing: all[(k * batchSize)..<((k + 1) * batchSize)]))
+                try engine.step(data, UnsafeBufferPointer(rebasing: all[(k * batchSize)..<((k + 1) * batchSize)]), feedback: feedback(k))
                 s += 1
             } while monotonicSeconds() - t0 < seconds
         }
@@ -94,7 +103,7 @@ public enum ThroughputBenchmark {
         let genSeconds = monotonicSeconds() - g0
 
         return ThroughputReport(
-            cell: model.cellName, tile: format.name, threads: pool.count, batchSize: batchSize, samplesPerSecond: samplesPerSecond, gflops: gflops,
+            cell: model.cellName, tile: format.name, samplingProbability: samplingProbability, threads: pool.count, batchSize: batchSize, samplesPerSecond: samplesPerSecond, gflops: gflops,
             peakGflops: peak, peakFraction: gflops / (peak * Double(pool.count)),
             generationImagesPerSecond: 10_000 / genSeconds,
             computeFraction: (t.compute - min(wait, t.compute)) / t.total, reduceUpdateFraction: t.reduceAndUpdate / t.total,
