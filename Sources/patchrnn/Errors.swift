@@ -23,6 +23,7 @@ func flag(_ setting: Setting) -> String {
     case .seconds: return "--seconds"
     case .maxSteps: return "--max-steps"
     case .repeats: return "--repeats"
+    case .tensorBoardImagesEvery: return "--tensorboard-images-every"
     }
 }
 

@@ -33,7 +33,7 @@ public struct PatchRNNError: Error, CustomStringConvertible, Equatable {
 /// The settings a user chooses, as the library names them in errors.
 public enum Setting: String, Sendable, CaseIterable {
     case cell, hidden, layers, batchSize, shardSize, epochs, patience, lrPatience, learningRate, seed
-    case validationFraction, trainLimit, threads, cores, steps, seconds, maxSteps, repeats
+    case validationFraction, trainLimit, threads, cores, steps, seconds, maxSteps, repeats, tensorBoardImagesEvery
 
     /// Plain words for messages of the library.
     public var words: String {
@@ -49,6 +49,7 @@ public enum Setting: String, Sendable, CaseIterable {
         case .hidden: return "the hidden size"
         case .maxSteps: return "the step limit"
         case .layers: return "the number of layers"
+        case .tensorBoardImagesEvery: return "the TensorBoard image interval (epochs)"
         default: return "the " + rawValue
         }
     }
