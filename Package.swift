@@ -22,6 +22,8 @@ let package = Package(
     name: "PatchRNN",
     products: [
         .library(name: "PatchRNN", targets: ["PatchRNN"]),
+        // The kernels on their own, for the benchmark package (Benchmarks/Package.swift).
+        .library(name: "PatchRNNKernels", targets: ["PatchRNNKernels"]),
         .executable(name: "patchrnn", targets: ["patchrnn"]),
     ],
     // `swift build --traits MPI` adds the Open MPI path; the default build and tests need no
@@ -44,12 +46,6 @@ let package = Package(
         .executableTarget(
             name: "patchrnn",
             dependencies: ["PatchRNN", "PatchRNNKernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: checkedFlags
-        ),
-        .executableTarget(
-            name: "KernelBenchmarks",
-            dependencies: ["PatchRNN", "PatchRNNKernels"],
-            path: "Benchmarks/KernelBenchmarks",
             swiftSettings: checkedFlags
         ),
         .testTarget(

@@ -28,6 +28,7 @@ func flag(_ setting: Setting) -> String {
     case .minDelta: return "--min-delta"
     case .sampling: return "--scheduled-sampling"
     case .samplingRamp: return "--sampling-ramp"
+    case .tensorBoardImagesEvery: return "--tensorboard-images-every"
     }
 }
 

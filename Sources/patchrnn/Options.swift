@@ -126,3 +126,16 @@ struct DistributedOptions: ParsableArguments {
 
 extension GradientExchange: ExpressibleByArgument {}
 extension TrainingOptions.Monitor: ExpressibleByArgument {}
+
+/// TensorBoard event files (`train` and `run`).
+struct TensorBoardOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Also write TensorBoard event files to this folder: per epoch the losses, the validation bottom-half MSE, the learning rate and samples/s; the generated grid; the hyper-parameters. With --resume, give the same folder: the run continues there at the next epoch.", valueName: "dir"))
+    var tensorboard: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --tensorboard: add the generated 10x10 grid (samples.png of that epoch's weights) every n epochs.", valueName: "n"))
+    var tensorboardImagesEvery: Int = TensorBoardSettings.defaultImagesEvery
+
+    var settings: TensorBoardSettings? {
+        tensorboard.map { TensorBoardSettings(directory: $0, imagesEvery: tensorboardImagesEvery) }
+    }
+}

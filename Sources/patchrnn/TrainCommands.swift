@@ -53,11 +53,14 @@ struct TrainingJobOptions: ParsableArguments {
     @OptionGroup var control: RunControlOptions
     @OptionGroup var pool: PoolOptions
     @OptionGroup var distributed: DistributedOptions
+    @OptionGroup var tensorBoard: TensorBoardOptions
 
     /// Checks the options, then takes the output folder (rank 0): a bad option leaves nothing behind.
     func claimOutput(group: ProcessGroup) throws -> OutputLock? {
         try training.options().validate()
+        try TensorBoardSettings.checkImagesEvery(tensorBoard.tensorboardImagesEvery)
         guard group.isRoot else { return nil }
+        try tensorBoard.settings?.validate()
         let lock = try OutputLock(claiming: output.out)
         if let w = lock.warning, !pool.quiet { printError(w) }
         return lock
@@ -69,7 +72,8 @@ struct TrainingJobOptions: ParsableArguments {
         let outcome = try TrainingRun.train(dataDirectory: data.data, outDirectory: output.out, options: try training.options(),
                                             pool: workers, reporter: reporter, resume: control.resume,
                                             requestedCell: training.cellOptions.cell, maxSteps: maxSteps,
-                                            armInterrupts: Interrupts.install, disarmInterrupts: { Interrupts.uninstall(signalHandled: $0) }, group: group, exchange: distributed.mpiExchange)
+                                            armInterrupts: Interrupts.install, disarmInterrupts: { Interrupts.uninstall(signalHandled: $0) }, group: group, exchange: distributed.mpiExchange,
+                                            tensorBoard: tensorBoard.settings)
         return (outcome, workers)
     }
 }

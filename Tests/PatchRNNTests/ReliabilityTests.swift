@@ -25,6 +25,7 @@ struct ReliabilityTests {
         var all: [(String, String, [String])] = []
         for command in ["train", "run", "trace"] { all += training.map { (command, $0.0, $0.1) } }
         all += [("train", "--max-steps", noHuge), ("trace", "--steps", ints)]
+        all += ["train", "run"].map { ($0, "--tensorboard-images-every", ints) }
         all += [("bench", "--batch-size", ints), ("bench", "--shard-size", noHuge), ("bench", "--seconds", floats + ["99999"]),
                 ("bench", "--threads", ints), ("bench", "--repeats", ints), ("topology", "--threads", ints),
                 ("generate", "--threads", ints), ("evaluate", "--threads", ints)]

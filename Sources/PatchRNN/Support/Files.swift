@@ -57,18 +57,19 @@ func makeDirectories(_ dir: String) -> Int32? {
 }
 
 /// Creates `dir` if needed and checks that a file can be created in it, so that a bad
-/// --out fails before training starts rather than after an hour.
-public func prepareOutputDirectory(_ dir: String) throws {
+/// --out (or --tensorboard: `what` names the folder in the message) fails before training
+/// starts rather than after an hour.
+public func prepareOutputDirectory(_ dir: String, what: String = "output folder") throws {
     var isDir = false
     if fileExists(dir, isDirectory: &isDir), !isDir {
-        throw PatchRNNError.file(dir, "cannot create output folder (a file of that name exists)")
+        throw PatchRNNError.file(dir, "cannot create \(what) (a file of that name exists)")
     }
     if let failure = makeDirectories(dir) {
-        throw PatchRNNError.file(dir, "cannot create output folder (\(systemError(failure)))")
+        throw PatchRNNError.file(dir, "cannot create \(what) (\(systemError(failure)))")
     }
     let probe = dir + "/.patchrnn-write-check-\(getpid())"
     let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw PatchRNNError.file(dir, "output folder is not writable (\(systemError()))") }
+    guard fd >= 0 else { throw PatchRNNError.file(dir, "\(what) is not writable (\(systemError()))") }
     close(fd)
     unlink(probe)
 }

@@ -33,7 +33,7 @@ public struct PatchRNNError: Error, CustomStringConvertible, Equatable {
 /// The settings a user chooses, as the library names them in errors.
 public enum Setting: String, Sendable, CaseIterable {
     case cell, hidden, layers, batchSize, shardSize, epochs, patience, lrPatience, learningRate, seed
-    case validationFraction, trainLimit, threads, cores, steps, seconds, maxSteps, repeats, tile
+    case validationFraction, trainLimit, threads, cores, steps, seconds, maxSteps, repeats, tile, tensorBoardImagesEvery
     case monitor, minDelta, sampling, samplingRamp
 
     /// Plain words for messages of the library.
@@ -53,6 +53,7 @@ public enum Setting: String, Sendable, CaseIterable {
         case .minDelta: return "the minimum improvement"
         case .sampling: return "the scheduled-sampling probability"
         case .samplingRamp: return "the scheduled-sampling ramp"
+        case .tensorBoardImagesEvery: return "the TensorBoard image interval (epochs)"
         default: return "the " + rawValue
         }
     }

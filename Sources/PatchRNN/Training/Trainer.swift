@@ -20,6 +20,9 @@ public final class Trainer {
         /// Called after every Adam step with the step number (from 1), the minibatch (indices
         /// into the training data) and its loss; returning false ends training there (`trace`).
         public var onStep: ((Int, UnsafeBufferPointer<Int>, Double) -> Bool)?
+        /// Called after every epoch's record is made, with the epoch's weights still in the
+        /// engine (TensorBoard events).
+        public var onEpoch: ((EpochRecord) throws -> Void)?
         /// Stop after this many Adam steps in all (a resumed run's earlier steps count), saving
         /// the resume state as an interruption would: for time-boxed runs and checks.
         public var maxSteps: Int?
@@ -130,6 +133,7 @@ public final class Trainer {
                 p.stepInEpoch = stepsPerEpoch  // this epoch is complete
                 reporter.info("Epoch \(epoch)/\(options.maxEpochs) - \(fmt(record.seconds, 1))s - loss: \(fmt(record.trainLoss, 5)) - val_loss: \(fmt(val, 5))\(valBottom.map { " - val_bottom: " + fmt($0, 5) } ?? "") - \(Int(record.samplesPerSecond)) samples/s\(improved ? " *" : "")\(lrNote)")
                 if let logPath = configuration.logPath, group.isRoot { try TrainingLog.write(p.history, to: logPath) }
+                try configuration.onEpoch?(record)
                 if options.earlyStopping.shouldStop(p) {
                     reporter.info("Early stopping: \(options.monitor.rawValue) has not improved for \(options.patience) epochs; restoring epoch \(p.bestEpoch) (\(options.monitor.rawValue) \(fmt(p.bestValLoss, 5)))")
                     stoppedEarly = true

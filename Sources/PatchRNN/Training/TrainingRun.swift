@@ -18,12 +18,18 @@ public enum TrainingRun {
     /// Under MPI (`group.size > 1`) every rank loads only its part of the training set, rank 0
     /// also the validation and test sets, and only rank 0 writes files (every rank reads
     /// `resume`, so it must be on a file system all ranks see).
+    /// With `tensorBoard`, rank 0 also writes TensorBoard events (`TensorBoardLog`).
     public static func train(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions,
                              pool: WorkerPool, reporter: ProgressReporter, resume: String? = nil, requestedCell: String? = nil,
                              maxSteps: Int? = nil, armInterrupts: () -> Void = {}, disarmInterrupts: (_ signalHandled: Bool) -> Void = { _ in },
-                             group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact) throws -> Outcome {
+                             group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact,
+                             tensorBoard: TensorBoardSettings? = nil) throws -> Outcome {
         if let maxSteps, maxSteps < 1 { throw PatchRNNError.setting(.maxSteps, "must be at least 1 (got \(maxSteps))") }
-        if group.isRoot { try prepareOutputDirectory(outDirectory) }
+        if let tensorBoard { try TensorBoardSettings.checkImagesEvery(tensorBoard.imagesEvery) }
+        if group.isRoot {
+            try prepareOutputDirectory(outDirectory)
+            try tensorBoard?.validate()
+        }
         var options = requested
         var resumeState: ResumeState?
         var params: Parameters
@@ -79,7 +85,13 @@ public enum TrainingRun {
             for (row, i) in held.enumerated() { rowOf[i] = Int32(row) }
             configuration.rowOf = rowOf
         }
+        var tensorBoardLog: TensorBoardLog?
+        if tensorBoard != nil && group.isRoot { configuration.onEpoch = { try tensorBoardLog?.record($0) } }
         let trainer = try Trainer(configuration, engine: engine, data: mnist.train, split: split, reporter: reporter, resume: resumeState)
+        if let tensorBoard, group.isRoot, let generator = configuration.generator {
+            tensorBoardLog = try TensorBoardLog(tensorBoard, options: options, firstEpoch: trainer.progress.epoch, generator: generator, test: mnist.test)
+            reporter.info("TensorBoard events: \(tensorBoardLog!.writer.path)")
+        }
         // Signals stop training between steps (with a resume state) only while it runs: before
         // (loading data) and after (final files, generation) they end the process at once.
         armInterrupts()

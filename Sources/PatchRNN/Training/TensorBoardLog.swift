@@ -1,0 +1,103 @@
+import Foundation
+
+/// Where and how often a training run writes TensorBoard events (`--tensorboard DIR`,
+/// `--tensorboard-images-every N`). Not part of `TrainingOptions`: it changes no result, and a
+/// resumed run is given it again.
+public struct TensorBoardSettings: Sendable, Equatable {
+    public var directory: String
+    /// The generated grid is written every this many epochs (epochs N, 2N, ...).
+    public var imagesEvery: Int
+    public static let defaultImagesEvery = 5
+
+    public init(directory: String, imagesEvery: Int = TensorBoardSettings.defaultImagesEvery) {
+        self.directory = directory
+        self.imagesEvery = imagesEvery
+    }
+
+    public static func checkImagesEvery(_ n: Int) throws {
+        try TrainingOptions.check(.tensorBoardImagesEvery, n, 1...TrainingOptions.limits.epochs)
+    }
+
+    /// Checks the interval and that the folder can be created and written, before any work.
+    public func validate() throws {
+        try Self.checkImagesEvery(imagesEvery)
+        try prepareOutputDirectory(directory, what: "TensorBoard folder")
+    }
+}
+
+/// A training run's TensorBoard events, one new event file per run. The step of every event
+/// is the epoch (from 1): per epoch the scalars `loss/train`, `loss/validation`,
+/// `bottom_half_mse/validation` (free-running), `learning_rate` (the rate the epoch used) and
+/// `samples_per_s`; every `imagesEvery` epochs the image `samples` (the 10x10 grid of
+/// samples.png drawn with that epoch's weights); at step 0 of a new run the text
+/// `hyperparameters`. Each file first records a session start at the first step it will write,
+/// so a resumed run continues in the same folder at the next epoch and TensorBoard drops
+/// anything an earlier file holds from that step on: no step is shown twice.
+public final class TensorBoardLog {
+    public let settings: TensorBoardSettings
+    public let writer: TensorBoardWriter
+    let generator: Generator
+    let test: PatchSet
+    /// The first 10 test images of each class, row by row (the grid of samples.png).
+    let gridIndices: [[Int]]
+
+    /// Opens a new event file in the folder. `firstEpoch` is the epoch the run starts (or
+    /// resumes) in; `generator` draws with the live weights; `test` supplies the grid's top halves.
+    public init(_ settings: TensorBoardSettings, options: TrainingOptions, firstEpoch: Int,
+                generator: Generator, test: PatchSet) throws {
+        try TensorBoardSettings.checkImagesEvery(settings.imagesEvery)
+        self.settings = settings
+        self.generator = generator
+        self.test = test
+        gridIndices = (0..<10).map { Array(test.indices(ofClass: $0).prefix(10)) }
+        writer = try TensorBoardWriter(directory: settings.directory)
+        let now = Date().timeIntervalSince1970
+        let startStep = firstEpoch > 1 ? firstEpoch : 0
+        var events = [TensorBoardEvent.sessionStart(step: startStep, wallTime: now)]
+        if startStep == 0 {
+            var hyperparameters = options.summary()
+            hyperparameters["max_epochs"] = "\(options.maxEpochs)"
+            hyperparameters["patience"] = "\(options.patience)"
+            hyperparameters["train_limit"] = options.trainLimit.map(String.init) ?? "all"
+            events.append(TensorBoardEvent.text(tag: "hyperparameters", Self.markdown(hyperparameters), step: 0, wallTime: now))
+        }
+        try writer.write(events)
+    }
+
+    /// The events of one finished epoch (call with the epoch's weights still in the generator's
+    /// parameters).
+    public func record(_ r: EpochRecord) throws {
+        let now = Date().timeIntervalSince1970
+        var values: [(tag: String, value: Float)] = [("loss/train", Float(r.trainLoss)), ("loss/validation", Float(r.valLoss))]
+        if let b = r.valBottomMSE { values.append(("bottom_half_mse/validation", Float(b))) }
+        values += [("learning_rate", Float(r.learningRate)), ("samples_per_s", Float(r.samplesPerSecond))]
+        var events = [TensorBoardEvent.scalars(values, step: r.epoch, wallTime: now)]
+        if r.epoch % settings.imagesEvery == 0 {
+            let png = try gridPNG()
+            let (width, height) = Self.pngSize(png)
+            events.append(TensorBoardEvent.image(tag: "samples", png: png, width: width, height: height, step: r.epoch, wallTime: now))
+        }
+        try writer.write(events)
+    }
+
+    /// samples.png's grid (true top halves, generated bottom halves; row = digit) drawn with the
+    /// generator's current weights.
+    func gridPNG() throws -> [UInt8] {
+        let generations = try gridIndices.enumerated().map { d, idx in
+            ClassGeneration(digit: d, indices: idx, bottoms: try generator.bottomHalves(test, idx))
+        }
+        let (generated, _) = Results.sampleGrids(generations: generations, test: test, perClass: 10)
+        return try digitGridPNG(images: generated, columns: 10, markBoundary: true)
+    }
+
+    /// Width and height from a PNG's IHDR chunk.
+    static func pngSize(_ png: [UInt8]) -> (Int, Int) {
+        func be32(_ o: Int) -> Int { png[o..<(o + 4)].reduce(0) { $0 << 8 | Int($1) } }
+        return (be32(16), be32(20))
+    }
+
+    /// The hyper-parameters as a Markdown table (TensorBoard's text plugin renders Markdown).
+    static func markdown(_ settings: [String: String]) -> String {
+        "| setting | value |\n|---|---|\n" + settings.sorted { $0.key < $1.key }.map { "| \($0.key) | \($0.value) |" }.joined(separator: "\n")
+    }
+}
