@@ -26,6 +26,7 @@ flags_of() {
     *) echo "quality-table: unknown setting $1" >&2; exit 64 ;;
   esac
 }
+for setting in $settings; do flags_of "$setting" >/dev/null || exit 64; done  # (an exit inside $(...) would not stop the loop)
 data=$(scripts/fetch-mnist.sh)
 swift build -c release --product patchrnn >/dev/null
 bin=$(swift build -c release --show-bin-path)/patchrnn

@@ -6,8 +6,8 @@
 // a core with two 512-bit FMA units (Xeon) stays FMA-bound (10 loads per 8 cycles, 2 load
 // ports), and 16 accumulators cover the FMA latency (4 cycles x 2 units). 16 + 2 + 1 of the 32
 // zmm registers. A 14 x 16 tile (14 accumulators, 1 load of B) would need 15 loads per 7
-// cycles: load-bound. 8 rows also divide the model's shard sizes (4, 8, 16), and a 4-row
-// tile still has 8 independent accumulators. On a CPU without AVX-512 the compiler splits
+// cycles: load-bound. Shards of 8 and 16 rows are whole 8-row tiles, shards of 4 one 4-row
+// tile, which still has 8 independent accumulators. On a CPU without AVX-512 the compiler splits
 // every SIMD16 operation into two AVX2 operations: correct (the tests run it everywhere) but
 // not fast (32 accumulators do not fit 16 ymm registers), so the run-time choice
 // (`PanelFormat.preferred`) only takes this tile where AVX-512 is present.

@@ -26,7 +26,8 @@ public struct PanelFormat: Sendable, Equatable, CustomStringConvertible {
     @inline(__always)
     public func floats(k: Int, n: Int) -> Int { k * ((n + width - 1) / width) * width }
 
-    /// Whether this CPU runs AVX-512 (cpuid, and the OS saves the zmm registers).
+    /// Whether this CPU runs AVX-512 (cpuid, and the OS saves the zmm registers) and the build
+    /// targets it (`-target-cpu native` on an AVX2 machine makes SIMD16 code 256-bit pairs).
     public static let cpuHasAVX512 = csync_cpu_has_avx512f() != 0
 
     /// The tile this process uses unless told otherwise: SIMD16 where the CPU has AVX-512,

@@ -25,7 +25,7 @@ struct PatchRNNCommand: ParsableCommand {
         // The kernels read PATCHRNN_TILE once; a value they do not know must not be ignored.
         if let forced = ProcessInfo.processInfo.environment["PATCHRNN_TILE"], PanelFormat.named(forced) == nil {
             FileHandle.standardError.write(Data("error: PATCHRNN_TILE must be simd8 or simd16 (got '\(forced)')\n".utf8))
-            Foundation.exit(64)
+            Foundation.exit(1)
         }
         do {
             var command = try parseAsRoot()

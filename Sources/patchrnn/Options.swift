@@ -61,7 +61,7 @@ struct StepOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Sequences per shard: the unit of work a worker takes and of the fixed gradient summation order (default: batch size / 16, within 4...16, so that a batch of 64 keeps 16 workers busy).")
     var shardSize: Int?
 
-    var shape: StepShape { StepShape(batchSize: batchSize, shardSize: shardSize ?? StepShape.defaultShardSize(batchSize: batchSize)) }
+    var shape: StepShape { StepShape(batchSize: batchSize, shardSize: shardSize) }
 }
 
 /// Which cell (`--cell`): a new model's, or checked against a checkpoint's.

@@ -16,7 +16,7 @@ struct TrainCommand: ParsableCommand {
             defer { withExtendedLifetime(lock) {} }
             let o = try job.train(group: group, maxSteps: maxSteps).outcome
             guard group.isRoot else { return }
-            print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s; kept epoch \(o.result.bestEpoch) (\(o.result.monitor.rawValue) \(fmt(o.result.bestMonitored, 5)), val_loss \(fmt(o.result.bestValLoss, 5)))")
+            print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s; kept epoch \(o.result.bestEpoch) (\(keptSummary(o.result)))")
             print("Wrote:\n" + OutputFiles.training.map { "  " + job.output.path($0) }.joined(separator: "\n"))
         }
     }
@@ -39,7 +39,7 @@ struct RunCommand: ParsableCommand {
             let info = RunInfo(options: o.options, result: o.result, threads: workers.count, processes: group.size)
             let metrics = try Results.generate(params: o.params, test: o.data.test, pool: workers, outDirectory: job.output.out, run: info,
                                                classNames: o.data.classNames)
-            print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s on \(workers.count) thread(s); kept epoch \(o.result.bestEpoch) (\(o.result.monitor.rawValue) \(fmt(o.result.bestMonitored, 5)), val_loss \(fmt(o.result.bestValLoss, 5)))")
+            print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s on \(workers.count) thread(s); kept epoch \(o.result.bestEpoch) (\(keptSummary(o.result)))")
             print(Results.summary(metrics, files: (OutputFiles.training + OutputFiles.generation).map(job.output.path)), terminator: "")
         }
     }
@@ -76,4 +76,10 @@ struct TrainingJobOptions: ParsableArguments {
                                             tensorBoard: tensorBoard.settings)
         return (outcome, workers)
     }
+}
+
+/// "val_bottom 0.03257, val_loss 0.02907" (or just the validation loss when it was the monitor).
+func keptSummary(_ r: TrainingResult) -> String {
+    r.monitor == .valLoss ? "val_loss \(fmt(r.bestValLoss, 5))"
+        : "\(r.monitor.rawValue) \(fmt(r.bestMonitored, 5)), val_loss \(fmt(r.bestValLoss, 5))"
 }

@@ -77,6 +77,16 @@ struct CommandLineTests {
         #expect(FileManager.default.fileExists(atPath: "\(out)/gen/samples.png"))
     }
 
+    @Test("trace records the first steps (teacher forcing, what the PyTorch replay does) with the default options")
+    func traceRuns() throws {
+        let data = try syntheticMNIST(train: 300, test: 20)
+        let out = data + "/trace"
+        let r = try run(["trace", "--data", data, "--out", out, "--steps", "30", "--batch-size", "32", "--quiet"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let trace = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/trace.json"))) as? [String: Any])
+        #expect((trace["losses"] as? [Double])?.count == 30, "30 steps over more than one epoch (270 training images)")
+    }
+
     @Test("a data set other than MNIST in the same format, with its own class names, trains and generates; a bad classes.txt is refused")
     func otherDataSet() throws {
         let data = try syntheticMNIST(train: 300, test: 60)

@@ -100,7 +100,7 @@ struct FormatTests {
                               bestEpoch: 2, monitor: .valBottom)
         #expect(svg.components(separatedBy: "<polyline").count == 4, "train, validation and free-running curves")
         #expect(svg.contains("kept: epoch 2"))
-        #expect(svg.contains("<circle") && svg.contains("fill=\"#2ca02c\""), "the marker sits on the free-running curve")
+        #expect(svg.contains("r=\"4\" fill=\"#2ca02c\"/>"), "the marker sits on the free-running curve")
         let plain = lossPlotSVG(train: [0.05, 0.04], validation: [0.045, 0.039], bestEpoch: 2)
         #expect(plain.contains("fill=\"#d62728\"/>") && !plain.contains("free-running"))
     }

@@ -17,8 +17,10 @@ struct IntegrationTests {
         var options = TrainingOptions()
         options.maxEpochs = 6
         options.batchSize = 32
+        options.monitor = .valLoss  // no generator here (scheduled sampling stays on, as by default)
         let params = Parameters.initialized(options.model, seed: 1)
-        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: makePool(2), shardSize: 16, maxBatch: 32)
+        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: options.learningRate), pool: makePool(2),
+                                        shape: options.shape)
         let trainer = try Trainer(Trainer.Configuration(options: options), engine: engine, data: data, split: split, reporter: ProgressReporter(quiet: true))
         let result = try trainer.train()
 

@@ -46,7 +46,7 @@ struct MPITests {
     @Test("2 ranks x 1 thread == 1 rank x 2 threads == 1 x 1, bit for bit (and 3 ranks, uneven slots)")
     func sameWeightsAnySplit() throws {
         let data = try writeSyntheticMNIST(train: 700, test: 50)
-        // batch 48 = 3 shards of 16; 630 training images leave a last minibatch of 6.
+        // batch 48 = 12 shards of 4 (the default for 48); 630 training images leave a last minibatch of 6.
         let common = ["train", "--data", data, "--epochs", "3", "--batch-size", "48", "--seed", "5", "--quiet"]
         let runs: [(String, () throws -> ProcessResult)] = [
             ("r1t1", { try single(common + ["--threads", "1", "--out", data + "/r1t1"]) }),

@@ -64,6 +64,35 @@ struct ScheduleTests {
         }
     }
 
+    @Test("the default shard size comes from the batch alone: batch / 16 within 4...16, never above the batch")
+    func defaultShardSize() {
+        #expect([1, 3, 32, 64, 100, 128, 256, 1024, 4096].map { StepShape(batchSize: $0, shardSize: nil).shardSize } == [1, 3, 4, 4, 6, 8, 16, 16, 16])
+        #expect(StepShape(batchSize: 64, shardSize: nil).slots == 16 && StepShape(batchSize: 1024, shardSize: nil).slots == 64)
+        #expect(StepShape(batchSize: 64, shardSize: 32).shardSize == 32, "an explicit shard size is kept")
+    }
+
+    @Test("--plain is the task's setting; the defaults are generation-aware; an older resume state reads as it was")
+    func presetsAndOldOptions() throws {
+        let plain = TrainingOptions.plain, defaults = TrainingOptions()
+        #expect(plain.monitor == .valLoss && !plain.sampling.isOn && plain.learningRate == 1e-3)
+        #expect(defaults.monitor == .valBottom && defaults.sampling.maxProbability == 0.25 && defaults.learningRate == 2e-3)
+        // training_options as a resume state wrote them before monitor, min-delta and sampling
+        // existed: today's JSON without those keys, with an explicit shard size of 16.
+        var then = TrainingOptions()
+        then.shardSize = 16
+        then.seed = 3
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(then)) as? [String: Any])
+        for key in ["monitor", "minDelta", "sampling"] { #expect(object.removeValue(forKey: key) != nil, "\(key) is encoded") }
+        let decoded = try JSONDecoder().decode(TrainingOptions.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(decoded.monitor == .valLoss && !decoded.sampling.isOn && decoded.minDelta == 0)
+        #expect(decoded.shape == StepShape(batchSize: 64, shardSize: 16) && decoded.seed == 3)
+        // And today's options survive their own round trip.
+        var o = TrainingOptions()
+        o.minDelta = 1e-4
+        o.sampling.rampEpochs = 7
+        #expect(try JSONDecoder().decode(TrainingOptions.self, from: JSONEncoder().encode(o)) == o)
+    }
+
     @Test("early stopping on val_bottom with a min-delta: only falls larger than the delta count")
     func minDelta() {
         var p = TrainingProgress()

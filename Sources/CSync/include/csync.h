@@ -27,8 +27,9 @@ void csync_uninstall_interrupt_handlers(int raise_pending);
 /// The signal recorded since installation (0: none).
 int csync_interrupt_signal(void);
 
-/// Whether this CPU (and the OS, which must save the zmm registers) supports AVX-512F:
-/// what the kernels ask to choose their GEMM tile at run time.
+/// Whether AVX-512F code runs at full width here: the build targets it, and this CPU (and the
+/// OS, which must save the zmm registers) supports it. The kernels ask it, at run time, to
+/// choose their GEMM tile.
 int csync_cpu_has_avx512f(void);
 
 #endif

@@ -66,7 +66,7 @@ public enum ThroughputBenchmark {
         let data = syntheticSet(count: max(4096, batchSize * 4))
         let params = Parameters.initialized(model, seed: 1)
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: pool,
-                                        shape: StepShape(batchSize: batchSize, shardSize: shardSize ?? StepShape.defaultShardSize(batchSize: batchSize)), format: format)
+                                        shape: StepShape(batchSize: batchSize, shardSize: shardSize), format: format)
         var order = Array(0..<data.count)
         var rng = SeededRandom(seed: 2)
         rng.shuffle(&order)

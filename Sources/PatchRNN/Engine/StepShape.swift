@@ -11,9 +11,10 @@ public struct StepShape: Sendable, Equatable, Codable {
         self.shardSize = shardSize
     }
 
-    /// A batch cut by the default rule (`defaultShardSize`).
-    public init(batchSize: Int) {
-        self.init(batchSize: batchSize, shardSize: Self.defaultShardSize(batchSize: batchSize))
+    /// A batch cut in shards of `shardSize`, or by the default rule (`defaultShardSize`) when
+    /// that is nil; a shard larger than the batch is the batch.
+    public init(batchSize: Int, shardSize: Int?) {
+        self.init(batchSize: batchSize, shardSize: min(shardSize ?? Self.defaultShardSize(batchSize: batchSize), max(batchSize, 1)))
     }
 
     /// The shard size when none is asked for: batch / 16, kept within 4...16. From the batch

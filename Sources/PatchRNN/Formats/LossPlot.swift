@@ -42,7 +42,7 @@ public func lossPlotSVG(train: [Double], validation: [Double], validationBottom:
         s += "<text x=\"\(f(x(b - 1) + 4))\" y=\"\(Int(h - bottom - 6))\" fill=\"#555\">kept: epoch \(b)</text>\n"
     }
     let lx = Int(w - right - 230)
-    s += "<text x=\"\(lx)\" y=\"\(Int(top + 14))\" fill=\"\(colors.train)\">— train loss (teacher-forced)</text>\n"
+    s += "<text x=\"\(lx)\" y=\"\(Int(top + 14))\" fill=\"\(colors.train)\">— train loss (as trained)</text>\n"
     s += "<text x=\"\(lx)\" y=\"\(Int(top + 30))\" fill=\"\(colors.validation)\">— validation loss\(monitor == .valLoss ? " (• kept)" : "")</text>\n"
     if hasBottom {
         s += "<text x=\"\(lx)\" y=\"\(Int(top + 46))\" fill=\"\(colors.bottom)\">- - validation free-running bottom\(monitor == .valBottom ? " (• kept)" : "")</text>\n"

@@ -37,7 +37,7 @@ public struct RunInfo: Sendable, Codable, Equatable {
     /// What early stopping followed (val_loss or val_bottom) and its value at the kept epoch.
     public var monitor: String?
     public var bestMonitored: Double?
-    /// Scheduled sampling's final probability (0: teacher forcing) and ramp.
+    /// Scheduled sampling's probability after the ramp (0: teacher forcing) and the ramp's epochs.
     public var scheduledSampling: Double?
     public var samplingRampEpochs: Int?
     public var shardSize: Int?

@@ -20,7 +20,7 @@ public final class FloatBuffer: @unchecked Sendable {
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
-        pointer[0] = 0  // (a 0-float buffer still has one float)
+        if count == 0 { pointer[0] = 0 }  // (a 0-float buffer still has one float)
         try firstTouch(pointer)
     }
 

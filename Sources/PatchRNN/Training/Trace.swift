@@ -32,6 +32,9 @@ public enum Trace {
         var options = requested
         options.lrPatience = 0
         options.patience = TrainingOptions.limits.patience  // no early stop before the steps are done
+        // The replay (scripts/compare) is plain teacher forcing, and a trace needs no generator.
+        options.monitor = .valLoss
+        options.sampling = ScheduledSampling()
         try TrainingRun.checkMemory(options, workers: pool.count)
         let mnist = try MNIST.load(directory: MNIST.resolveDirectory(dataDirectory), withTest: false)
         var train = mnist.train

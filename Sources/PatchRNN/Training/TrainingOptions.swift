@@ -48,7 +48,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
 
     /// How each step is cut (batch and shard size; a shard larger than the batch is the batch).
     public var shape: StepShape {
-        get { StepShape(batchSize: batchSize, shardSize: min(shardSize ?? StepShape.defaultShardSize(batchSize: batchSize), batchSize)) }
+        get { StepShape(batchSize: batchSize, shardSize: shardSize) }
         set { batchSize = newValue.batchSize; shardSize = newValue.shardSize }
     }
 
