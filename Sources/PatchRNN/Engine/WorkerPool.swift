@@ -26,11 +26,13 @@ public final class WorkerPool: @unchecked Sendable {
 
     private let topology: Topology?
     private var callerBinding: Topology.SavedBinding?
-    // Separate cache lines: [0] generation, [16] done count, [32] sleepers.
+    // Separate cache lines: [0] generation, [16] done count, [32] sleepers, [48] the next
+    // item of `forEachItem`.
     private let sync: UnsafeMutablePointer<UInt32>
     private var generation: UnsafeMutablePointer<UInt32> { sync }
     private var done: UnsafeMutablePointer<UInt32> { sync + 16 }
     private var sleepers: UnsafeMutablePointer<UInt32> { sync + 32 }
+    private var itemCounter: UnsafeMutablePointer<UInt32> { sync + 48 }
     private var job: ((Int) throws -> Void)?
     private let errors: PerWorker<Error>
     private let bound: PerWorker<Int>
@@ -50,8 +52,8 @@ public final class WorkerPool: @unchecked Sendable {
         self.topology = topology
         bound = PerWorker(count: placement.count)
         errors = PerWorker(count: placement.count)
-        sync = UnsafeMutablePointer<UInt32>.allocate(capacity: 48)
-        sync.initialize(repeating: 0, count: 48)
+        sync = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
+        sync.initialize(repeating: 0, count: 64)
         for i in 1..<count {
             let rc = spawn(i)
             if rc != 0 {
@@ -105,9 +107,16 @@ public final class WorkerPool: @unchecked Sendable {
     }
 
     /// Runs `body(workerIndex)` on every worker (the caller is worker 0) and waits for all.
-    /// The first error any worker threw is rethrown after all have finished.
-    public func run(_ body: @escaping (Int) throws -> Void) throws {
+    /// The first error any worker threw is rethrown after all have finished. `body` does not
+    /// escape (the workers are done with it before this returns), so its captures stay on the
+    /// caller's stack: a training step allocates nothing for its hand-offs.
+    public func run(_ body: (Int) throws -> Void) throws {
+        try withoutActuallyEscaping(body) { try runJob($0) }
+    }
+
+    private func runJob(_ body: @escaping (Int) throws -> Void) throws {
         job = body
+        defer { job = nil }
         for i in 0..<count { errors[i] = nil }
         csync_fetch_add(generation, 1)
         if csync_load(sleepers) > 0 { csync_futex_wake_all(generation) }
@@ -120,23 +129,29 @@ public final class WorkerPool: @unchecked Sendable {
         }
         csync_store(done, 0)
         waitSeconds += monotonicSeconds() - waitStart
-        job = nil
         for i in 0..<count { if let e = errors[i] { throw e } }
     }
 
     /// Hands items 0..<count to the workers through a shared queue (`WorkQueue`): a worker
     /// that gets at least one item first calls `start(worker)` (e.g. packs its weights), then
     /// `body(worker, item)` for each item it takes. Returns when all items are done.
-    public func forEachItem(_ count: Int, start: @escaping (Int) -> Void = { _ in },
-                            _ body: @escaping (_ worker: Int, _ item: Int) throws -> Void) throws {
-        let queue = WorkQueue(count: count)
+    public func forEachItem(_ count: Int, start: (Int) -> Void = { _ in },
+                            _ body: (_ worker: Int, _ item: Int) throws -> Void) throws {
+        // The pool's own counter, reset here; `run` publishes it to the workers.
+        precondition(count < Int(UInt32.max))
+        let next = itemCounter
+        csync_store(next, 0)
+        func take() -> Int? {
+            let i = Int(csync_fetch_add(next, 1))
+            return i < count ? i : nil
+        }
         try run { w in
-            guard var item = queue.take() else { return }
+            guard var item = take() else { return }
             start(w)
             while true {
                 try body(w, item)
-                guard let next = queue.take() else { return }
-                item = next
+                guard let following = take() else { return }
+                item = following
             }
         }
     }
