@@ -86,7 +86,16 @@ public enum TrainingRun {
             configuration.rowOf = rowOf
         }
         var tensorBoardLog: TensorBoardLog?
-        if tensorBoard != nil && group.isRoot { configuration.onEpoch = { try tensorBoardLog?.record($0) } }
+        if tensorBoard != nil && group.isRoot {
+            // The event files are an extra view of the run: if writing them fails (a full
+            // disk), say so once and train on; the checkpoint and the log are what matter.
+            configuration.onEpoch = { record in
+                do { try tensorBoardLog?.record(record) } catch {
+                    reporter.info("warning: TensorBoard events are no longer written: \(error)")
+                    tensorBoardLog = nil
+                }
+            }
+        }
         let trainer = try Trainer(configuration, engine: engine, data: mnist.train, split: split, reporter: reporter, resume: resumeState)
         if let tensorBoard, group.isRoot, let generator = configuration.generator {
             tensorBoardLog = try TensorBoardLog(tensorBoard, options: options, firstEpoch: trainer.progress.epoch, generator: generator, test: mnist.test)
