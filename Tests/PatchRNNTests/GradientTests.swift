@@ -43,18 +43,25 @@ struct GradientTests {
         let data = randomPatchSet(count: batch, seed: 5)
         let seqs = sequenceArrays(data)
         let ref = referenceModel(params).run(seqs)
-        let refOutputs = ref.outputs.flatMap { $0 }.map(Float.init)
         for format in PanelFormat.all {
             let fast = fastForwardBackward(params, data, shardSize: shard, format: format)
-            #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(fast.loss, ref.loss), "\(format) loss \(fast.loss) vs \(ref.loss)")
-            #expect(worstMismatch(fast.outputs, refOutputs, Tolerance(absolute: 2e-6, relative: 1e-5)) == nil, "\(format) outputs")
-            for v in params.layout.allViews {
-                let expected = ref.grads[v.name]!.map(Float.init)
-                let scale = Double(expected.map { abs($0) }.max() ?? 1)
-                let m = worstMismatch(fast.grads[v.name]!, expected, Tolerance(absolute: 1e-5 * scale + 1e-9, relative: 1e-4))
-                #expect(m == nil, "\(format) \(cell) H=\(hidden) L=\(layers) B=\(batch) shard=\(shard) \(v.name): \(m ?? "")")
-            }
+            expectMatch(fast, ref, params, "\(format) \(cell) H=\(hidden) L=\(layers) B=\(batch) shard=\(shard)")
         }
+    }
+}
+
+/// The fast path's loss, outputs and every gradient against the reference's, at the
+/// tolerances Float against Double allows.
+func expectMatch(_ fast: (loss: Double, outputs: [Float], grads: [String: [Float]]),
+                 _ ref: (loss: Double, outputs: [[Double]], grads: [String: [Double]]), _ params: Parameters, _ label: String) {
+    #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(fast.loss, ref.loss), "\(label) loss \(fast.loss) vs \(ref.loss)")
+    let refOutputs = ref.outputs.flatMap { $0 }.map(Float.init)
+    #expect(worstMismatch(fast.outputs, refOutputs, Tolerance(absolute: 2e-6, relative: 1e-5)) == nil, "\(label) outputs")
+    for v in params.layout.allViews {
+        let expected = ref.grads[v.name]!.map(Float.init)
+        let scale = Double(expected.map { abs($0) }.max() ?? 1)
+        let m = worstMismatch(fast.grads[v.name]!, expected, Tolerance(absolute: 1e-5 * scale + 1e-9, relative: 1e-4))
+        #expect(m == nil, "\(label) \(v.name): \(m ?? "")")
     }
 }
 
@@ -77,17 +84,9 @@ struct ScheduledSamplingReferenceTests {
             #expect(ref.inputs.flatMap { $0 }.contains(0) || ref.inputs.flatMap { $0 }.contains(1), "the clip should act")
             let teacherForced = referenceModel(params).run(sequenceArrays(data))
             #expect(abs(ref.loss - teacherForced.loss) > 1e-6 * teacherForced.loss, "feeding back changes the loss")
-            let refOutputs = ref.outputs.flatMap { $0 }.map(Float.init)
             for format in PanelFormat.all {
                 let fast = fastForwardBackward(params, data, shardSize: 3, format: format, feedback: draw)
-                #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(fast.loss, ref.loss), "\(format) loss \(fast.loss) vs \(ref.loss)")
-                #expect(worstMismatch(fast.outputs, refOutputs, Tolerance(absolute: 2e-6, relative: 1e-5)) == nil, "\(format) outputs")
-                for v in params.layout.allViews {
-                    let expected = ref.grads[v.name]!.map(Float.init)
-                    let scale = Double(expected.map { abs($0) }.max() ?? 1)
-                    let m = worstMismatch(fast.grads[v.name]!, expected, Tolerance(absolute: 1e-5 * scale + 1e-9, relative: 1e-4))
-                    #expect(m == nil, "\(format) \(cell) \(v.name): \(m ?? "")")
-                }
+                expectMatch(fast, (ref.loss, ref.outputs, ref.grads), params, "sampled \(format) \(cell)")
             }
         }
     }
