@@ -7,7 +7,8 @@
 // (B of the weight-gradient GEMMs) are packed once per layer per shard, which costs 1/(2m) of
 // the GEMM's work.
 
-/// A register tile family: a tall tile, a 4-row and a 1-row tile over panels `width` wide.
+/// A register tile family: a tall tile, a 4-row and a 1-row tile over panels `width` wide
+/// (their bodies: GEMMTiles.swift, GEMMTiles16.swift).
 protocol RegisterTile {
     static var width: Int { get }
     static var tallRows: Int { get }
@@ -19,46 +20,16 @@ protocol RegisterTile {
                     c: UnsafeMutablePointer<Float>, accumulate: Bool)
 }
 
-/// 6 x 16 of SIMD8 (GEMMTiles.swift): AVX2.
+/// 6 x 16 of SIMD8 (AVX2), 16-column panels.
 enum Tile8x16: RegisterTile {
     static var width: Int { 16 }
     static var tallRows: Int { 6 }
-    @inline(__always)
-    static func tall(k: Int, a: UnsafePointer<Float>, ars: Int, acs: Int, b: UnsafePointer<Float>,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        tile6x16(k: k, a: a, ars: ars, acs: acs, b: b, ldb: 16, c: c, ldc: ldc, accumulate: accumulate)
-    }
-    @inline(__always)
-    static func four(k: Int, a: UnsafePointer<Float>, ars: Int, acs: Int, b: UnsafePointer<Float>,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        tile4x16(k: k, a: a, ars: ars, acs: acs, b: b, ldb: 16, c: c, ldc: ldc, accumulate: accumulate)
-    }
-    @inline(__always)
-    static func one(k: Int, a: UnsafePointer<Float>, acs: Int, b: UnsafePointer<Float>,
-                    c: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        tile1x16(k: k, a: a, acs: acs, b: b, ldb: 16, c: c, accumulate: accumulate)
-    }
 }
 
-/// 8 x 32 of SIMD16 (GEMMTiles16.swift): AVX-512.
+/// 8 x 32 of SIMD16 (AVX-512), 32-column panels.
 enum Tile16x32: RegisterTile {
     static var width: Int { 32 }
     static var tallRows: Int { 8 }
-    @inline(__always)
-    static func tall(k: Int, a: UnsafePointer<Float>, ars: Int, acs: Int, b: UnsafePointer<Float>,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        tile8x32(k: k, a: a, ars: ars, acs: acs, b: b, c: c, ldc: ldc, accumulate: accumulate)
-    }
-    @inline(__always)
-    static func four(k: Int, a: UnsafePointer<Float>, ars: Int, acs: Int, b: UnsafePointer<Float>,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        tile4x32(k: k, a: a, ars: ars, acs: acs, b: b, c: c, ldc: ldc, accumulate: accumulate)
-    }
-    @inline(__always)
-    static func one(k: Int, a: UnsafePointer<Float>, acs: Int, b: UnsafePointer<Float>,
-                    c: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        tile1x32(k: k, a: a, acs: acs, b: b, c: c, accumulate: accumulate)
-    }
 }
 
 /// C[m x n] = A * B (or +=) with B packed by `packB` in `format`. A(i, p) = a[i * aRowStride + p * aColStride].
