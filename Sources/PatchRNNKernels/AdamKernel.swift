@@ -26,8 +26,11 @@ public struct AdamCoefficients: Sendable {
 /// every element takes the same path whatever the slicing: results do not depend on the
 /// thread count. 16 floats a block: one cache line of each shard buffer per load, which
 /// matters when a small default shard makes 16 or more buffers to stream.
+///
+/// `folded`: the first `folded` shards are already summed, in order, into shard 0's buffer
+/// (a worker adds shards into it while they are hot), so the sum continues from there.
 public func reduceAndAdamUpdate(
-    params: UnsafeMutablePointer<Float>, shardGrads: UnsafePointer<Float>, shards: Int, stride: Int,
+    params: UnsafeMutablePointer<Float>, shardGrads: UnsafePointer<Float>, shards: Int, stride: Int, folded: Int = 1,
     m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
     begin: Int, end: Int, _ c: AdamCoefficients
 ) {
@@ -38,7 +41,7 @@ public func reduceAndAdamUpdate(
     var i = begin
     while i < end {
         var g = load16(shardGrads + i)
-        var s = 1
+        var s = max(folded, 1)
         while s < shards { g += load16(shardGrads + s * stride + i); s += 1 }
         var mv = load16(m + i)
         mv = mv + oneMinusB1 * (g - mv)
@@ -63,4 +66,12 @@ public func sumShards(_ shardGrads: UnsafePointer<Float>, shards: Range<Int>, st
         store8(g, out + i)
         i += 8
     }
+}
+
+/// dst[i] += src[i] for i in [0, count): one more shard added to a running sum (the same
+/// single-precision additions, in the same order, as `reduceAndAdamUpdate` makes).
+public func addInPlace(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+    var i = 0
+    while i + 16 <= count { store16(load16(dst + i) + load16(src + i), dst + i); i += 16 }
+    while i < count { dst[i] += src[i]; i += 1 }
 }

@@ -108,4 +108,24 @@ extension Tile8x16 {
         }
         store8(c0 + d0, c); store8(c1 + d1, c + 8)
     }
+
+    /// One row with a single chain per column block: each C(i, j) is the plain k-ordered sum,
+    /// as in the tall and 4-row tiles, so a row's result does not depend on the tile it falls
+    /// in (`RowTails.sequential`). Latency-bound (4 chains), so used only for row tails.
+    @inline(__always)
+    static func oneSequential(
+        k: Int, a: UnsafePointer<Float>, acs: Int,
+        b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        var c0 = accumulate ? load8(c) : V8(), c1 = accumulate ? load8(c + 8) : V8()
+        var pb = b
+        var off = 0
+        for _ in 0..<k {
+            let av = V8(repeating: a[off])
+            c0.addProduct(av, load8(pb)); c1.addProduct(av, load8(pb + 8))
+            pb += width; off += acs
+        }
+        store8(c0, c); store8(c1, c + 8)
+    }
 }

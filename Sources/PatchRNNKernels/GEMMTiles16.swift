@@ -115,4 +115,22 @@ extension Tile16x32 {
         }
         store16(c0 + d0, c); store16(c1 + d1, c + 16)
     }
+
+    /// One row, a single chain per column block (see Tile8x16.oneSequential).
+    @inline(__always)
+    static func oneSequential(
+        k: Int, a: UnsafePointer<Float>, acs: Int,
+        b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        var c0 = accumulate ? load16(c) : V16(), c1 = accumulate ? load16(c + 16) : V16()
+        var pb = b
+        var off = 0
+        for _ in 0..<k {
+            let av = V16(repeating: a[off])
+            c0.addProduct(av, load16(pb)); c1.addProduct(av, load16(pb + 16))
+            pb += 32; off += acs
+        }
+        store16(c0, c); store16(c1, c + 16)
+    }
 }

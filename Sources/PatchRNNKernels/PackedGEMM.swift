@@ -18,6 +18,20 @@ protocol RegisterTile {
                      c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool)
     static func one(k: Int, a: UnsafePointer<Float>, acs: Int, b: UnsafePointer<Float>,
                     c: UnsafeMutablePointer<Float>, accumulate: Bool)
+    static func oneSequential(k: Int, a: UnsafePointer<Float>, acs: Int, b: UnsafePointer<Float>,
+                              c: UnsafeMutablePointer<Float>, accumulate: Bool)
+}
+
+/// How a GEMM computes the rows left over after its tall and 4-row tiles.
+public enum RowTails: Sendable {
+    /// The 1-row tile with two chains over even and odd k (faster for a lone row). A row's
+    /// result then depends on whether it falls in a tail: right for products whose row count
+    /// is fixed by the model (weight gradients, a generation chunk).
+    case split
+    /// Every row as the plain k-ordered sum, as the tall and 4-row tiles compute it, so each
+    /// row's result is the same wherever it falls: for the per-sequence products of a block of
+    /// shards, whose row count depends on how many shards a worker takes at once.
+    case sequential
 }
 
 /// 6 x 16 of SIMD8 (AVX2), 16-column panels.
@@ -40,14 +54,14 @@ public func gemmPacked(
     a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int,
     packedB: UnsafePointer<Float>, panelStride: Int? = nil,
     c: UnsafeMutablePointer<Float>, ldc: Int,
-    accumulate: Bool, format: PanelFormat = .simd8x16
+    accumulate: Bool, format: PanelFormat = .simd8x16, tails: RowTails = .split
 ) {
     if format == .simd16x32 {
         gemmPanels(Tile16x32.self, m: m, n: n, k: k, a: a, aRowStride: aRowStride, aColStride: aColStride,
-                   packedB: packedB, panelStride: panelStride ?? k * 32, c: c, ldc: ldc, accumulate: accumulate)
+                   packedB: packedB, panelStride: panelStride ?? k * 32, c: c, ldc: ldc, accumulate: accumulate, tails: tails)
     } else {
         gemmPanels(Tile8x16.self, m: m, n: n, k: k, a: a, aRowStride: aRowStride, aColStride: aColStride,
-                   packedB: packedB, panelStride: panelStride ?? k * 16, c: c, ldc: ldc, accumulate: accumulate)
+                   packedB: packedB, panelStride: panelStride ?? k * 16, c: c, ldc: ldc, accumulate: accumulate, tails: tails)
     }
 }
 
@@ -56,7 +70,7 @@ func gemmPanels<T: RegisterTile>(
     a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int,
     packedB: UnsafePointer<Float>, panelStride ps: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int,
-    accumulate: Bool
+    accumulate: Bool, tails: RowTails
 ) {
     let w = T.width, tall = T.tallRows
     if m == 0 || n == 0 { return }
@@ -72,7 +86,7 @@ func gemmPanels<T: RegisterTile>(
         while k0 < k {
             let kb = min(kc, k - k0)
             gemmPanels(tile, m: m, n: n, k: kb, a: a + k0 * aColStride, aRowStride: aRowStride, aColStride: aColStride,
-                       packedB: packedB + k0 * w, panelStride: ps, c: c, ldc: ldc, accumulate: accumulate || k0 > 0)
+                       packedB: packedB + k0 * w, panelStride: ps, c: c, ldc: ldc, accumulate: accumulate || k0 > 0, tails: tails)
             k0 += kb
         }
         return
@@ -92,7 +106,11 @@ func gemmPanels<T: RegisterTile>(
             i += 4
         }
         while i < m {
-            T.one(k: k, a: a + i * aRowStride, acs: aColStride, b: b, c: c + i * ldc + p * w, accumulate: accumulate)
+            if tails == .split {
+                T.one(k: k, a: a + i * aRowStride, acs: aColStride, b: b, c: c + i * ldc + p * w, accumulate: accumulate)
+            } else {
+                T.oneSequential(k: k, a: a + i * aRowStride, acs: aColStride, b: b, c: c + i * ldc + p * w, accumulate: accumulate)
+            }
             i += 1
         }
     }
@@ -119,7 +137,11 @@ func gemmPanels<T: RegisterTile>(
                     r += 4
                 }
                 while r < rows {
-                    T.one(k: k, a: a + (i + r) * aRowStride, acs: aColStride, b: b, c: t + r * w, accumulate: true)
+                    if tails == .split {
+                        T.one(k: k, a: a + (i + r) * aRowStride, acs: aColStride, b: b, c: t + r * w, accumulate: true)
+                    } else {
+                        T.oneSequential(k: k, a: a + (i + r) * aRowStride, acs: aColStride, b: b, c: t + r * w, accumulate: true)
+                    }
                     r += 1
                 }
             }
@@ -135,7 +157,7 @@ func gemmPanels<T: RegisterTile>(
 /// tile its format belongs to.
 @inline(__always)
 public func gemm(m: Int, a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int = 1, b: PackedMatrix,
-                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, tails: RowTails = .split) {
     gemmPacked(m: m, n: b.n, k: b.k, a: a, aRowStride: aRowStride, aColStride: aColStride,
-               packedB: b.base, panelStride: b.panelStride, c: c, ldc: ldc, accumulate: accumulate, format: b.format)
+               packedB: b.base, panelStride: b.panelStride, c: c, ldc: ldc, accumulate: accumulate, format: b.format, tails: tails)
 }

@@ -12,12 +12,22 @@ import Glibc
 /// zero-padded.
 public struct PanelFormat: Sendable, Equatable, CustomStringConvertible {
     public let width: Int
+    /// Rows of the tile's tall form (then 4-row tiles, then 1-row tiles take the rest).
+    public let tallRows: Int
     /// What `bench`, `topology` and `PATCHRNN_TILE` call it.
     public let name: String
     /// The 6 x 16 tile of SIMD8 accumulators (16 AVX2 registers).
-    public static let simd8x16 = PanelFormat(width: 16, name: "simd8")
+    public static let simd8x16 = PanelFormat(width: 16, tallRows: 6, name: "simd8")
     /// The 8 x 32 tile of SIMD16 accumulators (32 AVX-512 registers).
-    public static let simd16x32 = PanelFormat(width: 32, name: "simd16")
+    public static let simd16x32 = PanelFormat(width: 32, tallRows: 8, name: "simd16")
+
+    /// Of a product with `m` rows, the rows [first, m) that the 1-row tile takes (none when
+    /// the tall and 4-row tiles cover them all).
+    @inline(__always)
+    public func singleRowTail(m: Int) -> Range<Int> {
+        let tallEnd = m / tallRows * tallRows
+        return (tallEnd + (m - tallEnd) / 4 * 4)..<m
+    }
     public static let all = [simd8x16, simd16x32]
 
     public var description: String { name }

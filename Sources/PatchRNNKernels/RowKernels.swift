@@ -12,10 +12,12 @@ public func addBiasRows(_ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, 
     }
 }
 
-/// dst[j] = sum over rows of src[r, j], rows added in order.
+/// dst[j] = sum over rows of src[r, j], rows added in order (with `accumulate`, added to
+/// what dst holds: a sum over several groups of rows, continued in order).
 @inline(__always)
-public func columnSums(_ src: UnsafePointer<Float>, rows: Int, cols: Int, into dst: UnsafeMutablePointer<Float>) {
-    dst.update(repeating: 0, count: cols)
+public func columnSums(_ src: UnsafePointer<Float>, rows: Int, cols: Int, into dst: UnsafeMutablePointer<Float>,
+                       accumulate: Bool = false) {
+    if !accumulate { dst.update(repeating: 0, count: cols) }
     for r in 0..<rows {
         let row = src + r * cols
         var j = 0
@@ -24,10 +26,12 @@ public func columnSums(_ src: UnsafePointer<Float>, rows: Int, cols: Int, into d
     }
 }
 
-/// Sum of (a - b)^2 over `rowCount` rows of `cols`; each row in Float, rows added in Double.
+/// Sum of (a - b)^2 over `rowCount` rows of `cols`; each row in Float, rows added in Double
+/// (to `addingTo`: a sum over several groups of rows, continued in order).
 @inline(__always)
-public func sumSquaredError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rowCount: Int, cols: Int) -> Double {
-    var total = 0.0
+public func sumSquaredError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rowCount: Int, cols: Int,
+                            addingTo initial: Double = 0) -> Double {
+    var total = initial
     for r in 0..<rowCount {
         let pa = a + r * cols, pb = b + r * cols
         var acc = V8()

@@ -41,8 +41,8 @@ struct GRUTests {
     func plansMatchAllocations(cell: String) throws {
         let layout = ParameterLayout(ModelConfig(cell: try Cells.resolve(cell), hidden: 24, layers: 3))
         for backward in [true, false] {
-            let ws = ShardWorkspace(layout: layout, capacity: 7, backward: backward)
-            #expect(ws.allocatedFloats == ShardWorkspace.floats(layout, capacity: 7, backward: backward))
+            let ws = BlockWorkspace(layout: layout, capacity: 7, shardSize: 3, backward: backward)
+            #expect(ws.allocatedFloats == BlockWorkspace.floats(layout, capacity: 7, shardSize: 3, backward: backward))
         }
         let g = GenerationWorkspace(layout: layout, capacity: 9)
         #expect(g.allocatedFloats == GenerationWorkspace.floats(layout, capacity: 9))

@@ -156,7 +156,7 @@ func fastForwardBackward(_ params: Parameters, _ data: PatchSet, shardSize: Int?
 {
     let n = data.count, cfg = params.config
     let shard = shardSize ?? n
-    let ws = ShardWorkspace(layout: params.layout, capacity: shard, format: format)
+    let ws = BlockWorkspace(layout: params.layout, capacity: shard, shardSize: shard, format: format)
     let grad = FloatBuffer(count: params.layout.paddedCount)
     let part = FloatBuffer(count: params.layout.paddedCount)
     var outputs = [Float](repeating: 0, count: n * cfg.steps * cfg.outputSize)

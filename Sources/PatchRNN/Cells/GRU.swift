@@ -36,14 +36,14 @@ public enum GRUCell: RecurrentCell {
         return [tn * 3 * s.hidden, tn * 3 * s.hidden, s.rows * s.hidden]
     }
 
-    public static func forward(_ buffers: [UnsafeMutablePointer<Float>], h hs: UnsafeMutablePointer<Float>, rows n: Int,
+    public static func forward(_ buffers: [UnsafeMutablePointer<Float>], h hs: UnsafeMutablePointer<Float>, rows: BlockRows,
                                steps: Range<Int>, shape: LayerShape, weights w: PackedLayer) {
-        let h = shape.hidden, g3 = 3 * h
+        let h = shape.hidden, g3 = 3 * h, n = rows.count
         let gts = buffers[Forward.gates], hn = buffers[Forward.hiddenN], hh = buffers[Forward.step]
         for s in steps {
             // h_0 = 0: the first step's hidden projection is zero.
             if s > 0 {
-                gemm(m: n, a: hs + s * n * h, aRowStride: h, b: w.hiddenT, c: hh, ldc: g3, accumulate: false)
+                rows.gemm(a: hs + s * n * h, aRowStride: h, b: w.hiddenT, c: hh, ldc: g3, accumulate: false)
             } else {
                 hh.update(repeating: 0, count: n * g3)
             }
@@ -53,16 +53,16 @@ public enum GRUCell: RecurrentCell {
     }
 
     public static func backward(_ buffers: [UnsafeMutablePointer<Float>], scratch: [UnsafeMutablePointer<Float>],
-                                h hs: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>, rows n: Int,
+                                h hs: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>, rows: BlockRows,
                                 shape: LayerShape, weights w: PackedLayer) -> (dInput: UnsafePointer<Float>, dHidden: UnsafePointer<Float>) {
-        let h = shape.hidden, g3 = 3 * h
+        let h = shape.hidden, g3 = 3 * h, n = rows.count
         let gts = buffers[Forward.gates], hn = buffers[Forward.hiddenN]
         let di = scratch[Backward.dInput], dhh = scratch[Backward.dHidden], dhr = scratch[Backward.dHiddenRecurrent]
         dhr.update(repeating: 0, count: n * h)
         for s in stride(from: shape.steps - 1, through: 0, by: -1) {
             gruCellBackward(rows: n, hidden: h, gates: gts + s * n * g3, hiddenN: hn + s * n * h, hPrev: hs + s * n * h,
                             dhAbove: dhAbove + s * n * h, dhRecurrent: dhr, dInput: di + s * n * g3, dHidden: dhh + s * n * g3)
-            if s > 0 { gemm(m: n, a: dhh + s * n * g3, aRowStride: g3, b: w.hidden, c: dhr, ldc: h, accumulate: true) }
+            if s > 0 { rows.gemm(a: dhh + s * n * g3, aRowStride: g3, b: w.hidden, c: dhr, ldc: h, accumulate: true) }
         }
         return (UnsafePointer(di), UnsafePointer(dhh))
     }

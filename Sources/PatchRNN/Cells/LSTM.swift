@@ -32,15 +32,15 @@ public enum LSTMCell: RecurrentCell {
         [s.steps * s.rows * 4 * s.hidden, s.rows * s.hidden, s.rows * s.hidden]
     }
 
-    public static func forward(_ buffers: [UnsafeMutablePointer<Float>], h hs: UnsafeMutablePointer<Float>, rows n: Int,
+    public static func forward(_ buffers: [UnsafeMutablePointer<Float>], h hs: UnsafeMutablePointer<Float>, rows: BlockRows,
                                steps: Range<Int>, shape: LayerShape, weights w: PackedLayer) {
-        let h = shape.hidden, g4 = 4 * h
+        let h = shape.hidden, g4 = 4 * h, n = rows.count
         let gts = buffers[Forward.gates], cs = buffers[Forward.cells], tcs = buffers[Forward.tanhCells]
         if steps.lowerBound == 0 { cs.update(repeating: 0, count: n * h) }
         for s in steps {
             let gs = gts + s * n * g4
             // h_0 = 0: the first step has no recurrent product.
-            if s > 0 { gemm(m: n, a: hs + s * n * h, aRowStride: h, b: w.hiddenT, c: gs, ldc: g4, accumulate: true) }
+            if s > 0 { rows.gemm(a: hs + s * n * h, aRowStride: h, b: w.hiddenT, c: gs, ldc: g4, accumulate: true) }
             lstmCellForward(rows: n, hidden: h, gates: gs, bias: w.biasSum,
                             cPrev: cs + s * n * h, cOut: cs + (s + 1) * n * h,
                             tanhC: tcs + s * n * h, hOut: hs + (s + 1) * n * h)
@@ -48,9 +48,9 @@ public enum LSTMCell: RecurrentCell {
     }
 
     public static func backward(_ buffers: [UnsafeMutablePointer<Float>], scratch: [UnsafeMutablePointer<Float>],
-                                h hs: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>, rows n: Int,
+                                h hs: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>, rows: BlockRows,
                                 shape: LayerShape, weights w: PackedLayer) -> (dInput: UnsafePointer<Float>, dHidden: UnsafePointer<Float>) {
-        let h = shape.hidden, g4 = 4 * h
+        let h = shape.hidden, g4 = 4 * h, n = rows.count
         let gts = buffers[Forward.gates], cs = buffers[Forward.cells], tcs = buffers[Forward.tanhCells]
         let dg = scratch[Backward.dGates], dhr = scratch[Backward.dHiddenRecurrent], dc = scratch[Backward.dCell]
         dhr.update(repeating: 0, count: n * h)
@@ -59,7 +59,7 @@ public enum LSTMCell: RecurrentCell {
             lstmCellBackward(rows: n, hidden: h, gates: gts + s * n * g4, cPrev: cs + s * n * h,
                              tanhC: tcs + s * n * h, dhAbove: dhAbove + s * n * h, dhRecurrent: dhr,
                              dc: dc, dGates: dg + s * n * g4)
-            if s > 0 { gemm(m: n, a: dg + s * n * g4, aRowStride: g4, b: w.hidden, c: dhr, ldc: h, accumulate: false) }
+            if s > 0 { rows.gemm(a: dg + s * n * g4, aRowStride: g4, b: w.hidden, c: dhr, ldc: h, accumulate: false) }
         }
         return (UnsafePointer(dg), UnsafePointer(dg))
     }

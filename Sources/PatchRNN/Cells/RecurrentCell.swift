@@ -51,18 +51,19 @@ public protocol RecurrentCell: Sendable {
     /// from layer 0's shape: scratch may depend on rows and hidden size, not on the input size).
     static func backwardBuffers(_ s: LayerShape) -> [Int]
     /// The recurrence of one layer over `steps` (all of them, or consecutive ranges from 0 in
-    /// order: scheduled sampling runs the fed-back steps one at a time) for the first `n`
-    /// rows: reads the input projection (buffer 0) of those steps, writes their h_{t+1} into
-    /// `h` and whatever backward needs.
-    static func forward(_ buffers: [UnsafeMutablePointer<Float>], h: UnsafeMutablePointer<Float>, rows n: Int,
+    /// order: scheduled sampling runs the fed-back steps one at a time) for the block's
+    /// `rows`: reads the input projection (buffer 0) of those steps, writes their h_{t+1} into
+    /// `h` and whatever backward needs. The per-step products go through `rows.gemm`, so each
+    /// row's result does not depend on the block it is in.
+    static func forward(_ buffers: [UnsafeMutablePointer<Float>], h: UnsafeMutablePointer<Float>, rows: BlockRows,
                         steps: Range<Int>, shape: LayerShape, weights: PackedLayer)
     /// Backward through the recurrence, from dL/dh_t of every step as it comes from above
-    /// ([steps*n x H]). Returns the gradients of the input projection (x W_ih^T + b_ih) and of
+    /// ([steps*n x H], n = rows.count). Returns the gradients of the input projection (x W_ih^T + b_ih) and of
     /// the hidden projection (h W_hh^T + b_hh) of every step, [steps*n x G*H] each (the same
     /// buffer where the two are added before any nonlinearity, as in the LSTM); the workspace
     /// turns them into weight and bias gradients and into dL/dx.
     static func backward(_ buffers: [UnsafeMutablePointer<Float>], scratch: [UnsafeMutablePointer<Float>],
-                         h: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>, rows n: Int,
+                         h: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>, rows: BlockRows,
                          shape: LayerShape, weights: PackedLayer) -> (dInput: UnsafePointer<Float>, dHidden: UnsafePointer<Float>)
 
     // MARK: Generation (rows = the chunk capacity, one step at a time)

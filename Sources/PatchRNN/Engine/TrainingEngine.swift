@@ -1,14 +1,22 @@
+import CSync
 import PatchRNNKernels
 
 /// The coordinator of data-parallel training.
 ///
 /// Every minibatch is cut into shards by `shape` (`StepShape`): the cut depends only on the
-/// batch, never on the thread count. Workers take shards from a shared queue (a slow core
-/// takes fewer) and compute each into the shard's own gradient buffer, so who computed a shard
-/// does not matter. Then, without copying, worker w sums its slice of the parameter vector
-/// over all shard buffers in shard order and applies Adam to that slice of the shared weights.
-/// The pool's completion hand-off publishes the new weights before the next step starts. Same
-/// seed, same shape: bit-identical weights for any number of threads.
+/// batch, never on the thread count. Workers take blocks of consecutive shards from a shared
+/// queue (a slow core takes fewer) and compute each block at once (`BlockWorkspace`: 16-64-row
+/// products instead of 4-row ones), each shard's gradient into the shard's own buffer, so who
+/// computed a shard does not matter. Then, without copying, worker w sums its slice of the
+/// parameter vector over all shard buffers in shard order and applies Adam to that slice of the
+/// shared weights. The pool's completion hand-off publishes the new weights before the next
+/// step starts. Same seed, same shape: bit-identical weights for any number of threads.
+///
+/// Summing while hot: the worker that computes shard s while shards 0..<s are already summed
+/// (for that part of the parameter vector) adds shard s into shard 0's buffer at once, while
+/// the gradient is still in its cache, instead of leaving it for the sum after the barrier.
+/// The additions are the same, in the same order, so the result is too; on one thread the
+/// whole sum happens this way and the step's sum reads one buffer instead of 16 or more.
 ///
 /// Under MPI each rank computes only the shards of its slots (`StepShape.ownedShards`), the
 /// ranks all-gather the shard gradients, and every rank then runs the same ordered sum and
@@ -29,8 +37,19 @@ public final class TrainingEngine: @unchecked Sendable {
     public var layout: ParameterLayout { params.layout }
 
     let shardGrads: FloatBuffer
-    let workspaces: PerWorker<ShardWorkspace>
+    let workspaces: PerWorker<BlockWorkspace>
     let shardLoss: UnsafeMutablePointer<Double>
+    /// Shards per block (the unit a worker takes from the queue).
+    public let blockShards: Int
+    /// Per worker, a buffer in the parameter layout to compute a shard's gradient in before
+    /// adding it to the running sum (allocated only in one process: `foldsWhileHot`).
+    let foldScratch: PerWorker<FloatBuffer>
+    /// Per gradient region (`GradientRegion`), the number of leading shards already summed
+    /// into shard 0's buffer in this step; 16 words apart (a cache line each).
+    let foldedShards: UnsafeMutablePointer<UInt32>
+    /// Whether shards are summed while hot: in one process (under MPI the ranks exchange the
+    /// shards' own gradients).
+    let foldsWhileHot: Bool
     public private(set) var timing = StepTiming()
 
     public init(params: Parameters, adamConfig: AdamConfig, pool: WorkerPool, shape: StepShape,
@@ -59,11 +78,32 @@ public final class TrainingEngine: @unchecked Sendable {
         shardGrads = try FloatBuffer(count: slots * padded) { try zeroBySlices($0, copies: slots) }
         shardLoss = .allocate(capacity: shape.slots)
         rankTotal = group.size > 1 ? FloatBuffer(count: params.layout.paddedCount) : nil
+        blockShards = Self.blockShards(shape, workers: pool.count)
+        foldsWhileHot = group.size == 1
+        let regions = params.layout.config.layers + 1
+        foldedShards = .allocate(capacity: 16 * regions)
+        foldedShards.initialize(repeating: 0, count: 16 * regions)
         workspaces = PerWorker(count: pool.count)
-        let layout = params.layout, workspaces = self.workspaces, capacity = shape.shardSize
+        foldScratch = PerWorker(count: pool.count)
+        let layout = params.layout, workspaces = self.workspaces, foldScratch = self.foldScratch
+        let capacity = blockShards * shape.shardSize, shardSize = shape.shardSize, folds = foldsWhileHot
         // Each worker allocates (and so first-touches) its own buffers on its own core.
-        try pool.run { w in workspaces[w] = ShardWorkspace(layout: layout, capacity: capacity, format: format) }
-        evaluator = LossEvaluator(params: params, pool: pool, shardSize: shape.shardSize, workspaces: workspaces)
+        try pool.run { w in
+            workspaces[w] = BlockWorkspace(layout: layout, capacity: capacity, shardSize: shardSize, format: format)
+            if folds { foldScratch[w] = FloatBuffer(count: padded) }
+        }
+        evaluator = LossEvaluator(params: params, pool: pool, shardSize: shape.shardSize, blockShards: blockShards, workspaces: workspaces)
+    }
+
+    /// The most rows a block may have: past this, bigger products gain little and the block's
+    /// buffers (about 60 KiB a row for the default model) stop fitting in the caches.
+    public static let maxBlockRows = 64
+
+    /// Shards per block: as many as keep every worker busy (the slots shared evenly), at most
+    /// `maxBlockRows` rows, at least one shard.
+    public static func blockShards(_ shape: StepShape, workers: Int) -> Int {
+        let even = (shape.slots + workers - 1) / max(workers, 1)
+        return max(1, min(even, maxBlockRows / shape.shardSize))
     }
 
     /// The same with a shape given as its two numbers.
@@ -72,14 +112,19 @@ public final class TrainingEngine: @unchecked Sendable {
         try self.init(params: params, adamConfig: adamConfig, pool: pool, shape: StepShape(batchSize: maxBatch, shardSize: shardSize), group: group)
     }
 
-    deinit { shardLoss.deallocate() }
+    deinit {
+        shardLoss.deallocate()
+        foldedShards.deallocate()
+    }
 
     /// Floats an engine allocates: the shard gradients, Adam's moments, the ranks' total and
     /// every worker's workspace (read from the same plans as the allocations).
     /// (A Double: the product of sizes that are each within bounds can still exceed an Int.)
     public static func floats(_ layout: ParameterLayout, shape: StepShape, workers: Int, ranks: Int = 1, format: PanelFormat = .preferred) -> Double {
-        Double(shape.slots + 2 + (ranks > 1 ? 1 : 0)) * Double(layout.paddedCount)
-            + Double(workers) * Double(ShardWorkspace.floats(layout, capacity: shape.shardSize, format: format))
+        let capacity = blockShards(shape, workers: workers) * shape.shardSize
+        let perWorker = BlockWorkspace.floats(layout, capacity: capacity, shardSize: shape.shardSize, format: format)
+            + (ranks == 1 ? layout.paddedCount : 0)
+        return Double(shape.slots + 2 + (ranks > 1 ? 1 : 0)) * Double(layout.paddedCount) + Double(workers) * Double(perWorker)
     }
 
     /// One Adam step on the minibatch `indices` of `data`. Returns the minibatch mean loss
@@ -99,17 +144,24 @@ public final class TrainingEngine: @unchecked Sendable {
         let workers = pool.count, shape = self.shape, workspaces = self.workspaces, shardLoss = self.shardLoss
 
         let t0 = monotonicSeconds()
-        let first = mine.lowerBound
-        try pool.forEachItem(mine.count, start: { w in
+        let first = mine.lowerBound, perBlock = blockShards, blocks = (mine.count + perBlock - 1) / perBlock
+        let regions = cfg.layers + 1, folded = foldedShards, foldScratch = self.foldScratch
+        let sink = FoldingSink(slots: grads, stride: padded, folded: folded, layout: layout, enabled: foldsWhileHot)
+        for r in 0..<regions { csync_store(folded + 16 * r, 0) }
+        try pool.forEachItem(blocks, start: { w in
             workspaces[w]?.prepareForward(p)
             workspaces[w]?.prepareBackward(p)
         }) { w, q in
             guard let ws = workspaces[w] else { return }
-            let s = first + q, r = shape.range(ofShard: s, batch: batch)
-            ws.load(data, indices: UnsafeBufferPointer(rebasing: indices[r]))
-            shardLoss[s] = ws.forward(p, rows: r.count, feedback: feedback?.rows(from: r.lowerBound))
-            ws.backward(p, rows: r.count, lossScale: lossScale, grad: grads + s * padded)
+            let s0 = first + q * perBlock, s1 = min(s0 + perBlock, mine.upperBound)
+            let rows = shape.range(ofShard: s0, batch: batch).lowerBound..<shape.range(ofShard: s1 - 1, batch: batch).upperBound
+            ws.load(data, indices: UnsafeBufferPointer(rebasing: indices[rows]))
+            ws.forward(p, rows: rows.count, feedback: feedback?.rows(from: rows.lowerBound), shardLosses: shardLoss + s0)
+            var blockSink = sink.block(firstShard: s0, scratch: foldScratch[w]?.pointer)
+            ws.backward(p, rows: rows.count, lossScale: lossScale, sink: &blockSink)
         }
+        // Per region, the shards already summed into shard 0's buffer (at least shard 0 itself).
+        let foldedCounts = (0..<regions).map { max(1, Int(csync_load(folded + 16 * $0))) }
         // What Adam sums: every shard's gradient, or (allreduce) one buffer with the ranks' total.
         var summed = UnsafePointer(grads), summedShards = shards
         var sse = 0.0
@@ -135,16 +187,21 @@ public final class TrainingEngine: @unchecked Sendable {
         timing.exchange += t2 - t1
         let loss = sse / elements
         guard loss.isFinite else {
-            let culprit = nonFiniteTensor(grads: summed, shards: summedShards).map { " (first non-finite values in \($0))" } ?? ""
+            let culprit = nonFiniteTensor(grads: summed, shards: summedShards, folded: summedShards == 1 ? [] : foldedCounts)
+                .map { " (first non-finite values in \($0))" } ?? ""
             throw PatchRNNError("the training loss became \(loss) at Adam step \(adam.step + 1)\(culprit); the weights of the last improving epoch are in the checkpoint; try a lower learning rate")
         }
         adam.step += 1
         let coefficients = adamConfig.coefficients(step: adam.step)
         let m = adam.m.pointer, v = adam.v.pointer, summedShardCount = summedShards, summedGrads = summed
+        let regionRanges = (0..<regions).map { GradientRegion.range(index: $0, in: layout) }
         try pool.run { w in
-            let r = Self.sumSlice(worker: w, workers: workers, padded: padded)
-            if !r.isEmpty {
+            let slice = Self.sumSlice(worker: w, workers: workers, padded: padded)
+            for (region, range) in regionRanges.enumerated() {
+                let r = slice.clamped(to: range)
+                if r.isEmpty { continue }
                 reduceAndAdamUpdate(params: p, shardGrads: summedGrads, shards: summedShardCount, stride: padded,
+                                    folded: summedShardCount == 1 ? 1 : foldedCounts[region],
                                     m: m, v: v, begin: r.lowerBound, end: r.upperBound, coefficients)
             }
         }
@@ -171,15 +228,19 @@ public final class TrainingEngine: @unchecked Sendable {
 
     /// The first tensor whose weights or gradient (summed over the shards) hold a NaN or an
     /// infinity, as "name (weights)" or "name (gradient)".
-    func nonFiniteTensor(grads g: UnsafePointer<Float>, shards: Int) -> String? {
+    /// `folded[region]`: shards already summed into shard 0's buffer (empty: none).
+    func nonFiniteTensor(grads g: UnsafePointer<Float>, shards: Int, folded: [Int]) -> String? {
         let p = params.buffer.pointer, n = layout.paddedCount
         for v in layout.allViews {
             for i in v.offset..<(v.offset + v.count) where !p[i].isFinite { return "\(v.name) (weights)" }
         }
+        let regions = (0..<(layout.config.layers + 1)).map { GradientRegion.range(index: $0, in: layout) }
         for v in layout.allViews {
+            let region = regions.firstIndex { $0.contains(v.offset) } ?? 0
+            let from = folded.isEmpty ? 1 : folded[region]
             for i in v.offset..<(v.offset + v.count) {
-                var sum: Float = 0
-                for s in 0..<shards { sum += g[s * n + i] }
+                var sum = g[i]
+                for s in from..<max(shards, from) { sum += g[s * n + i] }
                 if !sum.isFinite { return "\(v.name) (gradient)" }
             }
         }
@@ -195,4 +256,50 @@ public struct StepTiming: Sendable {
     public var steps = 0
     public var samples = 0
     public var total: Double { compute + exchange + reduceAndUpdate }
+}
+
+/// Where the engine's backward writes each shard's gradient: the shard's own buffer, or, when
+/// the shards before it are already summed into shard 0's buffer for that region, a scratch
+/// buffer that is then added into that sum at once (in the same order the sum after the
+/// barrier would use, so with the same result).
+struct FoldingSink {
+    let slots: UnsafeMutablePointer<Float>
+    let stride: Int
+    /// Per region, 16 words apart: shards summed so far into slot 0.
+    let folded: UnsafeMutablePointer<UInt32>
+    let layout: ParameterLayout
+    let enabled: Bool
+
+    /// The sink of one block, whose first shard is `firstShard` of the minibatch.
+    func block(firstShard: Int, scratch: UnsafeMutablePointer<Float>?) -> Block {
+        Block(engine: self, firstShard: firstShard, scratch: scratch)
+    }
+
+    struct Block: GradientSink {
+        let engine: FoldingSink
+        let firstShard: Int
+        let scratch: UnsafeMutablePointer<Float>?
+        /// Whether the shard being written is being folded.
+        var folding = false
+
+        mutating func destination(shard j: Int, region: GradientRegion) -> UnsafeMutablePointer<Float> {
+            let s = firstShard + j
+            let counter = engine.folded + 16 * region.index(layers: engine.layout.config.layers)
+            // Shard 0 starts the sum in its own buffer; shard s joins it if 0..<s are in.
+            folding = engine.enabled && scratch != nil && Int(csync_load(counter)) == s
+            if !folding || s == 0 { return engine.slots + s * engine.stride }
+            return scratch!
+        }
+
+        mutating func finished(shard j: Int, region: GradientRegion) {
+            guard folding else { return }
+            let s = firstShard + j, index = region.index(layers: engine.layout.config.layers)
+            if s > 0, let scratch {
+                let r = GradientRegion.range(index: index, in: engine.layout)
+                addInPlace(engine.slots + r.lowerBound, scratch + r.lowerBound, count: r.count)
+            }
+            // Publishes the sum (a sequentially consistent store) to the worker of shard s + 1.
+            csync_store(engine.folded + 16 * index, UInt32(s + 1))
+        }
+    }
 }
