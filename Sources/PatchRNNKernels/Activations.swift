@@ -17,37 +17,62 @@ import CSync
 // Scalar callers use the same SIMD code on a broadcast vector, so a value gets bit-identical
 // results whether it sits in a vector body or in a tail.
 
+/// A vector of floats the gate kernels run on: 8 lanes (one AVX2 register) or 16 (one AVX-512
+/// register). Every operation below is lane-wise, so a value gets bit-identical results in
+/// either width.
+public protocol GateVector: SIMD where Scalar == Float {
+    associatedtype Bits: SIMD where Bits.Scalar == UInt32
+    static func load(_ p: UnsafePointer<Float>) -> Self
+    func store(_ p: UnsafeMutablePointer<Float>)
+    /// Lane-wise min(max(x, lo), hi), NaN lanes kept.
+    static func clamp(_ x: Self, _ lo: Float, _ hi: Float) -> Self
+}
+
+extension SIMD8: GateVector where Scalar == Float {
+    public typealias Bits = SIMD8<UInt32>
+    @inline(__always) public static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { load8(p) }
+    @inline(__always) public func store(_ p: UnsafeMutablePointer<Float>) { store8(self, p) }
+    @inline(__always) public static func clamp(_ x: SIMD8<Float>, _ lo: Float, _ hi: Float) -> SIMD8<Float> { prnn_clamp8(x, lo, hi) }
+}
+
+extension SIMD16: GateVector where Scalar == Float {
+    public typealias Bits = SIMD16<UInt32>
+    @inline(__always) public static func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { load16(p) }
+    @inline(__always) public func store(_ p: UnsafeMutablePointer<Float>) { store16(self, p) }
+    @inline(__always) public static func clamp(_ x: SIMD16<Float>, _ lo: Float, _ hi: Float) -> SIMD16<Float> { prnn_clamp16(x, lo, hi) }
+}
+
 @inline(__always)
-public func fastExp(_ input: V8) -> V8 {
-    let x = prnn_clamp8(input, -87.0, 87.0)
-    let magic = V8(repeating: 12_582_912.0)  // 1.5 * 2^23: adding it rounds to an integer
+public func fastExp<V: GateVector>(_ input: V) -> V {
+    let x = V.clamp(input, -87.0, 87.0)
+    let magic = V(repeating: 12_582_912.0)  // 1.5 * 2^23: adding it rounds to an integer
     // Every a * b + c below is one fused multiply-add (addingProduct): Swift does not contract
     // them on its own, and separate multiplies and adds double the instructions and latency.
-    let shifted = magic.addingProduct(x, V8(repeating: 1.442_695_040_888_963_4))
+    let shifted = magic.addingProduct(x, V(repeating: 1.442_695_040_888_963_4))
     let n = shifted - magic
-    var r = x.addingProduct(n, V8(repeating: -0.693_359_375))
-    r = r.addingProduct(n, V8(repeating: 2.121_944_400_546_905_827_7e-4))
-    var p = V8(repeating: 1.987_569_150_0e-4)
-    p = V8(repeating: 1.398_199_950_7e-3).addingProduct(p, r)
-    p = V8(repeating: 8.333_451_907_3e-3).addingProduct(p, r)
-    p = V8(repeating: 4.166_579_589_4e-2).addingProduct(p, r)
-    p = V8(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
-    p = V8(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
-    let er = r.addingProduct(p, r * r) + V8(repeating: 1)
+    var r = x.addingProduct(n, V(repeating: -0.693_359_375))
+    r = r.addingProduct(n, V(repeating: 2.121_944_400_546_905_827_7e-4))
+    var p = V(repeating: 1.987_569_150_0e-4)
+    p = V(repeating: 1.398_199_950_7e-3).addingProduct(p, r)
+    p = V(repeating: 8.333_451_907_3e-3).addingProduct(p, r)
+    p = V(repeating: 4.166_579_589_4e-2).addingProduct(p, r)
+    p = V(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
+    p = V(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
+    let er = r.addingProduct(p, r * r) + V(repeating: 1)
     // The low mantissa bits of `shifted` hold n (two's complement around 0x4B400000).
-    let bits = unsafeBitCast(shifted, to: SIMD8<UInt32>.self)
+    let bits = unsafeBitCast(shifted, to: V.Bits.self)
     let scaleBits = (bits &- 0x4B40_0000 &+ 127) &<< 23
-    return er * unsafeBitCast(scaleBits, to: V8.self)
+    return er * unsafeBitCast(scaleBits, to: V.self)
 }
 
 @inline(__always)
-public func fastSigmoid(_ x: V8) -> V8 {
-    V8(repeating: 1) / (V8(repeating: 1) + fastExp(-x))
+public func fastSigmoid<V: GateVector>(_ x: V) -> V {
+    V(repeating: 1) / (V(repeating: 1) + fastExp(-x))
 }
 
 @inline(__always)
-public func fastTanh(_ x: V8) -> V8 {
-    V8(repeating: 2) * fastSigmoid(V8(repeating: 2) * x) - V8(repeating: 1)
+public func fastTanh<V: GateVector>(_ x: V) -> V {
+    V(repeating: 2) * fastSigmoid(V(repeating: 2) * x) - V(repeating: 1)
 }
 
 @inline(__always) public func fastSigmoid(_ x: Float) -> Float { fastSigmoid(V8(repeating: x))[0] }

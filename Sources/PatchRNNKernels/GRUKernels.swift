@@ -50,22 +50,25 @@ public func gruCellForward(
 
 /// `dhRecurrent` holds dL/dh_t from step t+1 (through the hidden projection and the direct
 /// z path) on entry and the direct part dh z on exit (the caller adds dHidden W_hh to it).
-/// Writes the gradients of the input and the hidden projection (pre-activation) of this step.
+/// Reads the activated gates in `layout`'s order (grouped, as the fused forward leaves them,
+/// or PyTorch's); writes the gradients of the input and the hidden projection (pre-activation)
+/// of this step in PyTorch's order.
 public func gruCellBackward(
-    rows: Int, hidden: Int,
+    rows: Int, hidden: Int, layout: GateLayout,
     gates: UnsafePointer<Float>, hiddenN: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
     dhAbove: UnsafePointer<Float>, dhRecurrent: UnsafeMutablePointer<Float>,
     dInput: UnsafeMutablePointer<Float>, dHidden: UnsafeMutablePointer<Float>
 ) {
-    let h = hidden, h2 = 2 * hidden
+    let h = hidden, h2 = 2 * hidden, u = layout.units
     let one = V8(repeating: 1)
     for row in 0..<rows {
-        let g = gates + row * 3 * h, hn = hiddenN + row * h, hp = hPrev + row * h
+        let gr = gates + row * 3 * h, hn = hiddenN + row * h, hp = hPrev + row * h
         let dha = dhAbove + row * h, dhr = dhRecurrent + row * h
         let di = dInput + row * 3 * h, dhh = dHidden + row * 3 * h
         var j = 0
         while j + 8 <= h {
-            let r = load8(g + j), z = load8(g + h + j), n = load8(g + h2 + j)
+            let g = gr + layout.base(unit: j)
+            let r = load8(g), z = load8(g + u), n = load8(g + 2 * u)
             let dh = load8(dha + j) + load8(dhr + j)
             let dnPre = dh * (one - z) * (one - n * n)
             let drPre = dnPre * load8(hn + j) * r * (one - r)
@@ -76,7 +79,8 @@ public func gruCellBackward(
             j += 8
         }
         while j < h {
-            let r = g[j], z = g[h + j], n = g[h2 + j]
+            let g = gr + layout.base(unit: j)
+            let r = g[0], z = g[u], n = g[2 * u]
             let dh = dha[j] + dhr[j]
             let dnPre = dh * (1 - z) * (1 - n * n)
             let drPre = dnPre * hn[j] * r * (1 - r)

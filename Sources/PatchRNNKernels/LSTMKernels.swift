@@ -47,22 +47,25 @@ public func lstmCellForward(
 }
 
 /// `dh` = dL/dh_t (the sum of what flows from above and from step t+1); `dc` holds dL/dc_t
-/// from step t+1 on entry and dL/dc_{t-1} on exit. Writes the pre-activation gradients.
+/// from step t+1 on entry and dL/dc_{t-1} on exit. Reads the activated gates in `layout`'s
+/// order (grouped, as the fused forward leaves them, or PyTorch's); writes the pre-activation
+/// gradients in PyTorch's order.
 public func lstmCellBackward(
-    rows: Int, hidden: Int,
+    rows: Int, hidden: Int, layout: GateLayout,
     gates: UnsafePointer<Float>, cPrev: UnsafePointer<Float>, tanhC: UnsafePointer<Float>,
     dhAbove: UnsafePointer<Float>, dhRecurrent: UnsafePointer<Float>,
     dc: UnsafeMutablePointer<Float>, dGates: UnsafeMutablePointer<Float>
 ) {
-    let h = hidden
+    let h = hidden, u = layout.units
     let one = V8(repeating: 1)
     for r in 0..<rows {
-        let g = gates + r * 4 * h, dg = dGates + r * 4 * h
+        let gr = gates + r * 4 * h, dg = dGates + r * 4 * h
         let cp = cPrev + r * h, tc = tanhC + r * h
         let dha = dhAbove + r * h, dhr = dhRecurrent + r * h, dcr = dc + r * h
         var j = 0
         while j + 8 <= h {
-            let ig = load8(g + j), fg = load8(g + h + j), gg = load8(g + 2 * h + j), og = load8(g + 3 * h + j)
+            let g = gr + layout.base(unit: j)
+            let ig = load8(g), fg = load8(g + u), gg = load8(g + 2 * u), og = load8(g + 3 * u)
             let t = load8(tc + j)
             let dh = load8(dha + j) + load8(dhr + j)
             let dcv = load8(dcr + j) + dh * og * (one - t * t)
@@ -74,7 +77,8 @@ public func lstmCellBackward(
             j += 8
         }
         while j < h {
-            let ig = g[j], fg = g[h + j], gg = g[2 * h + j], og = g[3 * h + j]
+            let g = gr + layout.base(unit: j)
+            let ig = g[0], fg = g[u], gg = g[2 * u], og = g[3 * u]
             let t = tc[j]
             let dh = dha[j] + dhr[j]
             let dcv = dcr[j] + dh * og * (1 - t * t)

@@ -20,6 +20,10 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Time the steps with scheduled sampling at this feedback probability (default 0: teacher forcing).", valueName: "p"))
     var scheduledSampling: Double = 0
     @Flag(help: "Print one JSON object (with --scaling, one per line).") var json = false
+    @Option(parsing: .unconditional, help: ArgumentHelp("For a profiler (perf record, valgrind --tool=callgrind): run exactly n training steps after 2 unmeasured ones, then generate --profile-images images, and nothing else (no GEMM peak, no timing).", valueName: "n"))
+    var profileSteps: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --profile-steps: images to generate after the steps (default 0).", valueName: "n"))
+    var profileImages: Int = 0
 
     /// The tiles to measure, in the order they alternate.
     func tiles() throws -> [PanelFormat] {
@@ -53,6 +57,15 @@ struct BenchCommand: ParsableCommand {
             let syntheticSequences = Double(max(4096, 4 * options.shape.batchSize) + 10_000)
             try TrainingRun.checkMemory(options, workers: pool.count, extraFloats: syntheticSequences * Double(PatchSet.sequenceLength))
             let model = options.model, shape = options.shape
+            if let profileSteps {
+                try TrainingOptions.check(.steps, profileSteps, 0...1_000_000)
+                try TrainingOptions.check(.steps, profileImages, 0...10_000)
+                try ThroughputBenchmark.profile(pool: pool, batchSize: shape.batchSize, shardSize: shape.shardSize, model: model,
+                                                steps: profileSteps, images: profileImages, format: tiles[0],
+                                                samplingProbability: scheduledSampling)
+                print("ran \(profileSteps) training steps and generated \(profileImages) images")
+                return
+            }
             let rounds = repeats ?? (scaling ? 3 : 1)
             try TrainingOptions.check(.repeats, rounds, 1...100)
             let counts = scaling ? Array(1...pool.count) : [pool.count]

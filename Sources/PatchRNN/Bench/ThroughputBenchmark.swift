@@ -110,6 +110,29 @@ public enum ThroughputBenchmark {
             waitFraction: min(wait, t.total) / t.total, stepMicroseconds: t.total / Double(t.steps) * 1e6)
     }
 
+    /// Exactly `steps` training steps (after two that warm up) and `images` generated images, on
+    /// the same synthetic data, with nothing else around them: a fixed workload for a profiler.
+    public static func profile(pool: WorkerPool, batchSize: Int, shardSize: Int? = nil, model: ModelConfig = .default,
+                               steps: Int, images: Int, format: PanelFormat = .preferred, samplingProbability: Double = 0) throws {
+        let data = syntheticSet(count: max(4096, batchSize * 4))
+        let params = Parameters.initialized(model, seed: 1)
+        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: pool,
+                                        shape: StepShape(batchSize: batchSize, shardSize: shardSize), format: format)
+        let order = Array(0..<data.count), batches = data.count / batchSize
+        try order.withUnsafeBufferPointer { all in
+            for s in 0..<(steps + 2) {
+                let k = s % batches
+                let feedback = samplingProbability > 0
+                    ? FeedbackDraw(probability: samplingProbability, seed: 1, epoch: 1, sequenceIDs: all.baseAddress! + k * batchSize) : nil
+                try engine.step(data, UnsafeBufferPointer(rebasing: all[(k * batchSize)..<((k + 1) * batchSize)]), feedback: feedback)
+            }
+        }
+        if images > 0 {
+            let generator = try Generator(params: params, pool: pool, format: format)
+            _ = try generator.bottomHalves(data, Array(0..<min(images, data.count)))
+        }
+    }
+
     static func syntheticSet(count: Int) -> PatchSet {
         var rng = SeededRandom(seed: 3)
         let buf = FloatBuffer(count: count * PatchSet.sequenceLength)

@@ -41,6 +41,16 @@ public enum GRUCell: RecurrentCell {
         let h = shape.hidden, g3 = 3 * h, n = rows.count
         let gts = buffers[Forward.gates], hn = buffers[Forward.hiddenN], hh = buffers[Forward.step]
         for s in steps {
+            if w.fused {
+                // The recurrent product and the cell in one kernel (h_0 = 0: no product at step 0).
+                let step = GRUStepBuffers(kHidden: s > 0 ? h : 0, hPrev: hs + s * n * h, hPrevRowStride: h, hiddenPanels: w.hiddenPanels,
+                                          input: nil, inputRowStride: 0, kInput: 0, inputPanels: nil,
+                                          gates: gts + s * n * g3, storesGates: true,
+                                          biasSum: w.biasSum, biasIH: w.biasIH, biasHH: w.biasHH,
+                                          hiddenN: hn + s * n * h, hOut: hs + (s + 1) * n * h, hOutRowStride: h, layout: w.gates)
+                rows.forEachRun(steps: 1, format: w.format) { run, split in gruFusedStep(step, rows: run, split: split) }
+                continue
+            }
             // h_0 = 0: the first step's hidden projection is zero.
             if s > 0 {
                 rows.gemm(a: hs + s * n * h, aRowStride: h, b: w.hiddenT, c: hh, ldc: g3, accumulate: false)
@@ -60,7 +70,7 @@ public enum GRUCell: RecurrentCell {
         let di = scratch[Backward.dInput], dhh = scratch[Backward.dHidden], dhr = scratch[Backward.dHiddenRecurrent]
         dhr.update(repeating: 0, count: n * h)
         for s in stride(from: shape.steps - 1, through: 0, by: -1) {
-            gruCellBackward(rows: n, hidden: h, gates: gts + s * n * g3, hiddenN: hn + s * n * h, hPrev: hs + s * n * h,
+            gruCellBackward(rows: n, hidden: h, layout: w.gates, gates: gts + s * n * g3, hiddenN: hn + s * n * h, hPrev: hs + s * n * h,
                             dhAbove: dhAbove + s * n * h, dhRecurrent: dhr, dInput: di + s * n * g3, dHidden: dhh + s * n * g3)
             if s > 0 { rows.gemm(a: dhh + s * n * g3, aRowStride: g3, b: w.hidden, c: dhr, ldc: h, accumulate: true) }
         }
@@ -74,7 +84,7 @@ public enum GRUCell: RecurrentCell {
     private enum Generation { static let input = 0, state = 1 }
     private enum GenerationScratch { static let gates = 0, hh = 1, hiddenN = 2, hidden = 3 }
 
-    public static let generationForms: PackedForms = [.forward]
+    public static let generationForms: PackedForms = [.stepwise]
 
     public static func generationBuffers(_ s: LayerShape) -> [Int] { [s.rows * s.input, s.rows * s.hidden] }
 
@@ -95,10 +105,21 @@ public enum GRUCell: RecurrentCell {
         let h = s.hidden, g3 = 3 * h
         let gates = scratch[GenerationScratch.gates], hh = scratch[GenerationScratch.hh], hOut = scratch[GenerationScratch.hidden]
         let state = buffers[Generation.state]
-        gemm(m: n, a: buffers[Generation.input], aRowStride: s.input, b: w.inputT, c: gates, ldc: g3, accumulate: false)
-        gemm(m: n, a: state, aRowStride: h, b: w.hiddenT, c: hh, ldc: g3, accumulate: false)
-        gruCellForward(rows: n, hidden: h, gates: gates, hh: hh, biasSum: w.biasSum, biasIH: w.biasIH, biasHH: w.biasHH,
-                       hPrev: state, hOut: hOut, hiddenN: scratch[GenerationScratch.hiddenN])
+        if w.fused {
+            // One pass over [x | h] keeping the two projections' sums apart, and the cell.
+            let step = GRUStepBuffers(kHidden: h, hPrev: state, hPrevRowStride: h, hiddenPanels: w.hiddenPanels,
+                                      input: buffers[Generation.input], inputRowStride: s.input, kInput: s.input, inputPanels: w.inputPanels,
+                                      gates: gates, storesGates: false, biasSum: w.biasSum, biasIH: w.biasIH, biasHH: w.biasHH,
+                                      hiddenN: nil, hOut: hOut, hOutRowStride: h, layout: w.gates)
+            BlockRows(count: n, shardSize: n).forEachRun(steps: 1, format: w.format) { run, split in
+                gruFusedStep(step, rows: run, split: split)
+            }
+        } else {
+            gemm(m: n, a: buffers[Generation.input], aRowStride: s.input, b: w.inputT, c: gates, ldc: g3, accumulate: false)
+            gemm(m: n, a: state, aRowStride: h, b: w.hiddenT, c: hh, ldc: g3, accumulate: false)
+            gruCellForward(rows: n, hidden: h, gates: gates, hh: hh, biasSum: w.biasSum, biasIH: w.biasIH, biasHH: w.biasHH,
+                           hPrev: state, hOut: hOut, hiddenN: scratch[GenerationScratch.hiddenN])
+        }
         state.update(from: hOut, count: n * h)
     }
 }

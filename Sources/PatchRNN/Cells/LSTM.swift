@@ -39,6 +39,15 @@ public enum LSTMCell: RecurrentCell {
         if steps.lowerBound == 0 { cs.update(repeating: 0, count: n * h) }
         for s in steps {
             let gs = gts + s * n * g4
+            if w.fused {
+                // The recurrent product and the cell in one kernel (h_0 = 0: no product at step 0).
+                let step = LSTMStepBuffers(k: s > 0 ? h : 0, a: hs + s * n * h, aRowStride: h, panels: w.hiddenPanels,
+                                           gates: gs, startsFromGates: true, storesGates: true, bias: w.biasSum,
+                                           cPrev: cs + s * n * h, cOut: cs + (s + 1) * n * h, cRowStride: h,
+                                           tanhC: tcs + s * n * h, hOut: hs + (s + 1) * n * h, hRowStride: h, layout: w.gates)
+                rows.forEachRun(steps: 1, format: w.format) { run, split in lstmFusedStep(step, rows: run, split: split) }
+                continue
+            }
             // h_0 = 0: the first step has no recurrent product.
             if s > 0 { rows.gemm(a: hs + s * n * h, aRowStride: h, b: w.hiddenT, c: gs, ldc: g4, accumulate: true) }
             lstmCellForward(rows: n, hidden: h, gates: gs, bias: w.biasSum,
@@ -56,7 +65,7 @@ public enum LSTMCell: RecurrentCell {
         dhr.update(repeating: 0, count: n * h)
         dc.update(repeating: 0, count: n * h)
         for s in stride(from: shape.steps - 1, through: 0, by: -1) {
-            lstmCellBackward(rows: n, hidden: h, gates: gts + s * n * g4, cPrev: cs + s * n * h,
+            lstmCellBackward(rows: n, hidden: h, layout: w.gates, gates: gts + s * n * g4, cPrev: cs + s * n * h,
                              tanhC: tcs + s * n * h, dhAbove: dhAbove + s * n * h, dhRecurrent: dhr,
                              dc: dc, dGates: dg + s * n * g4)
             if s > 0 { rows.gemm(a: dg + s * n * g4, aRowStride: g4, b: w.hidden, c: dhr, ldc: h, accumulate: false) }
@@ -93,10 +102,21 @@ public enum LSTMCell: RecurrentCell {
                                       shape s: LayerShape, weights w: PackedLayer) {
         let h = s.hidden, stride = s.input + h
         let rows = buffers[Generation.stacked], gates = scratch[GenerationScratch.gates], hOut = scratch[GenerationScratch.hidden]
-        gemm(m: n, a: rows, aRowStride: stride, b: w.stackedT, c: gates, ldc: 4 * h, accumulate: false)
-        lstmCellForward(rows: n, hidden: h, gates: gates, bias: w.biasSum,
-                        cPrev: buffers[Generation.cells], cOut: buffers[Generation.cells],
-                        tanhC: scratch[GenerationScratch.tanhCells], hOut: hOut)
+        if w.fused {
+            // [x | h] [W_ih^T ; W_hh^T] and the cell in one kernel; c is updated in place.
+            let step = LSTMStepBuffers(k: stride, a: rows, aRowStride: stride, panels: w.stackedPanels, gates: gates,
+                                       startsFromGates: false, storesGates: false, bias: w.biasSum,
+                                       cPrev: buffers[Generation.cells], cOut: buffers[Generation.cells], cRowStride: h,
+                                       tanhC: nil, hOut: hOut, hRowStride: h, layout: w.gates)
+            BlockRows(count: n, shardSize: n).forEachRun(steps: 1, format: w.format) { run, split in
+                lstmFusedStep(step, rows: run, split: split)
+            }
+        } else {
+            gemm(m: n, a: rows, aRowStride: stride, b: w.stackedT, c: gates, ldc: 4 * h, accumulate: false)
+            lstmCellForward(rows: n, hidden: h, gates: gates, bias: w.biasSum,
+                            cPrev: buffers[Generation.cells], cOut: buffers[Generation.cells],
+                            tanhC: scratch[GenerationScratch.tanhCells], hOut: hOut)
+        }
         // h_t goes beside x_{t+1} for this layer's next step.
         for b in 0..<n { (rows + b * stride + s.input).update(from: hOut + b * h, count: h) }
     }

@@ -1,4 +1,5 @@
 import CSync
+import Foundation
 import PatchRNNKernels
 
 /// The coordinator of data-parallel training.
@@ -97,7 +98,10 @@ public final class TrainingEngine: @unchecked Sendable {
 
     /// The most rows a block may have: past this, bigger products gain little and the block's
     /// buffers (about 60 KiB a row for the default model) stop fitting in the caches.
-    public static let maxBlockRows = 64
+    public static let maxBlockRows: Int = {
+        if let v = getenv("PATCHRNN_BLOCK_ROWS").flatMap({ Int(String(cString: $0)) }), v >= 1 { return v }  // EXPERIMENT
+        return 64
+    }()
 
     /// Shards per block: as many as keep every worker busy (the slots shared evenly), at most
     /// `maxBlockRows` rows, at least one shard.

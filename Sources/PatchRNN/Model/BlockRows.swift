@@ -32,11 +32,9 @@ public struct BlockRows: Sendable, Equatable {
     @inline(__always)
     public func gemm(steps: Int = 1, a: UnsafePointer<Float>, aRowStride: Int, b: PackedMatrix,
                      c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        let m = steps * count
-        let lastRows = count - (shards - 1) * shardSize
         let format = b.format
-        if format.singleRowTail(m: steps * shardSize).isEmpty && format.singleRowTail(m: steps * lastRows).isEmpty {
-            PatchRNNKernels.gemm(m: m, a: a, aRowStride: aRowStride, b: b, c: c, ldc: ldc, accumulate: accumulate, tails: .sequential)
+        if !hasSplitRows(steps: steps, format: format) {
+            PatchRNNKernels.gemm(m: steps * count, a: a, aRowStride: aRowStride, b: b, c: c, ldc: ldc, accumulate: accumulate, tails: .sequential)
             return
         }
         forEachRun(steps: steps, format: format) { rows, split in
@@ -45,10 +43,21 @@ public struct BlockRows: Sendable, Equatable {
         }
     }
 
+    /// Whether any shard's own product over `steps` steps left rows to the split 1-row tile.
+    @inline(__always)
+    func hasSplitRows(steps: Int, format: PanelFormat) -> Bool {
+        let lastRows = count - (shards - 1) * shardSize
+        return !format.singleRowTail(m: steps * shardSize).isEmpty || !format.singleRowTail(m: steps * lastRows).isEmpty
+    }
+
     /// The block's rows of `steps` steps (0..<steps * count) in ascending runs: rows its shard's
     /// own product computed with the split 1-row tile (`split` true, one row a run), and the runs
     /// between them.
     func forEachRun(steps: Int, format: PanelFormat, _ body: (_ rows: Range<Int>, _ split: Bool) -> Void) {
+        if !hasSplitRows(steps: steps, format: format) {
+            body(0..<(steps * count), false)
+            return
+        }
         // At most 3 split rows per shard (the 1-row tail of a product is under 4 rows).
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * shards) { buffer in
             var n = 0
