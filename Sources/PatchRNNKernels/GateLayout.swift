@@ -48,7 +48,7 @@ public struct GateLayout: Sendable, Equatable {
     /// dst[column(gate, j)] = src[gate * hidden + j]: a bias (or any row) in this order.
     public func permute(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
         for g in 0..<gates {
-            for j in 0..<hidden { dst[column(gate: g, unit: j)] = src[g * hidden + j] }
+            for u in 0..<groups { (dst + u * gates * units + g * units).update(from: src + g * hidden + u * units, count: units) }
         }
     }
 

@@ -91,4 +91,63 @@ struct KernelTests {
         // A NaN stays NaN, so numerical faults surface in the loss.
         #expect(fastSigmoid(Float.nan).isNaN && fastTanh(Float.nan).isNaN)
     }
+
+    @Test("the 16-lane activations give bit for bit what the 8-lane ones give, lane by lane")
+    func activationWidths() {
+        var rng = SeededRandom(seed: 21)
+        let special: [Float] = [0, -0, 1e-30, -1e-30, 87, -87, 88, -88, 200, -200, .infinity, -.infinity, .nan, 1, -1, 0.5]
+        for round in 0..<4_000 {
+            var values = [Float](repeating: 0, count: 16)
+            for i in 0..<16 { values[i] = round == 0 ? special[i] : rng.uniform(-20, 20) * (i % 3 == 0 ? 5 : 1) }
+            let wide = V16(values), low = V8(values[0..<8]), high = V8(values[8..<16])
+            let pairs: [(V16, V8, V8)] = [(fastExp(wide), fastExp(low), fastExp(high)), (fastSigmoid(wide), fastSigmoid(low), fastSigmoid(high)),
+                                          (fastTanh(wide), fastTanh(low), fastTanh(high))]
+            for (w, l, h) in pairs {
+                for i in 0..<8 {
+                    #expect(w[i].bitPattern == l[i].bitPattern || (w[i].isNaN && l[i].isNaN), "lane \(i) of \(values[i])")
+                    #expect(w[8 + i].bitPattern == h[i].bitPattern || (w[8 + i].isNaN && h[i].isNaN), "lane \(8 + i) of \(values[8 + i])")
+                }
+            }
+        }
+    }
+
+    @Test("grouped gate columns: the permutation, the gate panels, and PyTorch's order as the one-group case")
+    func gateLayout() {
+        let g = 4, h = 32, k = 5
+        let grouped = GateLayout.grouped(gates: g, hidden: h, lanes: 8)
+        #expect(!grouped.isStandard && grouped.groups == 4)
+        #expect(GateLayout.grouped(gates: 3, hidden: 20, lanes: 8).isStandard, "20 units do not make groups of 8")
+        let standard = GateLayout.standard(gates: g, hidden: h)
+        // Every column exactly once, and gate/unit found where the formula says.
+        let columns = (0..<g).flatMap { gate in (0..<h).map { grouped.column(gate: gate, unit: $0) } }
+        #expect(Set(columns) == Set(0..<(g * h)))
+        #expect(grouped.column(gate: 2, unit: 9) == 1 * 32 + 2 * 8 + 1)
+        #expect((0..<(g * h)).allSatisfy { standard.column(gate: $0 / h, unit: $0 % h) == $0 })
+        // Panels: panel u, row r, gate q, lane l = B[r, q * h + u * 8 + l].
+        let b = (0..<(k * g * h)).map { Float($0) }
+        var panels = [Float](repeating: .nan, count: grouped.panelFloats(k: k))
+        panels.withUnsafeMutableBufferPointer { grouped.packPanels(k: k, b, rowStride: g * h, into: $0.baseAddress!) }
+        for u in 0..<4 {
+            for r in 0..<k {
+                for q in 0..<g {
+                    for l in 0..<8 {
+                        #expect(panels[u * k * 32 + r * 32 + q * 8 + l] == b[r * g * h + q * h + u * 8 + l])
+                    }
+                }
+            }
+        }
+        var permuted = [Float](repeating: .nan, count: g * h)
+        permuted.withUnsafeMutableBufferPointer { grouped.permute(b, into: $0.baseAddress!) }
+        for q in 0..<g { for j in 0..<h { #expect(permuted[grouped.column(gate: q, unit: j)] == b[q * h + j]) } }
+    }
+
+    @Test("a product's 1-row tail: the rows after its tall and 4-row tiles")
+    func singleRowTail() {
+        #expect(PanelFormat.simd8x16.singleRowTail(m: 32) == 30..<32)   // 5 x 6, then 2 single rows
+        #expect(PanelFormat.simd8x16.singleRowTail(m: 16) == 16..<16)   // 6 + 6 + 4
+        #expect(PanelFormat.simd8x16.singleRowTail(m: 7) == 6..<7)
+        #expect(PanelFormat.simd16x32.singleRowTail(m: 60) == 60..<60)  // 7 x 8 + 4
+        #expect(PanelFormat.simd16x32.singleRowTail(m: 3) == 0..<3)
+    }
 }
+

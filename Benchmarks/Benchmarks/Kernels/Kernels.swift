@@ -146,7 +146,16 @@ func gateBenchmarks() {
     }
 }
 
-// MARK: The cells' fused steps (one time step of a 16-sequence shard, hidden 64)
+// MARK: The cells' steps (one time step of 16 sequences, hidden 64)
+
+/// W_hh^T of a random cell in gate panels (what the fused steps stream) and the layout.
+func gatePanels(gates: Int, hidden h: Int, seed: UInt64) -> (UnsafeMutablePointer<Float>, GateLayout) {
+    let layout = GateLayout.grouped(gates: gates, hidden: h, lanes: PanelFormat.preferred == .simd16x32 ? 16 : 8)
+    let w = randomBuffer(h * gates * h, seed: seed, -0.1, 0.1)
+    let panels = randomBuffer(layout.panelFloats(k: h), seed: seed)
+    layout.packPanels(k: h, w, rowStride: gates * h, into: panels)
+    return (panels, layout)
+}
 
 func lstmCellBenchmarks() {
     let rows = 16, h = 64
@@ -155,7 +164,15 @@ func lstmCellBenchmarks() {
     let tanhC = randomBuffer(rows * h, seed: 10), hOut = randomBuffer(rows * h, seed: 11)
     let dhAbove = randomBuffer(rows * h, seed: 12), dhRecurrent = randomBuffer(rows * h, seed: 13)
     let dc = randomBuffer(rows * h, seed: 14), dGates = randomBuffer(rows * 4 * h, seed: 15)
-    Benchmark("LSTM cell forward, 16 rows x 64", configuration: configuration(.kilo)) { benchmark in
+    let hPrev = randomBuffer(rows * h, seed: 16, -1, 1)
+    let (panels, layout) = gatePanels(gates: 4, hidden: h, seed: 17)
+    let step = LSTMStepBuffers(k: h, a: hPrev, aRowStride: h, panels: panels, gates: gates, startsFromGates: false, storesGates: true,
+                               bias: bias, cPrev: cPrev, cOut: cOut, cRowStride: h, tanhC: tanhC, hOut: hOut, hRowStride: h, layout: layout)
+    Benchmark("LSTM fused step (h W_hh^T and the cell), 16 rows x 64", configuration: configuration(.kilo)) { benchmark in
+        for _ in benchmark.scaledIterations { lstmFusedStep(step, rows: 0..<rows) }
+        blackHole(hOut[0])
+    }
+    Benchmark("LSTM cell forward alone, 16 rows x 64", configuration: configuration(.kilo)) { benchmark in
         for _ in benchmark.scaledIterations {
             lstmCellForward(rows: rows, hidden: h, gates: gates, bias: bias, cPrev: cPrev, cOut: cOut, tanhC: tanhC, hOut: hOut)
         }
@@ -163,7 +180,7 @@ func lstmCellBenchmarks() {
     }
     Benchmark("LSTM cell backward, 16 rows x 64", configuration: configuration(.kilo)) { benchmark in
         for _ in benchmark.scaledIterations {
-            lstmCellBackward(rows: rows, hidden: h, gates: gates, cPrev: cPrev, tanhC: tanhC, dhAbove: dhAbove,
+            lstmCellBackward(rows: rows, hidden: h, layout: layout, gates: gates, cPrev: cPrev, tanhC: tanhC, dhAbove: dhAbove,
                              dhRecurrent: dhRecurrent, dc: dc, dGates: dGates)
         }
         blackHole(dGates[0])
@@ -177,7 +194,15 @@ func gruCellBenchmarks() {
     let hPrev = randomBuffer(rows * h, seed: 21), hOut = randomBuffer(rows * h, seed: 22), hiddenN = randomBuffer(rows * h, seed: 23)
     let dhAbove = randomBuffer(rows * h, seed: 24), dhRecurrent = randomBuffer(rows * h, seed: 25)
     let dInput = randomBuffer(rows * 3 * h, seed: 26), dHidden = randomBuffer(rows * 3 * h, seed: 27)
-    Benchmark("GRU cell forward, 16 rows x 64", configuration: configuration(.kilo)) { benchmark in
+    let (panels, layout) = gatePanels(gates: 3, hidden: h, seed: 28)
+    let step = GRUStepBuffers(kHidden: h, hPrev: hPrev, hPrevRowStride: h, hiddenPanels: panels, input: nil, inputRowStride: 0, kInput: 0,
+                              inputPanels: nil, gates: gates, storesGates: false, biasSum: biasSum, biasIH: biasIH, biasHH: biasHH,
+                              hiddenN: hiddenN, hOut: hOut, hOutRowStride: h, layout: layout)
+    Benchmark("GRU fused step (h W_hh^T and the cell), 16 rows x 64", configuration: configuration(.kilo)) { benchmark in
+        for _ in benchmark.scaledIterations { gruFusedStep(step, rows: 0..<rows) }
+        blackHole(hOut[0])
+    }
+    Benchmark("GRU cell forward alone, 16 rows x 64", configuration: configuration(.kilo)) { benchmark in
         for _ in benchmark.scaledIterations {
             gruCellForward(rows: rows, hidden: h, gates: gates, hh: hh, biasSum: biasSum, biasIH: biasIH, biasHH: biasHH,
                            hPrev: hPrev, hOut: hOut, hiddenN: hiddenN)
@@ -186,25 +211,27 @@ func gruCellBenchmarks() {
     }
     Benchmark("GRU cell backward, 16 rows x 64", configuration: configuration(.kilo)) { benchmark in
         for _ in benchmark.scaledIterations {
-            gruCellBackward(rows: rows, hidden: h, gates: gates, hiddenN: hiddenN, hPrev: hPrev, dhAbove: dhAbove,
+            gruCellBackward(rows: rows, hidden: h, layout: layout, gates: gates, hiddenN: hiddenN, hPrev: hPrev, dhAbove: dhAbove,
                             dhRecurrent: dhRecurrent, dInput: dInput, dHidden: dHidden)
         }
         blackHole(dInput[0])
     }
 }
 
-// MARK: One shard (what a worker does with each shard of a step)
+// MARK: One block (what a worker does with the shards it takes at once)
 
 func shardBenchmarks(_ config: ModelConfig) {
     let params = Parameters.initialized(config, seed: 1)
-    let shard = 16
-    let ws = ShardWorkspace(layout: params.layout, capacity: shard)
-    let data = randomPatches(shard, seed: 30)
-    let grad = FloatBuffer(count: params.layout.paddedCount)
-    keepAlive += [params, ws, grad]
-    let p = UnsafePointer(params.buffer.pointer), g = grad.pointer
-    let indices = UnsafeMutableBufferPointer<Int>.allocate(capacity: shard)
-    for i in 0..<shard { indices[i] = i }
+    // The default batch of 64 on one thread: one block of 16 shards of 4.
+    let rows = 64, shard = 4, shards = rows / shard
+    let ws = BlockWorkspace(layout: params.layout, capacity: rows, shardSize: shard)
+    let data = randomPatches(rows, seed: 30)
+    let grads = FloatBuffer(count: shards * params.layout.paddedCount)
+    let losses = UnsafeMutablePointer<Double>.allocate(capacity: shards)
+    keepAlive += [params, ws, grads]
+    let p = UnsafePointer(params.buffer.pointer)
+    let indices = UnsafeMutableBufferPointer<Int>.allocate(capacity: rows)
+    for i in 0..<rows { indices[i] = i }
     ws.load(data, indices: UnsafeBufferPointer(indices))
     ws.prepareForward(p)
     ws.prepareBackward(p)
@@ -215,13 +242,22 @@ func shardBenchmarks(_ config: ModelConfig) {
             ws.prepareBackward(p)
         }
     }
-    Benchmark("\(title) shard of 16 sequences, forward + backward", configuration: configuration(library: true)) { benchmark in
+    Benchmark("\(title) block of 64 sequences (16 shards of 4), forward + backward", configuration: configuration(library: true)) { benchmark in
         for _ in benchmark.scaledIterations {
             ws.load(data, indices: UnsafeBufferPointer(indices))
-            blackHole(ws.forward(p, rows: shard))
-            ws.backward(p, rows: shard, lossScale: 1e-4, grad: g)
+            ws.forward(p, rows: rows, shardLosses: losses)
+            var sink = ShardBuffers(base: grads.pointer, stride: params.layout.paddedCount)
+            ws.backward(p, rows: rows, lossScale: 1e-4, sink: &sink)
         }
+        blackHole(losses[0])
     }
+}
+
+/// Shard j's gradient into the j-th buffer of one allocation.
+struct ShardBuffers: GradientSink {
+    let base: UnsafeMutablePointer<Float>, stride: Int
+    func destination(shard: Int, region: GradientRegion) -> UnsafeMutablePointer<Float> { base + shard * stride }
+    func finished(shard: Int, region: GradientRegion) {}
 }
 
 // MARK: Reduce + Adam

@@ -53,8 +53,11 @@ public final class TrainingEngine: @unchecked Sendable {
     let foldsWhileHot: Bool
     public private(set) var timing = StepTiming()
 
+    /// `sumWhileHot: false` leaves every shard's gradient to the sum after the barrier (tests
+    /// compare the two: the results must be the same).
     public init(params: Parameters, adamConfig: AdamConfig, pool: WorkerPool, shape: StepShape,
-                group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact, format: PanelFormat = .preferred) throws {
+                group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact, format: PanelFormat = .preferred,
+                sumWhileHot: Bool = true) throws {
         guard shape.shardSize >= 1 else { throw PatchRNNError.setting(.shardSize, "must be at least 1 (got \(shape.shardSize))") }
         guard shape.batchSize >= 1 else { throw PatchRNNError.setting(.batchSize, "must be at least 1 (got \(shape.batchSize))") }
         self.group = group
@@ -80,7 +83,7 @@ public final class TrainingEngine: @unchecked Sendable {
         shardLoss = .allocate(capacity: shape.slots)
         rankTotal = group.size > 1 ? FloatBuffer(count: params.layout.paddedCount) : nil
         blockShards = Self.blockShards(shape, workers: pool.count)
-        foldsWhileHot = group.size == 1
+        foldsWhileHot = sumWhileHot && group.size == 1
         let regions = params.layout.config.layers + 1
         foldedShards = .allocate(capacity: 16 * regions)
         foldedShards.initialize(repeating: 0, count: 16 * regions)
@@ -165,7 +168,8 @@ public final class TrainingEngine: @unchecked Sendable {
             ws.backward(p, rows: rows.count, lossScale: lossScale, sink: &blockSink)
         }
         // Per region, the shards already summed into shard 0's buffer (at least shard 0 itself).
-        let foldedCounts = (0..<regions).map { max(1, Int(csync_load(folded + 16 * $0))) }
+        /// Shards already summed into shard 0's buffer for a region (at least shard 0 itself).
+        func foldedCount(_ region: Int) -> Int { max(1, Int(csync_load(folded + 16 * region))) }
         // What Adam sums: every shard's gradient, or (allreduce) one buffer with the ranks' total.
         var summed = UnsafePointer(grads), summedShards = shards
         var sse = 0.0
@@ -191,21 +195,20 @@ public final class TrainingEngine: @unchecked Sendable {
         timing.exchange += t2 - t1
         let loss = sse / elements
         guard loss.isFinite else {
-            let culprit = nonFiniteTensor(grads: summed, shards: summedShards, folded: summedShards == 1 ? [] : foldedCounts)
+            let culprit = nonFiniteTensor(grads: summed, shards: summedShards, folded: summedShards == 1 ? [] : (0..<regions).map(foldedCount))
                 .map { " (first non-finite values in \($0))" } ?? ""
             throw PatchRNNError("the training loss became \(loss) at Adam step \(adam.step + 1)\(culprit); the weights of the last improving epoch are in the checkpoint; try a lower learning rate")
         }
         adam.step += 1
         let coefficients = adamConfig.coefficients(step: adam.step)
         let m = adam.m.pointer, v = adam.v.pointer, summedShardCount = summedShards, summedGrads = summed
-        let regionRanges = (0..<regions).map { GradientRegion.range(index: $0, in: layout) }
         try pool.run { w in
             let slice = Self.sumSlice(worker: w, workers: workers, padded: padded)
-            for (region, range) in regionRanges.enumerated() {
-                let r = slice.clamped(to: range)
+            for region in 0..<regions {
+                let r = slice.clamped(to: GradientRegion.range(index: region, in: layout))
                 if r.isEmpty { continue }
                 reduceAndAdamUpdate(params: p, shardGrads: summedGrads, shards: summedShardCount, stride: padded,
-                                    folded: summedShardCount == 1 ? 1 : foldedCounts[region],
+                                    folded: summedShardCount == 1 ? 1 : foldedCount(region),
                                     m: m, v: v, begin: r.lowerBound, end: r.upperBound, coefficients)
             }
         }

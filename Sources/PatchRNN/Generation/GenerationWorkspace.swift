@@ -28,11 +28,14 @@ public final class GenerationWorkspace: @unchecked Sendable {
     }
 
     /// Floats one workspace allocates (its buffers and its packed weights).
-    public static func floats(_ layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred) -> Int {
-        Buffers(layout.config, capacity: capacity).plan.floats + PackedWeights.floats(layout, forms: layout.config.cell.generationForms, format: format)
+    public static func floats(_ layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred,
+                              gateOrder: GateOrder = .grouped) -> Int {
+        Buffers(layout.config, capacity: capacity).plan.floats
+            + PackedWeights.floats(layout, forms: layout.config.cell.generationForms, format: format, gateOrder: gateOrder)
     }
 
-    public init(layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred) {
+    /// `gateOrder`: grouped (each layer's step one fused kernel) or PyTorch's (for tests).
+    public init(layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred, gateOrder: GateOrder = .grouped) {
         self.layout = layout
         self.capacity = capacity
         cell = layout.config.cell
@@ -42,7 +45,7 @@ public final class GenerationWorkspace: @unchecked Sendable {
         layerBuffers = b.layers.map { block.pointers($0) }
         scratch = block.pointers(b.scratch)
         y = block[b.y]
-        weights = PackedWeights(layout: layout, forms: cell.generationForms, format: format)
+        weights = PackedWeights(layout: layout, forms: cell.generationForms, format: format, gateOrder: gateOrder)
         shapes = (0..<layout.config.layers).map { layout.config.layerShape($0, rows: capacity) }
     }
 

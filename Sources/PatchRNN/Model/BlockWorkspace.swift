@@ -43,7 +43,7 @@ public final class BlockWorkspace: @unchecked Sendable {
     let cell: any RecurrentCell.Type
     let steps: Int
 
-    private let block: BufferBlock
+    private let storage: BufferBlock
     let patches: UnsafeMutablePointer<Float>
     let sampledInputs: UnsafeMutablePointer<Float>
     /// Layer 0's input in the last forward: the true patches, or `sampledInputs`.
@@ -92,14 +92,16 @@ public final class BlockWorkspace: @unchecked Sendable {
 
     /// Floats one workspace allocates (its buffers and its packed weights).
     public static func floats(_ layout: ParameterLayout, capacity: Int, shardSize: Int, backward: Bool = true,
-                              format: PanelFormat = .preferred) -> Int {
+                              format: PanelFormat = .preferred, gateOrder: GateOrder = .grouped) -> Int {
         Buffers(layout.config, capacity: capacity, shardSize: shardSize, backward: backward, format: format).plan.floats
-            + PackedWeights.floats(layout, forms: forms(backward: backward), format: format)
+            + PackedWeights.floats(layout, forms: forms(backward: backward), format: format, gateOrder: gateOrder)
     }
 
     /// `capacity`: rows of the largest block; `shardSize`: rows of a shard (the unit of the
-    /// weight gradients); `format`: the GEMM tile (and so the packing) its products use.
-    public init(layout: ParameterLayout, capacity: Int, shardSize: Int, backward: Bool = true, format: PanelFormat = .preferred) {
+    /// weight gradients); `format`: the GEMM tile (and so the packing) its products use;
+    /// `gateOrder`: grouped (the recurrent steps fused) or PyTorch's (for tests).
+    public init(layout: ParameterLayout, capacity: Int, shardSize: Int, backward: Bool = true, format: PanelFormat = .preferred,
+                gateOrder: GateOrder = .grouped) {
         precondition(capacity >= 1 && shardSize >= 1)
         self.layout = layout
         self.capacity = capacity
@@ -111,14 +113,14 @@ public final class BlockWorkspace: @unchecked Sendable {
         steps = config.steps
         let b = Buffers(config, capacity: capacity, shardSize: shardSize, backward: backward, format: format)
         let block = BufferBlock(b.plan)
-        self.block = block
+        storage = block
         patches = block[b.patches]
         sampledInputs = block[b.sampledInputs]
         layerZeroInput = UnsafePointer(patches)
         hiddens = block.pointers(b.hiddens)
         cellBuffers = b.cellForward.map { block.pointers($0) }
         outputPointer = block[b.outputs]
-        weights = PackedWeights(layout: layout, forms: Self.forms(backward: backward), format: format)
+        weights = PackedWeights(layout: layout, forms: Self.forms(backward: backward), format: format, gateOrder: gateOrder)
         dOutputs = block[b.dOutputs]
         dHiddenAbove = block[b.dHiddenAbove]
         dHiddenBelow = block[b.dHiddenBelow]
@@ -128,17 +130,17 @@ public final class BlockWorkspace: @unchecked Sendable {
     }
 
     /// Floats this workspace allocated (its buffers and its packed weights).
-    public var allocatedFloats: Int { block.floats + weights.allocatedFloats }
+    public var allocatedFloats: Int { storage.floats + weights.allocatedFloats }
 
     /// The outputs of the last forward, [TN x out] time-major.
     public var outputs: UnsafeMutablePointer<Float> { outputPointer }
 
-    /// The block's shards: shard j of a block of `rows` rows covers these rows.
+    /// The rows of a block of `rows` rows, cut into this workspace's shards.
     @inline(__always)
-    func shardRows(_ j: Int, of rows: Int) -> Range<Int> { (j * shardSize)..<min((j + 1) * shardSize, rows) }
+    func block(_ rows: Int) -> BlockRows { BlockRows(count: rows, shardSize: shardSize) }
 
     /// Shards in a block of `rows` rows.
-    public func shardCount(rows: Int) -> Int { (rows + shardSize - 1) / shardSize }
+    public func shardCount(rows: Int) -> Int { block(rows).shards }
 
     // MARK: Loading a block
 
@@ -173,8 +175,9 @@ public final class BlockWorkspace: @unchecked Sendable {
         }
         let out = config.outputSize, y = UnsafePointer(outputPointer), target = UnsafePointer(patches + n * config.inputSize)
         // Each shard's rows in its own order (step, then sequence), as a shard alone would sum them.
-        for j in 0..<shardCount(rows: n) {
-            let r = shardRows(j, of: n)
+        let rows = block(n)
+        for j in 0..<rows.shards {
+            let r = rows.shard(j)
             var sse = 0.0
             for t in 0..<steps {
                 let first = (t * n + r.lowerBound) * out
@@ -196,7 +199,7 @@ public final class BlockWorkspace: @unchecked Sendable {
 
     private func teacherForcedForward(_ params: UnsafePointer<Float>, rows n: Int) {
         layerZeroInput = UnsafePointer(patches)
-        let t = steps, h = config.hidden, gh = cell.gateCount * h, rows = BlockRows(count: n, shardSize: shardSize)
+        let t = steps, h = config.hidden, gh = cell.gateCount * h, rows = block(n)
         var x = UnsafePointer(patches)
         var xDim = config.inputSize
         for l in 0..<config.layers {
@@ -220,23 +223,23 @@ public final class BlockWorkspace: @unchecked Sendable {
         let t = steps, h = config.hidden, gh = cell.gateCount * h, d = config.inputSize, out = config.outputSize
         precondition(out == d, "feeding predictions back needs outputs shaped like inputs")
         let top = min(Patches.topHalf, t), y = outputPointer, bias = params + layout.denseBias.offset
-        let block = BlockRows(count: n, shardSize: shardSize)
+        let rows = block(n)
         sampledInputs.update(from: patches, count: t * n * d)
         layerZeroInput = UnsafePointer(sampledInputs)
         // Steps [first, last) of every layer, then of the Dense layer.
         func run(_ range: Range<Int>) {
-            let rows = range.count * n, r0 = range.lowerBound * n
+            let r0 = range.lowerBound * n
             var x = UnsafePointer(sampledInputs) + r0 * d, xDim = d
             for l in 0..<config.layers {
                 let w = weights.layer(l), hs = hiddens[l], buffers = cellBuffers[l]
-                block.gemm(steps: range.count, a: x, aRowStride: xDim, b: w.inputT, c: buffers[0] + r0 * gh, ldc: gh, accumulate: false)
+                rows.gemm(steps: range.count, a: x, aRowStride: xDim, b: w.inputT, c: buffers[0] + r0 * gh, ldc: gh, accumulate: false)
                 if range.lowerBound == 0 { hs.update(repeating: 0, count: n * h) }
-                cell.forward(buffers, h: hs, rows: block, steps: range, shape: config.layerShape(l, rows: capacity), weights: w)
+                cell.forward(buffers, h: hs, rows: rows, steps: range, shape: config.layerShape(l, rows: capacity), weights: w)
                 x = UnsafePointer(hs + (r0 + n) * h)
                 xDim = h
             }
-            block.gemm(steps: range.count, a: x, aRowStride: h, b: weights.denseT, c: y + r0 * out, ldc: out, accumulate: false)
-            addBiasRows(y + r0 * out, rows: rows, cols: out, bias: bias)
+            rows.gemm(steps: range.count, a: x, aRowStride: h, b: weights.denseT, c: y + r0 * out, ldc: out, accumulate: false)
+            addBiasRows(y + r0 * out, rows: range.count * n, cols: out, bias: bias)
         }
         run(0..<top)
         for s in top..<t {
@@ -265,15 +268,15 @@ public final class BlockWorkspace: @unchecked Sendable {
     public func backward<Sink: GradientSink>(_ params: UnsafePointer<Float>, rows n: Int, lossScale: Float, sink: inout Sink) {
         precondition(includesBackward)
         let t = steps, h = config.hidden, gh = cell.gateCount * h, out = config.outputSize
-        let layers = config.layers, shards = shardCount(rows: n), fmt = weights.format
-        let rows = BlockRows(count: n, shardSize: shardSize)
+        let layers = config.layers, fmt = weights.format
+        let rows = block(n), shards = rows.shards
         let dy = dOutputs
         squaredErrorGradient(outputPointer, patches + n * config.inputSize, count: t * n * out, scale: lossScale, into: dy)
 
         // The Dense layer: dW_d = h_top^T dY and db_d per shard; dL/dh_top for all rows.
         let top = UnsafePointer(hiddens[layers - 1] + n * h)
         for j in 0..<shards {
-            let r = shardRows(j, of: n)
+            let r = rows.shard(j)
             let grad = sink.destination(shard: j, region: .dense)
             let a = gatherShard(top, cols: h, blockRows: n, rows: r, steps: t)
             let dyPacked = packShard(dy, cols: out, blockRows: n, rows: r, format: fmt)
@@ -290,7 +293,7 @@ public final class BlockWorkspace: @unchecked Sendable {
             let xDim = config.layerInputSize(l)
             let x = l == 0 ? layerZeroInput : UnsafePointer(hiddens[l - 1] + n * h)
             for j in 0..<shards {
-                let r = shardRows(j, of: n), rn = r.count, tn = t * rn
+                let r = rows.shard(j), rn = r.count, tn = t * rn
                 let grad = sink.destination(shard: j, region: .layer(l))
                 // h_0 = 0, so step 0 adds nothing to dW_hh: sum over steps 1..T-1, each paired
                 // with the hidden state it read (h_t, block t of hs).
