@@ -7,12 +7,16 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure training and generation throughput (synthetic data of MNIST's shape).",
-        discussion: "Prints samples/s, achieved GFLOP/s, this machine's single-core GEMM peak measured in the same run (before and after the training steps; the better of the two), the fraction of it reached, where the step time goes (compute, reduce + Adam, waiting), and generation images/s. --scaling runs 1..N threads, --repeats times in alternation, and prints the median with the range. --tile both measures the SIMD8 and SIMD16 GEMM tiles alternately and prints their ratio.")
+        discussion: "Prints samples/s, achieved GFLOP/s, this machine's single-core GEMM peak measured in the same run (before and after the training steps; the better of the two), the fraction of it reached, where the step time goes (compute, reduce + Adam, waiting), and generation images/s. --scaling runs 1..N threads (--thread-counts a list of them), --repeats times in alternation, and prints the median with the range; each count is placed as --threads would place it. --calibrate measures the cost model's figures instead (scripts/cost-model.py). --tile both measures the SIMD8 and SIMD16 GEMM tiles alternately and prints their ratio.")
     @OptionGroup var pool: PoolOptions
     @OptionGroup var step: StepOptions
     @OptionGroup var cell: CellOptions
     @Option(parsing: .unconditional, help: "Seconds of timed training steps per configuration.") var seconds: Double = 3
     @Flag(help: "Measure every thread count from 1 to --threads (default all cores).") var scaling = false
+    @Option(help: ArgumentHelp("Measure these thread counts, each at most --threads (e.g. 1,2,4,8,16; implies --scaling).", valueName: "list"))
+    var threadCounts: String?
+    @Flag(help: "Measure the cost model's figures (shard compute, weight packing, gradient-sum rate, hand-off round trip at each thread count) instead of training throughput.")
+    var calibrate = false
     @Option(parsing: .unconditional, help: "Rounds of measurements (default 3 with --scaling, else 1); thread counts alternate within a round.")
     var repeats: Int?
     @Option(help: ArgumentHelp("GEMM tile: auto (\(PanelFormat.preferred.name) on this CPU), simd8, simd16, or both (alternated, with their ratio).", valueName: "tile"))
@@ -53,26 +57,30 @@ struct BenchCommand: ParsableCommand {
             let syntheticSequences = Double(max(4096, 4 * options.shape.batchSize) + 10_000)
             try TrainingRun.checkMemory(options, workers: pool.count, extraFloats: syntheticSequences * Double(PatchSet.sequenceLength))
             let model = options.model, shape = options.shape
-            let rounds = repeats ?? (scaling ? 3 : 1)
+            let rounds = repeats ?? (scaling || threadCounts != nil || calibrate ? 3 : 1)
             try TrainingOptions.check(.repeats, rounds, 1...100)
-            let counts = scaling ? Array(1...pool.count) : [pool.count]
+            let counts = try self.counts(max: pool.count)
+            if calibrate { return try runCalibration(pool: pool, counts: counts, rounds: rounds, model: model, format: tiles[0]) }
+            let placement = pool.placement.allSatisfy { $0 == nil } ? "unpinned" : self.pool.placement.rawValue
             struct Key: Hashable { let tile: String, threads: Int }
             // reports[key] holds every round's measurement with that tile and thread count.
             var reports: [Key: [ThroughputReport]] = [:]
             for _ in 0..<rounds {
                 for n in counts {
-                    // A pool of the first n placements (made and ended here, so pools on this
-                    // thread end in the reverse order they were made).
-                    let sub = n == pool.count ? pool : try WorkerPool(placement: Array(pool.placement.prefix(n)), topology: try? Topology())
+                    // A pool of n workers placed as --threads n would place them (made and ended
+                    // here, so pools on this thread end in the reverse order they were made).
+                    let sub = n == pool.count ? pool : try self.pool.makePool(reporter: ProgressReporter(quiet: true), threads: n)
                     for format in tiles {
-                        let r = try ThroughputBenchmark.run(pool: sub, batchSize: shape.batchSize, shardSize: shape.shardSize, model: model,
+                        var r = try ThroughputBenchmark.run(pool: sub, batchSize: shape.batchSize, shardSize: shape.shardSize, model: model,
                                                             seconds: seconds, format: format, samplingProbability: scheduledSampling)
+                        r.placement = placement
                         reports[Key(tile: format.name, threads: n), default: []].append(r)
                         if json { print(try jsonText(r, pretty: false), terminator: "") }
                     }
                 }
             }
             if json { return }
+            if pool.isOversubscribed { print(PoolOptions.oversubscribedWarning(pool).uppercased()) }
             print("one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP; CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no"), default tile: \(PanelFormat.preferred.name)\(scheduledSampling > 0 ? "; steps with scheduled sampling, p = \(scheduledSampling)" : "")")
             for format in tiles {
                 let peaks = reports.filter { $0.key.tile == format.name }.values.flatMap { $0 }.map(\.peakGflops)
@@ -104,6 +112,49 @@ struct BenchCommand: ParsableCommand {
                 }
             }
         }
+    }
+
+    /// The thread counts to measure: --thread-counts, 1...max with --scaling, else max alone.
+    func counts(max: Int) throws -> [Int] {
+        guard let threadCounts else { return scaling || calibrate ? Array(1...max) : [max] }
+        let counts = try threadCounts.split(separator: ",").map { item -> Int in
+            guard let n = Int(item.trimmingCharacters(in: .whitespaces)), n >= 1, n <= max else {
+                throw PatchRNNError("--thread-counts: '\(item)' is not a number from 1 to the \(max) worker(s) of --threads")
+            }
+            return n
+        }
+        guard !counts.isEmpty, Set(counts).count == counts.count else {
+            throw PatchRNNError("--thread-counts must name at least one count, each once")
+        }
+        return counts
+    }
+
+    /// --calibrate: the cost model's figures, `rounds` times, as JSON lines or a table of ranges.
+    func runCalibration(pool: WorkerPool, counts: [Int], rounds: Int, model: ModelConfig, format: PanelFormat) throws {
+        var results: [CostCalibration] = []
+        for _ in 0..<rounds {
+            let one = try self.pool.makePool(reporter: ProgressReporter(quiet: true), threads: 1)
+            let c = try CostCalibrationBenchmark.run(onePool: one, handOffWorkers: counts,
+                                                     makePool: { n in n == pool.count ? pool : try self.pool.makePool(reporter: ProgressReporter(quiet: true), threads: n) },
+                                                     model: model, seconds: seconds, format: format)
+            results.append(c)
+            if json { print(try jsonText(c, pretty: false), terminator: "") }
+        }
+        if json { return }
+        func range(_ v: [Double], _ digits: Int) -> String {
+            let lo = v.min() ?? 0, hi = v.max() ?? 0
+            return lo == hi ? fmt(lo, digits) : "\(fmt(lo, digits))-\(fmt(hi, digits))"
+        }
+        print("cost model figures, \(model.cell.title), \(format.name) tile, \(rounds) round(s) (ranges):")
+        for (i, s) in results[0].shards.enumerated() {
+            print("  shard of \(s.size): \(range(results.map { $0.shards[i].microseconds }, 1)) us forward + backward on one core")
+        }
+        print("  weight packing: \(range(results.map(\.packMicroseconds), 1)) us per busy worker per step")
+        print("  gradient sum + Adam: \(range(results.map { $0.sumBytesPerSecond / 1e9 }, 1)) GB/s on one core")
+        for (i, h) in results[0].handOffs.enumerated() {
+            print("  hand-off round trip, \(h.workers) worker(s): \(range(results.map { $0.handOffs[i].microseconds }, 3)) us")
+        }
+        if results.contains(where: \.oversubscribed) { print(PoolOptions.oversubscribedWarning(pool).uppercased()) }
     }
 
     func pad(_ v: Any, _ width: Int) -> String {

@@ -1,0 +1,123 @@
+import PatchRNNKernels
+
+/// The figures the cost model of a training step is built from (scripts/cost-model.py,
+/// docs/many-cores.md), measured on this machine:
+///
+///     step(N) = ceil(S / N) x shard + pack + sum bytes / (N x sum rate) + 2 x hand-off(N)
+///
+/// for S shards on N workers. `shard` is one shard's forward + backward on one core, `pack` the
+/// per-step packing of the weights each busy worker does once, `sum rate` the bytes per second
+/// one core moves through the gradient sum + Adam ((S + 6) x 4 bytes per parameter: S shard
+/// slices and the weights and both moments read, those three written), `hand-off` the round
+/// trip of one pool job (a generation bump out, N - 1 completion counts back).
+public struct CostCalibration: Sendable, Codable {
+    public struct Shard: Sendable, Codable {
+        public var size: Int
+        /// One shard's forward + backward on one core, without the weight packing.
+        public var microseconds: Double
+    }
+    public struct HandOff: Sendable, Codable {
+        public var workers: Int
+        /// Median round trip of an empty pool job.
+        public var microseconds: Double
+    }
+    public var cell: String
+    public var tile: String
+    public var parameters: Int
+    public var shards: [Shard]
+    /// Packing the weights for forward and backward, once per busy worker per step.
+    public var packMicroseconds: Double
+    /// Bytes per second one core moves through the gradient sum and Adam.
+    public var sumBytesPerSecond: Double
+    public var handOffs: [HandOff]
+    /// Whether the hand-offs ran on more workers than CPUs (then they measure the scheduler).
+    public var oversubscribed: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case cell, tile, parameters, shards, oversubscribed
+        case packMicroseconds = "pack_us", sumBytesPerSecond = "sum_bytes_per_s", handOffs = "hand_offs"
+    }
+}
+
+extension CostCalibration.Shard {
+    enum CodingKeys: String, CodingKey { case size, microseconds = "us" }
+}
+
+extension CostCalibration.HandOff {
+    enum CodingKeys: String, CodingKey { case workers, microseconds = "us" }
+}
+
+public enum CostCalibrationBenchmark {
+    /// Measures every figure once: shard and sum times on `onePool` (one worker) for each of
+    /// `shardSizes` with 16 shards a step, for about `seconds` each; the hand-off on a pool of
+    /// each of `handOffWorkers` made by `makePool` (one at a time: each pins the caller, and
+    /// gives its binding back when it goes).
+    public static func run(onePool: WorkerPool, handOffWorkers: [Int], makePool: (Int) throws -> WorkerPool,
+                           model: ModelConfig = .default, shardSizes: [Int] = [4, 16],
+                           seconds: Double = 1, format: PanelFormat = .preferred) throws -> CostCalibration {
+        precondition(onePool.count == 1)
+        let layout = ParameterLayout(model)
+        var shards: [CostCalibration.Shard] = []
+        var packs: [Double] = [], sumRates: [Double] = []
+        for size in shardSizes {
+            let shardsPerStep = 16, batch = size * shardsPerStep
+            let data = ThroughputBenchmark.syntheticSet(count: max(1024, batch * 4))
+            let params = Parameters.initialized(model, seed: 1)
+            let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: onePool,
+                                            shape: StepShape(batchSize: batch, shardSize: size), format: format)
+            let order = Array(0..<data.count)
+            let steps = data.count / batch
+            try order.withUnsafeBufferPointer { all in
+                func step(_ k: Int) throws {
+                    try engine.step(data, UnsafeBufferPointer(rebasing: all[(k % steps * batch)..<((k % steps + 1) * batch)]))
+                }
+                for k in 0..<5 { try step(k) }
+                engine.resetTiming()
+                let t0 = monotonicSeconds()
+                var k = 0
+                repeat { try step(k); k += 1 } while monotonicSeconds() - t0 < seconds
+            }
+            let pack = packSeconds(layout: layout, params: params, format: format)
+            let t = engine.timing
+            let perStep = t.compute / Double(t.steps)
+            shards.append(.init(size: size, microseconds: max(0, perStep - pack) / Double(shardsPerStep) * 1e6))
+            packs.append(pack)
+            let bytes = Double((shardsPerStep + 6) * 4 * layout.paddedCount)
+            sumRates.append(bytes / (t.reduceAndUpdate / Double(t.steps)))
+        }
+        var handOffs: [CostCalibration.HandOff] = []
+        var oversubscribed = false
+        for n in handOffWorkers {
+            let pool = try makePool(n)
+            handOffs.append(.init(workers: n, microseconds: try handOffSeconds(pool) * 1e6))
+            oversubscribed = oversubscribed || pool.isOversubscribed
+        }
+        return CostCalibration(cell: model.cellName, tile: format.name, parameters: layout.paddedCount, shards: shards,
+                               packMicroseconds: packs.min()! * 1e6, sumBytesPerSecond: sumRates.max()!, handOffs: handOffs,
+                               oversubscribed: oversubscribed)
+    }
+
+    /// The best of many timings of packing the weights for forward and backward.
+    static func packSeconds(layout: ParameterLayout, params: Parameters, format: PanelFormat) -> Double {
+        let ws = ShardWorkspace(layout: layout, capacity: 4, format: format)
+        var best = Double.infinity
+        for _ in 0..<200 {
+            let t0 = monotonicSeconds()
+            ws.prepareForward(params.buffer.pointer)
+            ws.prepareBackward(params.buffer.pointer)
+            best = min(best, monotonicSeconds() - t0)
+        }
+        return best
+    }
+
+    /// The median round trip of an empty job on `pool`, over batches of 1,000 jobs.
+    static func handOffSeconds(_ pool: WorkerPool) throws -> Double {
+        var batches: [Double] = []
+        for _ in 0..<(pool.isOversubscribed ? 3 : 20) {
+            let t0 = monotonicSeconds()
+            for _ in 0..<1000 { try pool.run { _ in } }
+            batches.append((monotonicSeconds() - t0) / 1000)
+        }
+        return batches.sorted()[batches.count / 2]
+    }
+}
