@@ -124,6 +124,7 @@ struct CommandLineTests {
             (["train", "--scheduled-sampling", "1.5"], "--scheduled-sampling must be a probability from 0 to 1"),
             (["train", "--min-delta=-0.1"], "--min-delta must be 0 or more"),
             (["train", "--sampling-ramp", "0"], "--sampling-ramp must be at least 1"),
+            (["train", "--placement", "scatter"], "scatter"),
           ])
     func badInput(args: [String], message: String) throws {
         let data = try syntheticMNIST(train: 100, test: 20)
@@ -224,8 +225,7 @@ struct CommandLineTests {
             (["topology", "--synthetic", "pack:2 bogus:4"], "hwloc cannot read the synthetic description 'pack:2 bogus:4'"),
             (["topology", "--xml", "/nonexistent/server.xml"], "/nonexistent/server.xml"),
             (["topology", "--synthetic", "core:4", "--xml", "x.xml"], "give one of them"),
-            (["topology", "--synthetic", "core:4", "--threads", "5"], "--threads 5 is more than the 4 physical cores"),
-            (["topology", "--placement", "scatter"], "scatter"),
+            (["topology", "--synthetic", "core:4 pu:1", "--threads", "5"], "--threads 5 is more than the 4 physical cores"),
             (["bench", "--thread-counts", "1,0"], "--thread-counts: '0' is not a number from 1"),
             (["bench", "--threads", "1", "--thread-counts", "1,2"], "--thread-counts: '2' is not a number from 1 to the 1 worker(s)"),
             (["bench", "--oversubscribe", "--cores", "0"], "--cores pins workers, which --oversubscribe does not"),
