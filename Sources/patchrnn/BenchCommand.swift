@@ -24,6 +24,9 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Time the steps with scheduled sampling at this feedback probability (default 0: teacher forcing).", valueName: "p"))
     var scheduledSampling: Double = 0
     @Flag(help: "Print one JSON object (with --scaling, one per line).") var json = false
+    @Flag(help: "Print the summary as a markdown table (scripts/scaling-report.sh).") var markdown = false
+    @Option(help: ArgumentHelp("Also append every measurement to this file as a JSON line.", valueName: "file"))
+    var record: String?
 
     /// The tiles to measure, in the order they alternate.
     func tiles() throws -> [PanelFormat] {
@@ -50,6 +53,14 @@ struct BenchCommand: ParsableCommand {
                 throw PatchRNNError.setting(.seconds, "must be positive, at most 3600 (got \(seconds))")
             }
             let tiles = try self.tiles()
+            let recorder = try record.map { path -> FileHandle in
+                guard FileManager.default.fileExists(atPath: path) || FileManager.default.createFile(atPath: path, contents: nil),
+                      let handle = FileHandle(forWritingAtPath: path) else {
+                    throw PatchRNNError.file(path, "cannot be written")
+                }
+                handle.seekToEndOfFile()
+                return handle
+            }
             let reporter = ProgressReporter(quiet: pool.quiet || json)
             let pool = try self.pool.makePool(reporter: reporter)
             // Besides the engine: the synthetic training set (4 batches, at least 4,096 sequences)
@@ -60,7 +71,9 @@ struct BenchCommand: ParsableCommand {
             let rounds = repeats ?? (scaling || threadCounts != nil || calibrate ? 3 : 1)
             try TrainingOptions.check(.repeats, rounds, 1...100)
             let counts = try self.counts(max: pool.count)
-            if calibrate { return try runCalibration(pool: pool, counts: counts, rounds: rounds, model: model, format: tiles[0]) }
+            if calibrate {
+                return try runCalibration(pool: pool, counts: counts, rounds: rounds, model: model, format: tiles[0], recorder: recorder)
+            }
             let placement = pool.placement.allSatisfy { $0 == nil } ? "unpinned" : self.pool.placement.rawValue
             struct Key: Hashable { let tile: String, threads: Int }
             // reports[key] holds every round's measurement with that tile and thread count.
@@ -75,12 +88,33 @@ struct BenchCommand: ParsableCommand {
                                                             seconds: seconds, format: format, samplingProbability: scheduledSampling)
                         r.placement = placement
                         reports[Key(tile: format.name, threads: n), default: []].append(r)
-                        if json { print(try jsonText(r, pretty: false), terminator: "") }
+                        let line = try jsonText(r, pretty: false)
+                        if json { print(line, terminator: "") }
+                        recorder?.write(Data(line.utf8))
                     }
                 }
             }
             if json { return }
-            if pool.isOversubscribed { print(PoolOptions.oversubscribedWarning(pool).uppercased()) }
+            func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
+            if markdown {
+                // The header is two lines, so that tables of several runs can be joined (tail -n +3).
+                print("| cell | tile | placement | threads | batch | samples/s, median [min-max] | speed-up | step us | reduce + Adam | wait | reduce + Adam + wait | of peak |")
+                print("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+                for format in tiles {
+                    let base = median(reports[Key(tile: format.name, threads: counts[0])]!.map(\.samplesPerSecond))
+                    for n in counts {
+                        let rs = reports[Key(tile: format.name, threads: n)]!
+                        let sps = rs.map(\.samplesPerSecond)
+                        let m = { (key: KeyPath<ThroughputReport, Double>) in median(rs.map { $0[keyPath: key] }) }
+                        let percent = { (v: Double) in fmt(100 * v, 1) + "%" }
+                        print("| \(model.cellName) | \(format.name) | \(placement) | \(n) | \(shape.batchSize) | \(Int(median(sps))) [\(Int(sps.min()!))-\(Int(sps.max()!))] | "
+                              + "\(fmt(median(sps) / base, 2))x | \(Int(m(\.stepMicroseconds))) | \(percent(m(\.reduceUpdateFraction))) | \(percent(m(\.waitFraction))) | "
+                              + "\(percent(median(rs.map { $0.reduceUpdateFraction + $0.waitFraction }))) | \(percent(m(\.peakFraction))) |")
+                    }
+                }
+                return
+            }
+            if pool.isOversubscribed { print(PoolOptions.oversubscribedWarning(pool)) }
             print("one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP; CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no"), default tile: \(PanelFormat.preferred.name)\(scheduledSampling > 0 ? "; steps with scheduled sampling, p = \(scheduledSampling)" : "")")
             for format in tiles {
                 let peaks = reports.filter { $0.key.tile == format.name }.values.flatMap { $0 }.map(\.peakGflops)
@@ -88,7 +122,6 @@ struct BenchCommand: ParsableCommand {
             }
             if rounds > 1 { print("medians of \(rounds) alternated rounds, [min-max] samples/s; speed-up of the medians over 1 thread of the same tile") }
             print("tile    threads  batch  samples/s               GFLOP/s  of peak  speed-up  step us  compute  reduce+Adam  wait   gen images/s")
-            func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
             for format in tiles {
                 let base = median(reports[Key(tile: format.name, threads: counts[0])]!.map(\.samplesPerSecond))
                 for n in counts {
@@ -130,7 +163,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// --calibrate: the cost model's figures, `rounds` times, as JSON lines or a table of ranges.
-    func runCalibration(pool: WorkerPool, counts: [Int], rounds: Int, model: ModelConfig, format: PanelFormat) throws {
+    func runCalibration(pool: WorkerPool, counts: [Int], rounds: Int, model: ModelConfig, format: PanelFormat, recorder: FileHandle?) throws {
         var results: [CostCalibration] = []
         for _ in 0..<rounds {
             let one = try self.pool.makePool(reporter: ProgressReporter(quiet: true), threads: 1)
@@ -138,23 +171,25 @@ struct BenchCommand: ParsableCommand {
                                                      makePool: { n in n == pool.count ? pool : try self.pool.makePool(reporter: ProgressReporter(quiet: true), threads: n) },
                                                      model: model, seconds: seconds, format: format)
             results.append(c)
-            if json { print(try jsonText(c, pretty: false), terminator: "") }
+            let line = try jsonText(c, pretty: false)
+            if json { print(line, terminator: "") }
+            recorder?.write(Data(line.utf8))
         }
         if json { return }
         func range(_ v: [Double], _ digits: Int) -> String {
             let lo = v.min() ?? 0, hi = v.max() ?? 0
             return lo == hi ? fmt(lo, digits) : "\(fmt(lo, digits))-\(fmt(hi, digits))"
         }
-        print("cost model figures, \(model.cell.title), \(format.name) tile, \(rounds) round(s) (ranges):")
+        print("cost model figures, \(model.cell.title) (\(results[0].parameters) floats), \(format.name) tile, \(rounds) round(s) (ranges):")
         for (i, s) in results[0].shards.enumerated() {
-            print("  shard of \(s.size): \(range(results.map { $0.shards[i].microseconds }, 1)) us forward + backward on one core")
+            print("  shard of \(s.size): \(range(results.map { $0.shards[i].microseconds }, 1)) us forward + backward on one core (workspace \(s.workspaceBytes / 1024) KiB per worker)")
         }
         print("  weight packing: \(range(results.map(\.packMicroseconds), 1)) us per busy worker per step")
         print("  gradient sum + Adam: \(range(results.map { $0.sumBytesPerSecond / 1e9 }, 1)) GB/s on one core")
         for (i, h) in results[0].handOffs.enumerated() {
             print("  hand-off round trip, \(h.workers) worker(s): \(range(results.map { $0.handOffs[i].microseconds }, 3)) us")
         }
-        if results.contains(where: \.oversubscribed) { print(PoolOptions.oversubscribedWarning(pool).uppercased()) }
+        if results.contains(where: \.oversubscribed) { print(PoolOptions.oversubscribedWarning(pool)) }
     }
 
     func pad(_ v: Any, _ width: Int) -> String {

@@ -15,6 +15,8 @@ public struct CostCalibration: Sendable, Codable {
         public var size: Int
         /// One shard's forward + backward on one core, without the weight packing.
         public var microseconds: Double
+        /// A worker's workspace for shards of this size (activations, gradients, packed weights).
+        public var workspaceBytes: Int
     }
     public struct HandOff: Sendable, Codable {
         public var workers: Int
@@ -40,7 +42,7 @@ public struct CostCalibration: Sendable, Codable {
 }
 
 extension CostCalibration.Shard {
-    enum CodingKeys: String, CodingKey { case size, microseconds = "us" }
+    enum CodingKeys: String, CodingKey { case size, microseconds = "us", workspaceBytes = "workspace_bytes" }
 }
 
 extension CostCalibration.HandOff {
@@ -80,7 +82,8 @@ public enum CostCalibrationBenchmark {
             let pack = packSeconds(layout: layout, params: params, format: format)
             let t = engine.timing
             let perStep = t.compute / Double(t.steps)
-            shards.append(.init(size: size, microseconds: max(0, perStep - pack) / Double(shardsPerStep) * 1e6))
+            shards.append(.init(size: size, microseconds: max(0, perStep - pack) / Double(shardsPerStep) * 1e6,
+                                workspaceBytes: 4 * ShardWorkspace.floats(layout, capacity: size, format: format)))
             packs.append(pack)
             let bytes = Double((shardsPerStep + 6) * 4 * layout.paddedCount)
             sumRates.append(bytes / (t.reduceAndUpdate / Double(t.steps)))
