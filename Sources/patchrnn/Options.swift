@@ -58,7 +58,8 @@ struct PoolOptions: ParsableArguments {
         }
         let cores = try coreList()
         let n = count ?? threads ?? cores?.count ?? topology?.cores.count ?? 1
-        let pool = try WorkerPool.make(threads: n, topology: topology, cores: count == nil ? cores : nil, smt: smt,
+        // A smaller pool of --cores takes the first of its PUs.
+        let pool = try WorkerPool.make(threads: n, topology: topology, cores: cores.map { Array($0.prefix(n)) }, smt: smt,
                                        policy: placement, oversubscribe: oversubscribe)
         if let w = pool.bindingWarning { reporter.info(w) }
         let whose = group.size > 1 ? "\(group.label): " : ""
