@@ -20,7 +20,7 @@ public struct CostCalibration: Sendable, Codable {
     }
     public struct HandOff: Sendable, Codable {
         public var workers: Int
-        /// Median round trip of an empty pool job.
+        /// Round trip of an empty pool job (the fastest batch's mean).
         public var microseconds: Double
     }
     public var cell: String
@@ -53,7 +53,9 @@ public enum CostCalibrationBenchmark {
     /// Measures every figure once: shard and sum times on `onePool` (one worker) for each of
     /// `shardSizes` with 16 shards a step, for about `seconds` each; the hand-off on a pool of
     /// each of `handOffWorkers` made by `makePool` (one at a time: each pins the caller, and
-    /// gives its binding back when it goes).
+    /// gives its binding back when it goes). Each figure is the fastest of its repetitions
+    /// (steps, batches of hand-offs, packings): on a shared machine the others are the ones
+    /// another process interrupted, and the model wants the machine's own cost.
     public static func run(onePool: WorkerPool, handOffWorkers: [Int], makePool: (Int) throws -> WorkerPool,
                            model: ModelConfig = .default, shardSizes: [Int] = [4, 16],
                            seconds: Double = 1, format: PanelFormat = .preferred) throws -> CostCalibration {
@@ -69,24 +71,27 @@ public enum CostCalibrationBenchmark {
                                             shape: StepShape(batchSize: batch, shardSize: size), format: format)
             let order = Array(0..<data.count)
             let steps = data.count / batch
+            var compute = Double.infinity, sum = Double.infinity
             try order.withUnsafeBufferPointer { all in
                 func step(_ k: Int) throws {
                     try engine.step(data, UnsafeBufferPointer(rebasing: all[(k % steps * batch)..<((k % steps + 1) * batch)]))
                 }
                 for k in 0..<5 { try step(k) }
-                engine.resetTiming()
                 let t0 = monotonicSeconds()
                 var k = 0
-                repeat { try step(k); k += 1 } while monotonicSeconds() - t0 < seconds
+                repeat {
+                    engine.resetTiming()
+                    try step(k)
+                    compute = min(compute, engine.timing.compute)
+                    sum = min(sum, engine.timing.reduceAndUpdate)
+                    k += 1
+                } while monotonicSeconds() - t0 < seconds
             }
             let pack = packSeconds(layout: layout, params: params, format: format)
-            let t = engine.timing
-            let perStep = t.compute / Double(t.steps)
-            shards.append(.init(size: size, microseconds: max(0, perStep - pack) / Double(shardsPerStep) * 1e6,
+            shards.append(.init(size: size, microseconds: max(0, compute - pack) / Double(shardsPerStep) * 1e6,
                                 workspaceBytes: 4 * ShardWorkspace.floats(layout, capacity: size, format: format)))
             packs.append(pack)
-            let bytes = Double((shardsPerStep + 6) * 4 * layout.paddedCount)
-            sumRates.append(bytes / (t.reduceAndUpdate / Double(t.steps)))
+            sumRates.append(Double((shardsPerStep + 6) * 4 * layout.paddedCount) / sum)
         }
         var handOffs: [CostCalibration.HandOff] = []
         var oversubscribed = false
@@ -113,14 +118,15 @@ public enum CostCalibrationBenchmark {
         return best
     }
 
-    /// The median round trip of an empty job on `pool`, over batches of 1,000 jobs.
+    /// The round trip of an empty job on `pool`: the mean of a batch of 1,000, the fastest of
+    /// 20 batches.
     static func handOffSeconds(_ pool: WorkerPool) throws -> Double {
-        var batches: [Double] = []
+        var best = Double.infinity
         for _ in 0..<(pool.isOversubscribed ? 3 : 20) {
             let t0 = monotonicSeconds()
             for _ in 0..<1000 { try pool.run { _ in } }
-            batches.append((monotonicSeconds() - t0) / 1000)
+            best = min(best, (monotonicSeconds() - t0) / 1000)
         }
-        return batches.sorted()[batches.count / 2]
+        return best
     }
 }
