@@ -51,7 +51,7 @@ extension CostCalibration.HandOff {
 
 public enum CostCalibrationBenchmark {
     /// Measures every figure once: shard and sum times on `onePool` (one worker) for each of
-    /// `shardSizes` with 16 shards a step, for about `seconds` each; the hand-off on a pool of
+    /// `shardSizes`, for about `seconds` each; the hand-off on a pool of
     /// each of `handOffWorkers` made by `makePool` (one at a time: each pins the caller, and
     /// gives its binding back when it goes). Each figure is the fastest of its repetitions
     /// (steps, batches of hand-offs, packings): on a shared machine the others are the ones
@@ -64,34 +64,15 @@ public enum CostCalibrationBenchmark {
         var shards: [CostCalibration.Shard] = []
         var packs: [Double] = [], sumRates: [Double] = []
         for size in shardSizes {
-            let shardsPerStep = 16, batch = size * shardsPerStep
-            let data = ThroughputBenchmark.syntheticSet(count: max(1024, batch * 4))
-            let params = Parameters.initialized(model, seed: 1)
-            let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: onePool,
-                                            shape: StepShape(batchSize: batch, shardSize: size), format: format)
-            let order = Array(0..<data.count)
-            let steps = data.count / batch
-            var compute = Double.infinity, sum = Double.infinity
-            try order.withUnsafeBufferPointer { all in
-                func step(_ k: Int) throws {
-                    try engine.step(data, UnsafeBufferPointer(rebasing: all[(k % steps * batch)..<((k % steps + 1) * batch)]))
-                }
-                for k in 0..<5 { try step(k) }
-                let t0 = monotonicSeconds()
-                var k = 0
-                repeat {
-                    engine.resetTiming()
-                    try step(k)
-                    compute = min(compute, engine.timing.compute)
-                    sum = min(sum, engine.timing.reduceAndUpdate)
-                    k += 1
-                } while monotonicSeconds() - t0 < seconds
-            }
-            let pack = packSeconds(layout: layout, params: params, format: format)
-            shards.append(.init(size: size, microseconds: max(0, compute - pack) / Double(shardsPerStep) * 1e6,
+            // The shard: steps of one shard (short, so that some run undisturbed), less the
+            // packing. The sum: steps of 16 shards, as at the default batches.
+            let one = try fastestStep(pool: onePool, model: model, batch: size, shard: size, seconds: seconds / 2, format: format)
+            let sixteen = try fastestStep(pool: onePool, model: model, batch: 16 * size, shard: size, seconds: seconds / 2, format: format)
+            let pack = packSeconds(layout: layout, params: Parameters.initialized(model, seed: 1), format: format)
+            shards.append(.init(size: size, microseconds: max(0, one.compute - pack) * 1e6,
                                 workspaceBytes: 4 * ShardWorkspace.floats(layout, capacity: size, format: format)))
             packs.append(pack)
-            sumRates.append(Double((shardsPerStep + 6) * 4 * layout.paddedCount) / sum)
+            sumRates.append(Double((16 + 6) * 4 * layout.paddedCount) / sixteen.sum)
         }
         var handOffs: [CostCalibration.HandOff] = []
         var oversubscribed = false
@@ -103,6 +84,34 @@ public enum CostCalibrationBenchmark {
         return CostCalibration(cell: model.cellName, tile: format.name, parameters: layout.paddedCount, shards: shards,
                                packMicroseconds: packs.min()! * 1e6, sumBytesPerSecond: sumRates.max()!, handOffs: handOffs,
                                oversubscribed: oversubscribed)
+    }
+
+    /// The fastest compute and sum + Adam phases of training steps of `batch` sequences, for
+    /// about `seconds`.
+    static func fastestStep(pool: WorkerPool, model: ModelConfig, batch: Int, shard: Int, seconds: Double,
+                            format: PanelFormat) throws -> (compute: Double, sum: Double) {
+        let data = ThroughputBenchmark.syntheticSet(count: max(1024, batch * 4))
+        let engine = try TrainingEngine(params: Parameters.initialized(model, seed: 1), adamConfig: AdamConfig(), pool: pool,
+                                        shape: StepShape(batchSize: batch, shardSize: shard), format: format)
+        let order = Array(0..<data.count)
+        let steps = data.count / batch
+        var compute = Double.infinity, sum = Double.infinity
+        try order.withUnsafeBufferPointer { all in
+            func step(_ k: Int) throws {
+                try engine.step(data, UnsafeBufferPointer(rebasing: all[(k % steps * batch)..<((k % steps + 1) * batch)]))
+            }
+            for k in 0..<5 { try step(k) }
+            let t0 = monotonicSeconds()
+            var k = 0
+            repeat {
+                engine.resetTiming()
+                try step(k)
+                compute = min(compute, engine.timing.compute)
+                sum = min(sum, engine.timing.reduceAndUpdate)
+                k += 1
+            } while monotonicSeconds() - t0 < seconds
+        }
+        return (compute, sum)
     }
 
     /// The best of many timings of packing the weights for forward and backward.
