@@ -8,14 +8,17 @@
   queue     N x line(N)                             (N first takes of the shared counter, one
                                                      cache-line transfer each, in sequence)
   hand-offs 2 x (handoff(2) + (N - 2) x line(N))    (two pool jobs a step: shards, then sum +
-                                                     Adam; N - 1 completion counts on one line)
+                                                     Adam; N - 1 completion counts on one line;
+                                                     handoff(N) itself where it was measured)
   sum+Adam  (S + 6) x 4 x P / N / rate               (worker w reads slice w of S shard buffers
                                                      and the weights and moments, writes those
                                                      three; P = 65,920 floats for the LSTM)
-speed-up(N) = step(1) / step(N), all divided by --clock-ratio for N > 1 (all-core over
-one-core clock). line(N) is the mean cache-line transfer between two of the N workers, placed
-by `pack`: --line-us within an L3 group (default: half the measured 2-worker hand-off), --l3-us
-between L3 groups of a socket, --socket-us between sockets.
+speed-up(N) = step(1) / step(N), compute and sum divided by --clock-ratio for N > 1 (all-core
+over one-core clock); --compute-scale k multiplies the shard and packing times (a core twice
+as fast as the calibrated one, e.g. an AVX-512 Xeon on the SIMD16 tile: 0.5). handoff(2) is measured; line(N), the mean cache-line transfer between two of
+the N workers placed by `pack`, cannot be on two cores: --line-us within an L3 group (default
+0.05), --l3-us between L3 groups of a socket (0.12), --socket-us between sockets (0.20), in the
+range published core-to-core latencies give for current Xeons and EPYCs.
 The figures come from `patchrnn bench --calibrate --json` (--calibration FILE: a JSON line per
 round, medians used; defaults: this project's 2-vCPU Zen 3 VM, docs/many-cores.md).
 --measured FILE (bench --json lines, e.g. scripts/scaling-report.sh's scaling.jsonl) prints the
@@ -47,15 +50,15 @@ NODES = [2, 4, 8, 16, 32, 64]
 LINKS = [10, 25, 100]
 
 # Measured on the project's 2-vCPU AMD EPYC (Zen 3, AVX2) VM with `patchrnn bench --calibrate
-# --cell C --threads 2 --repeats 5` (simd8 tile), medians of the rounds (docs/many-cores.md has
-# the ranges).
+# --cell C --threads 2 --repeats 1 --seconds 1`, five rounds (simd8 tile): the medians of the
+# rounds (docs/many-cores.md has the ranges).
 DEFAULT_CALIBRATIONS = {
-    "lstm": {"shards": [{"size": 4, "us": 291.0}, {"size": 16, "us": 1007.0}], "pack_us": 9.0,
-             "sum_bytes_per_s": 27.0e9, "hand_offs": [{"workers": 1, "us": 0.02}, {"workers": 2, "us": 0.35}],
-             "parameters": P},
-    "gru": {"shards": [{"size": 4, "us": 291.0}, {"size": 16, "us": 1007.0}], "pack_us": 9.0,
-            "sum_bytes_per_s": 27.0e9, "hand_offs": [{"workers": 1, "us": 0.02}, {"workers": 2, "us": 0.35}],
-            "parameters": 49_472},
+    "lstm": {"shards": [{"size": 4, "us": 286.0}, {"size": 16, "us": 1170.0}], "pack_us": 39.1,
+             "sum_bytes_per_s": 18.7e9, "hand_offs": [{"workers": 1, "us": 0.10}, {"workers": 2, "us": 0.705}],
+             "parameters": 65_920},
+    "gru": {"shards": [{"size": 4, "us": 227.0}, {"size": 16, "us": 901.0}], "pack_us": 40.2,
+            "sum_bytes_per_s": 18.7e9, "hand_offs": [{"workers": 1, "us": 0.10}, {"workers": 2, "us": 0.675}],
+            "parameters": 50_240},
 }
 
 # The 16-core Xeon VM of an earlier round (family 6 model 207, no SMT, one L3; AVX2 code),
@@ -113,13 +116,16 @@ def shard_us(cal, size):
     return t0 + (size - s0) * (t1 - t0) / (s1 - s0)
 
 
-def step_us(cal, machine, n, batch, shard, a, compute_scale=1.0):
+def step_us(cal, machine, n, batch, shard, a, compute_scale=None):
+    compute_scale = a.compute_scale if compute_scale is None else compute_scale
     shards = math.ceil(batch / shard)
     handoff2 = next((h["us"] for h in cal["hand_offs"] if h["workers"] == 2), 0.35)
     line = machine.mean_line_us(n, a)
     compute = math.ceil(shards / n) * shard_us(cal, shard) * compute_scale + cal["pack_us"] * compute_scale
     queue = n * line if n > 1 else 0.0
-    hand = 2 * (handoff2 + (n - 2) * line) if n > 1 else 0.0
+    # A hand-off measured at this worker count (bench --calibrate on the machine) beats the formula.
+    measured = next((h["us"] for h in cal["hand_offs"] if h["workers"] == n), None)
+    hand = 2 * (measured if measured is not None else handoff2 + (n - 2) * line) if n > 1 else 0.0
     sum_adam = (shards + 6) * 4 * cal["parameters"] / n / cal["sum_bytes_per_s"] * 1e6
     clock = a.clock_ratio if n > 1 else 1.0
     return (compute + sum_adam) / clock + queue + hand, {"compute": compute / clock, "sum": sum_adam / clock, "sync": queue + hand}
@@ -140,8 +146,6 @@ def measured_speedups(path):
 
 def cores(a):
     cal = load_calibration(a.calibration, a.cell)
-    if a.line_us is None:
-        a.line_us = next((h["us"] for h in cal["hand_offs"] if h["workers"] == 2), 0.35) / 2
     machines = {16: Machine(16, 16, 16, "16 cores, one L3 (the Xeon VM)"),
                 64: Machine(64, 8, 64, "64 cores, one socket, L3 groups of 8"),
                 192: Machine(192, 8, 96, "2 x 96 cores, L3 groups of 8 (2 x EPYC 9654)")}
@@ -149,7 +153,7 @@ def cores(a):
           f"pack {cal['pack_us']:.1f} us, sum + Adam {cal['sum_bytes_per_s'] / 1e9:.1f} GB/s per core, "
           f"2-worker hand-off {next((h['us'] for h in cal['hand_offs'] if h['workers'] == 2), 0.35):.2f} us; "
           f"cache line {a.line_us:.3f} us within an L3, {a.l3_us:.3f} between L3 groups, {a.socket_us:.3f} between sockets; "
-          f"clock ratio {a.clock_ratio:g}\n")
+          f"clock ratio {a.clock_ratio:g}; compute scaled by {a.compute_scale:g}\n")
     print("Predicted speed-up over one thread (step us at N; share of the step in sum + Adam / synchronisation):\n")
     configs = [(64, 4), (256, 16), (256, 4), (1024, 16)]
     print("| cores | machine | " + " | ".join(f"batch {b}, shard {s}" for b, s in configs) + " |")
@@ -256,10 +260,12 @@ def main():
     c.add_argument("--measured-cores", help="a note on the measured machine, printed with the comparison")
     c.add_argument("--measured-l3", type=int, help="cores per L3 group of the measured machine (default: one L3)")
     c.add_argument("--measured-socket", type=int, help="cores per socket of the measured machine (default: one socket)")
-    c.add_argument("--line-us", type=float, help="cache-line transfer within an L3 group (default: half the 2-worker hand-off)")
-    c.add_argument("--l3-us", type=float, default=0.10, help="between L3 groups of one socket (default 0.10)")
+    c.add_argument("--line-us", type=float, default=0.05, help="cache-line transfer within an L3 group, us (default 0.05)")
+    c.add_argument("--l3-us", type=float, default=0.12, help="between L3 groups of one socket (default 0.12)")
     c.add_argument("--socket-us", type=float, default=0.20, help="between sockets (default 0.20)")
     c.add_argument("--clock-ratio", type=float, default=1.0, help="all-core over one-core clock (default 1)")
+    c.add_argument("--compute-scale", type=float, default=1.0,
+                   help="shard and packing times times this: a core k times as fast as the calibrated one is 1/k (default 1)")
     c.add_argument("--old-xeon-table", action="store_true", help="compare with the README's earlier 16-core table")
     c.set_defaults(run=cores)
     n = sub.add_parser("nodes", help="MPI ranks across nodes")
