@@ -69,8 +69,11 @@ public enum CostCalibrationBenchmark {
             let one = try fastestStep(pool: onePool, model: model, batch: size, shard: size, seconds: seconds / 2, format: format)
             let sixteen = try fastestStep(pool: onePool, model: model, batch: 16 * size, shard: size, seconds: seconds / 2, format: format)
             let pack = packSeconds(layout: layout, params: Parameters.initialized(model, seed: 1), format: format)
-            shards.append(.init(size: size, microseconds: max(0, one.compute - pack) * 1e6,
-                                workspaceBytes: 4 * ShardWorkspace.floats(layout, capacity: size, format: format)))
+            // A worker's own memory: what an engine of one shard allocates beyond its shared
+            // buffers (one shard's gradient, Adam's two moments).
+            let oneShard = StepShape(batchSize: size, shardSize: size)
+            let workspace = TrainingEngine.floats(layout, shape: oneShard, workers: 1, format: format) - Double(3 * layout.paddedCount)
+            shards.append(.init(size: size, microseconds: max(0, one.compute - pack) * 1e6, workspaceBytes: Int(4 * workspace)))
             packs.append(pack)
             sumRates.append(Double((16 + 6) * 4 * layout.paddedCount) / sixteen.sum)
         }
@@ -114,7 +117,8 @@ public enum CostCalibrationBenchmark {
         return (compute, sum)
     }
 
-    /// The best of many timings of packing the weights for forward and backward.
+    /// The best of many timings of packing the weights for forward and backward (as each busy
+    /// worker does once a step, into its workspace).
     static func packSeconds(layout: ParameterLayout, params: Parameters, format: PanelFormat) -> Double {
         let ws = ShardWorkspace(layout: layout, capacity: 4, format: format)
         var best = Double.infinity
