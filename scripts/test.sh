@@ -3,7 +3,9 @@
 # integration tests (they say so and skip when it cannot be had), builds in release mode
 # (the kernels are only meaningful optimised) and runs every test. It also installs Open MPI
 # and builds the optional MPI variant (.build-mpi) for the MPI tests; `--no-mpi` skips that
-# (those tests then say they are skipped). Other arguments go to `swift test`.
+# (those tests then say they are skipped). With the MPI build, and run as root, it also runs
+# scripts/two-host-mpi-test.sh (two MPI hosts in network namespaces). Other arguments go to
+# `swift test` (and skip the two-host test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mpi=1
@@ -22,6 +24,18 @@ log=$(mktemp)
 set +e
 swift test -c release -Xswiftc -enable-testing ${args[@]+"${args[@]}"} 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
+# Two MPI hosts in two network namespaces over TCP (root only; it says "skipped" where it
+# cannot run): one more test in the count below.
+extra_passed=0 extra_skipped=0
+if [ "$mpi" = 1 ] && [ ${#args[@]} -eq 0 ]; then
+  two_host_log=$(mktemp)
+  scripts/two-host-mpi-test.sh 2>&1 | tee "$two_host_log"
+  two_host_rc=${PIPESTATUS[0]}
+  if [ "$two_host_rc" != 0 ]; then rc=$two_host_rc
+  elif grep -q "skipped:" "$two_host_log"; then extra_skipped=1
+  else extra_passed=1; fi
+  rm -f "$two_host_log"
+fi
 set -e
 # A plain summary line for tools that read the last line (Swift Testing's own line above it).
 # Swift Testing counts a skipped test among the run's tests and reports it as
@@ -29,6 +43,6 @@ set -e
 # need MNIST or the MPI build run there and fail without them.)
 n=$(grep -oE 'Test run with [0-9]+ tests?' "$log" | grep -oE '[0-9]+' | tail -1)
 skipped=$(grep -cE 'Test ".*" skipped' "$log" || true)
-[ "$rc" = 0 ] && [ -n "$n" ] && echo "$((n - skipped)) passed, 0 failed, $skipped skipped"
+[ "$rc" = 0 ] && [ -n "$n" ] && echo "$((n - skipped + extra_passed)) passed, 0 failed, $((skipped + extra_skipped)) skipped"
 rm -f "$log"
 exit "$rc"

@@ -7,12 +7,16 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure training and generation throughput (synthetic data of MNIST's shape).",
-        discussion: "Prints samples/s, achieved GFLOP/s, this machine's single-core GEMM peak measured in the same run (before and after the training steps; the better of the two), the fraction of it reached, where the step time goes (compute, reduce + Adam, waiting), and generation images/s. --scaling runs 1..N threads, --repeats times in alternation, and prints the median with the range. --tile both measures the SIMD8 and SIMD16 GEMM tiles alternately and prints their ratio.")
+        discussion: "Prints samples/s, achieved GFLOP/s, this machine's single-core GEMM peak measured in the same run (before and after the training steps; the better of the two), the fraction of it reached, where the step time goes (compute, reduce + Adam, waiting), and generation images/s. --scaling runs 1..N threads (--thread-counts a list of them), --repeats times in alternation, and prints the median with the range; each count is placed as --threads would place it. --calibrate measures the cost model's figures instead (scripts/cost-model.py). --tile both measures the SIMD8 and SIMD16 GEMM tiles alternately and prints their ratio.")
     @OptionGroup var pool: PoolOptions
     @OptionGroup var step: StepOptions
     @OptionGroup var cell: CellOptions
     @Option(parsing: .unconditional, help: "Seconds of timed training steps per configuration.") var seconds: Double = 3
     @Flag(help: "Measure every thread count from 1 to --threads (default all cores).") var scaling = false
+    @Option(help: ArgumentHelp("Measure these thread counts, each at most --threads (e.g. 1,2,4,8,16; implies --scaling).", valueName: "list"))
+    var threadCounts: String?
+    @Flag(help: "Measure the cost model's figures (shard compute, weight packing, gradient-sum rate, hand-off round trip at each thread count) instead of training throughput.")
+    var calibrate = false
     @Option(parsing: .unconditional, help: "Rounds of measurements (default 3 with --scaling, else 1); thread counts alternate within a round.")
     var repeats: Int?
     @Option(help: ArgumentHelp("GEMM tile: auto (\(PanelFormat.preferred.name) on this CPU), simd8, simd16, or both (alternated, with their ratio).", valueName: "tile"))
@@ -24,6 +28,9 @@ struct BenchCommand: ParsableCommand {
     var profileSteps: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("With --profile-steps: images to generate after the steps (default 0).", valueName: "n"))
     var profileImages: Int = 0
+    @Flag(help: "Print the summary as a markdown table (scripts/scaling-report.sh).") var markdown = false
+    @Option(help: ArgumentHelp("Also append every measurement to this file as a JSON line.", valueName: "file"))
+    var record: String?
 
     /// The tiles to measure, in the order they alternate.
     func tiles() throws -> [PanelFormat] {
@@ -50,6 +57,14 @@ struct BenchCommand: ParsableCommand {
                 throw PatchRNNError.setting(.seconds, "must be positive, at most 3600 (got \(seconds))")
             }
             let tiles = try self.tiles()
+            let recorder = try record.map { path -> FileHandle in
+                guard FileManager.default.fileExists(atPath: path) || FileManager.default.createFile(atPath: path, contents: nil),
+                      let handle = FileHandle(forWritingAtPath: path) else {
+                    throw PatchRNNError.file(path, "cannot be written")
+                }
+                handle.seekToEndOfFile()
+                return handle
+            }
             let reporter = ProgressReporter(quiet: pool.quiet || json)
             let pool = try self.pool.makePool(reporter: reporter)
             // Besides the engine: the synthetic training set (4 batches, at least 4,096 sequences)
@@ -66,26 +81,53 @@ struct BenchCommand: ParsableCommand {
                 print("ran \(profileSteps) training steps and generated \(profileImages) images")
                 return
             }
-            let rounds = repeats ?? (scaling ? 3 : 1)
+            let rounds = repeats ?? (scaling || threadCounts != nil || calibrate ? 3 : 1)
             try TrainingOptions.check(.repeats, rounds, 1...100)
-            let counts = scaling ? Array(1...pool.count) : [pool.count]
+            let counts = try self.counts(max: pool.count)
+            if calibrate {
+                return try runCalibration(pool: pool, counts: counts, rounds: rounds, model: model, format: tiles[0], recorder: recorder)
+            }
+            let placement = pool.placement.allSatisfy { $0 == nil } ? "unpinned" : self.pool.placement.rawValue
             struct Key: Hashable { let tile: String, threads: Int }
             // reports[key] holds every round's measurement with that tile and thread count.
             var reports: [Key: [ThroughputReport]] = [:]
             for _ in 0..<rounds {
                 for n in counts {
-                    // A pool of the first n placements (made and ended here, so pools on this
-                    // thread end in the reverse order they were made).
-                    let sub = n == pool.count ? pool : try WorkerPool(placement: Array(pool.placement.prefix(n)), topology: try? Topology())
+                    // A pool of n workers placed as --threads n would place them (made and ended
+                    // here, so pools on this thread end in the reverse order they were made).
+                    let sub = n == pool.count ? pool : try self.pool.makePool(reporter: ProgressReporter(quiet: true), threads: n)
                     for format in tiles {
-                        let r = try ThroughputBenchmark.run(pool: sub, batchSize: shape.batchSize, shardSize: shape.shardSize, model: model,
+                        var r = try ThroughputBenchmark.run(pool: sub, batchSize: shape.batchSize, shardSize: shape.shardSize, model: model,
                                                             seconds: seconds, format: format, samplingProbability: scheduledSampling)
+                        r.placement = placement
                         reports[Key(tile: format.name, threads: n), default: []].append(r)
-                        if json { print(try jsonText(r, pretty: false), terminator: "") }
+                        let line = try jsonText(r, pretty: false)
+                        if json { print(line, terminator: "") }
+                        recorder?.write(Data(line.utf8))
                     }
                 }
             }
             if json { return }
+            func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
+            if markdown {
+                // The header is two lines, so that tables of several runs can be joined (tail -n +3).
+                print("| cell | tile | placement | threads | batch | samples/s, median [min-max] | speed-up | step us | reduce + Adam | wait | reduce + Adam + wait | of peak |")
+                print("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+                for format in tiles {
+                    let base = median(reports[Key(tile: format.name, threads: counts[0])]!.map(\.samplesPerSecond))
+                    for n in counts {
+                        let rs = reports[Key(tile: format.name, threads: n)]!
+                        let sps = rs.map(\.samplesPerSecond)
+                        let m = { (key: KeyPath<ThroughputReport, Double>) in median(rs.map { $0[keyPath: key] }) }
+                        let percent = { (v: Double) in fmt(100 * v, 1) + "%" }
+                        print("| \(model.cellName) | \(format.name) | \(placement) | \(n) | \(shape.batchSize) | \(Int(median(sps))) [\(Int(sps.min()!))-\(Int(sps.max()!))] | "
+                              + "\(fmt(median(sps) / base, 2))x | \(Int(m(\.stepMicroseconds))) | \(percent(m(\.reduceUpdateFraction))) | \(percent(m(\.waitFraction))) | "
+                              + "\(percent(median(rs.map { $0.reduceUpdateFraction + $0.waitFraction }))) | \(percent(m(\.peakFraction))) |")
+                    }
+                }
+                return
+            }
+            if pool.isOversubscribed { print(PoolOptions.oversubscribedWarning(pool)) }
             print("one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP; CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no"), default tile: \(PanelFormat.preferred.name)\(scheduledSampling > 0 ? "; steps with scheduled sampling, p = \(scheduledSampling)" : "")")
             for format in tiles {
                 let peaks = reports.filter { $0.key.tile == format.name }.values.flatMap { $0 }.map(\.peakGflops)
@@ -93,7 +135,6 @@ struct BenchCommand: ParsableCommand {
             }
             if rounds > 1 { print("medians of \(rounds) alternated rounds, [min-max] samples/s; speed-up of the medians over 1 thread of the same tile") }
             print("tile    threads  batch  samples/s               GFLOP/s  of peak  speed-up  step us  compute  reduce+Adam  wait   gen images/s")
-            func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
             for format in tiles {
                 let base = median(reports[Key(tile: format.name, threads: counts[0])]!.map(\.samplesPerSecond))
                 for n in counts {
@@ -117,6 +158,51 @@ struct BenchCommand: ParsableCommand {
                 }
             }
         }
+    }
+
+    /// The thread counts to measure: --thread-counts, 1...max with --scaling, else max alone.
+    func counts(max: Int) throws -> [Int] {
+        guard let threadCounts else { return scaling || calibrate ? Array(1...max) : [max] }
+        let counts = try threadCounts.split(separator: ",").map { item -> Int in
+            guard let n = Int(item.trimmingCharacters(in: .whitespaces)), n >= 1, n <= max else {
+                throw PatchRNNError("--thread-counts: '\(item)' is not a number from 1 to the \(max) worker(s) of --threads")
+            }
+            return n
+        }
+        guard !counts.isEmpty, Set(counts).count == counts.count else {
+            throw PatchRNNError("--thread-counts must name at least one count, each once")
+        }
+        return counts
+    }
+
+    /// --calibrate: the cost model's figures, `rounds` times, as JSON lines or a table of ranges.
+    func runCalibration(pool: WorkerPool, counts: [Int], rounds: Int, model: ModelConfig, format: PanelFormat, recorder: FileHandle?) throws {
+        var results: [CostCalibration] = []
+        for _ in 0..<rounds {
+            let one = try self.pool.makePool(reporter: ProgressReporter(quiet: true), threads: 1)
+            let c = try CostCalibrationBenchmark.run(onePool: one, handOffWorkers: counts,
+                                                     makePool: { n in n == pool.count ? pool : try self.pool.makePool(reporter: ProgressReporter(quiet: true), threads: n) },
+                                                     model: model, seconds: seconds, format: format)
+            results.append(c)
+            let line = try jsonText(c, pretty: false)
+            if json { print(line, terminator: "") }
+            recorder?.write(Data(line.utf8))
+        }
+        if json { return }
+        func range(_ v: [Double], _ digits: Int) -> String {
+            let lo = v.min() ?? 0, hi = v.max() ?? 0
+            return lo == hi ? fmt(lo, digits) : "\(fmt(lo, digits))-\(fmt(hi, digits))"
+        }
+        print("cost model figures, \(model.cell.title) (\(results[0].parameters) floats), \(format.name) tile, \(rounds) round(s) (ranges):")
+        for (i, s) in results[0].shards.enumerated() {
+            print("  shard of \(s.size): \(range(results.map { $0.shards[i].microseconds }, 1)) us forward + backward on one core (workspace \(s.workspaceBytes / 1024) KiB per worker)")
+        }
+        print("  weight packing: \(range(results.map(\.packMicroseconds), 1)) us per busy worker per step")
+        print("  gradient sum + Adam: \(range(results.map { $0.sumBytesPerSecond / 1e9 }, 1)) GB/s on one core")
+        for (i, h) in results[0].handOffs.enumerated() {
+            print("  hand-off round trip, \(h.workers) worker(s): \(range(results.map { $0.handOffs[i].microseconds }, 3)) us")
+        }
+        if results.contains(where: \.oversubscribed) { print(PoolOptions.oversubscribedWarning(pool)) }
     }
 
     func pad(_ v: Any, _ width: Int) -> String {

@@ -27,16 +27,18 @@ struct PoolOptions: ParsableArguments {
     @Flag(help: "Allow SMT siblings once every physical core has a worker.")
     var smt = false
 
+    @Option(help: ArgumentHelp("With fewer threads than cores: pack (fill one L3 group, NUMA node and package before the next) or spread (round-robin over packages, NUMA nodes and L3 groups).", valueName: "policy"))
+    var placement: PlacementPolicy = .pack
+
+    @Flag(help: "Allow more threads than cores (up to 4096), all unpinned: for checking results and plans on a small machine. Speed figures from such a run mean nothing.")
+    var oversubscribe = false
+
     @Flag(help: "No progress output (errors and the final summary only).")
     var quiet = false
 
-    func makePool(reporter: ProgressReporter, group: ProcessGroup = SingleProcess()) throws -> WorkerPool {
-        let topology: Topology?
-        do { topology = try Topology() } catch {
-            reporter.info("warning: \(error); running unpinned")
-            topology = nil
-        }
-        let cores = try self.cores.map { list -> [Int] in
+    /// The PU indices of --cores, if given.
+    func coreList() throws -> [Int]? {
+        try cores.map { list -> [Int] in
             try list.split(separator: ",").map {
                 guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else {
                     throw PatchRNNError.setting(.cores, "names '\($0)', which is not a PU index")
@@ -44,16 +46,38 @@ struct PoolOptions: ParsableArguments {
                 return v
             }
         }
-        let n = threads ?? cores?.count ?? topology?.cores.count ?? 1
-        // With hwloc the placement refuses more threads than cores; without it, a cap.
-        if topology == nil { try TrainingOptions.check(.threads, n, 1...4096) }
-        let pool = try WorkerPool.make(threads: n, topology: topology, cores: cores, smt: smt)
+    }
+
+    /// The pool these options ask for; `threads` overrides --threads (bench --scaling's
+    /// smaller pools, placed by the same rules).
+    func makePool(reporter: ProgressReporter, group: ProcessGroup = SingleProcess(), threads count: Int? = nil) throws -> WorkerPool {
+        let topology: Topology?
+        do { topology = try Topology() } catch {
+            reporter.info("warning: \(error); running unpinned")
+            topology = nil
+        }
+        let cores = try coreList()
+        let n = count ?? threads ?? cores?.count ?? topology?.cores.count ?? 1
+        // A smaller pool of --cores takes the first of its PUs.
+        let pool = try WorkerPool.make(threads: n, topology: topology, cores: cores.map { Array($0.prefix(n)) }, smt: smt,
+                                       policy: placement, oversubscribe: oversubscribe)
         if let w = pool.bindingWarning { reporter.info(w) }
         let whose = group.size > 1 ? "\(group.label): " : ""
-        reporter.info("\(whose)workers: \(pool.count), pinned to PUs \(pool.boundPUs.map { $0.map(String.init) ?? "-" }.joined(separator: ","))")
+        if pool.placement.allSatisfy({ $0 == nil }) {
+            reporter.info("\(whose)workers: \(pool.count), unpinned")
+        } else {
+            reporter.info("\(whose)workers: \(pool.count), pinned to PUs \(pool.boundPUs.map { $0.map(String.init) ?? "-" }.joined(separator: ","))")
+        }
+        if pool.isOversubscribed { reporter.info(Self.oversubscribedWarning(pool)) }
         return pool
     }
+
+    static func oversubscribedWarning(_ pool: WorkerPool) -> String {
+        "warning: oversubscribed: \(pool.count) workers on \(WorkerPool.availableCPUs) CPU(s); results are exact, but speed figures from this run mean nothing"
+    }
 }
+
+extension PlacementPolicy: ExpressibleByArgument {}
 
 /// How a training step is cut (`StepShape`): what fixes the numerics besides the seed.
 struct StepOptions: ParsableArguments {

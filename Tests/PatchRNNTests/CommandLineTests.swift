@@ -32,7 +32,7 @@ struct CommandLineTests {
         let last = try #require(topo.machineCores.last?.pus.first)
         let r = try runProcess("/usr/bin/taskset", ["-c", "\(last)", path, "topology"])
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        #expect(r.stdout.contains("placement for 1 worker(s): w0->PU \(last) "), "\(r.stdout)")
+        #expect(r.stdout.contains("placement for 1 worker(s), pack, ") && r.stdout.contains(": w0->PU \(last) ("), "\(r.stdout)")
         #expect(r.stdout.contains("not in this process's CPU binding"))
         let two = try runProcess("/usr/bin/taskset", ["-c", "\(last)", path, "topology", "--threads", "2"])
         #expect(two.status == 1)
@@ -124,6 +124,7 @@ struct CommandLineTests {
             (["train", "--scheduled-sampling", "1.5"], "--scheduled-sampling must be a probability from 0 to 1"),
             (["train", "--min-delta=-0.1"], "--min-delta must be 0 or more"),
             (["train", "--sampling-ramp", "0"], "--sampling-ramp must be at least 1"),
+            (["train", "--placement", "scatter"], "scatter"),
           ])
     func badInput(args: [String], message: String) throws {
         let data = try syntheticMNIST(train: 100, test: 20)
@@ -221,6 +222,14 @@ struct CommandLineTests {
             (["trace", "--hidden", "0"], "--hidden must be at least 1"),
             (["topology", "--threads", "0"], "--threads must be at least 1"),
             (["topology", "--threads", "100000"], "--threads 100000 is more than the"),
+            (["topology", "--synthetic", "pack:2 bogus:4"], "hwloc cannot read the synthetic description 'pack:2 bogus:4'"),
+            (["topology", "--xml", "/nonexistent/server.xml"], "/nonexistent/server.xml"),
+            (["topology", "--synthetic", "core:4", "--xml", "x.xml"], "give one of them"),
+            (["topology", "--synthetic", "core:4 pu:1", "--threads", "5"], "--threads 5 is more than the 4 physical cores"),
+            (["bench", "--thread-counts", "1,0"], "--thread-counts: '0' is not a number from 1"),
+            (["bench", "--threads", "1", "--thread-counts", "1,2"], "--thread-counts: '2' is not a number from 1 to the 1 worker(s)"),
+            (["bench", "--oversubscribe", "--cores", "0"], "--cores pins workers, which --oversubscribe does not"),
+            (["bench", "--oversubscribe", "--threads", "5000"], "--threads must be at most 4096"),
           ])
     func badToolOptions(args: [String], message: String) throws {
         var full = args
@@ -228,6 +237,39 @@ struct CommandLineTests {
         let r = try run(full + (args[0] == "topology" ? [] : ["--quiet"]))
         #expect(r.status == 1)
         #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.hasPrefix("error: ") && r.stderr.contains(message), "stderr: \(r.stderr)")
+    }
+
+    @Test("topology --synthetic and --xml print the plan for the machine described")
+    func topologyOfDescribedMachine() throws {
+        let nps4 = Servers.epyc9654NPS4.synthetic
+        let r = try run(["topology", "--synthetic", nps4, "--threads", "48", "--placement", "spread"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("described machine (synthetic \"\(nps4)\"), not this one"))
+        #expect(r.stdout.contains("packages: 2   NUMA nodes: 8   L3 groups: 24   L2 groups: 0   cores: 192   PUs: 384"), "\(r.stdout)")
+        #expect(r.stdout.contains("placement for 48 worker(s), spread, "))
+        #expect(r.stdout.contains("per NUMA node: 6, 6, 6, 6, 6, 6, 6, 6;"), "\(r.stdout)")
+        // The same server read from an XML export gives the same plan.
+        let xml = try temporaryDirectory() + "/nps4.xml"
+        #expect(try Topology(.synthetic(nps4)).exportXML(to: xml))
+        let x = try run(["topology", "--xml", xml, "--threads", "48", "--placement", "spread"])
+        #expect(x.status == 0, "\(x.stderr)")
+        let plan = { (out: String) in out.split(separator: "\n").filter { $0.hasPrefix("placement") || $0.hasPrefix("workers per") || $0.hasPrefix("gradient sum") } }
+        #expect(plan(x.stdout) == plan(r.stdout) && plan(r.stdout).count == 3)
+    }
+
+    @Test("--oversubscribe runs more workers than cores, unpinned, says speed means nothing, and trains as one worker does")
+    func oversubscribedTraining() throws {
+        let data = try syntheticMNIST(train: 300, test: 20)
+        let common = ["train", "--data", data, "--epochs", "1", "--batch-size", "40", "--seed", "3"]
+        let many = try run(common + ["--threads", "24", "--oversubscribe", "--out", data + "/many"])
+        #expect(many.status == 0, "\(many.stderr)")
+        #expect(many.stderr.contains("workers: 24, unpinned"), "\(many.stderr)")
+        #expect(many.stderr.contains("oversubscribed: 24 workers on") && many.stderr.contains("speed figures from this run mean nothing"))
+        let one = try run(common + ["--threads", "1", "--out", data + "/one", "--quiet"])
+        #expect(one.status == 0, "\(one.stderr)")
+        let a = try Data(contentsOf: URL(fileURLWithPath: data + "/many/model.safetensors"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: data + "/one/model.safetensors"))
+        #expect(a == b, "the checkpoints differ")
     }
 
     /// Starts patchrnn without waiting; stderr goes to a file so the test can watch it.

@@ -72,6 +72,25 @@ struct MPITests {
         }
     }
 
+    @Test("2 ranks x 8 workers == 1 x 16 == 1 x 1, bit for bit (oversubscribed: each rank's 8 workers on its one core)")
+    func manyWorkersPerRank() throws {
+        let data = try writeSyntheticMNIST(train: 500, test: 30)
+        // batch 100 = 25 shards of 4: 12 and 13 per rank, neither divisible among 8 workers;
+        // 450 training images leave a last minibatch of 50.
+        let common = ["train", "--data", data, "--epochs", "2", "--batch-size", "100", "--seed", "6", "--quiet"]
+        let r1t1 = try single(common + ["--threads", "1", "--out", data + "/r1t1"])
+        let r1t16 = try single(common + ["--threads", "16", "--oversubscribe", "--out", data + "/r1t16"])
+        let r2t8 = try mpirun(ranks: 2, common + ["--threads", "8", "--oversubscribe", "--out", data + "/r2t8"])
+        for (name, r) in [("1 x 1", r1t1), ("1 x 16", r1t16), ("2 x 8", r2t8)] { try #require(r.status == 0, "\(name): \(r.stderr)") }
+        let reference = try outcome(data + "/r1t1")
+        #expect(reference.losses.count == 2)
+        for name in ["r1t16", "r2t8"] {
+            let o = try outcome(data + "/" + name)
+            #expect(o.losses == reference.losses, "\(name) losses")
+            for (tensor, values) in reference.weights { #expect(o.weights[tensor] == values, "\(name): \(tensor) differs") }
+        }
+    }
+
     @Test("GRU: 2 ranks x 1 thread == 1 rank x 2 threads, bit for bit")
     func gruSameWeightsAnySplit() throws {
         let data = try writeSyntheticMNIST(train: 500, test: 30)

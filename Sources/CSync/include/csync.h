@@ -14,6 +14,9 @@ uint32_t csync_fetch_sub(uint32_t *p, uint32_t value);
 void csync_futex_wait(uint32_t *p, uint32_t expected);
 void csync_futex_wake_all(uint32_t *p);
 void csync_pause(void);
+/// The CPUs the calling thread may run on (its affinity mask: what taskset, mpirun or a cgroup
+/// left it), at least 1.
+int csync_available_cpus(void);
 
 /// Installs SIGINT and SIGTERM handlers that only record the signal, so that training can
 /// finish its step, save, and exit; a second signal of the same kind ends the process at once.

@@ -20,7 +20,10 @@ public struct ThroughputReport: Sendable, Codable {
     public var reduceUpdateFraction: Double
     public var waitFraction: Double
     public var stepMicroseconds: Double
-
+    /// How the workers were placed: a `PlacementPolicy` name, or "unpinned".
+    public var placement = "unpinned"
+    /// More workers than CPUs: the speed figures mean nothing.
+    public var oversubscribed = false
 
     enum CodingKeys: String, CodingKey {
         case cell, tile, threads, gflops
@@ -28,7 +31,7 @@ public struct ThroughputReport: Sendable, Codable {
         case batchSize = "batch_size", samplesPerSecond = "samples_per_s", peakGflops = "peak_gflops"
         case peakFraction = "peak_fraction", generationImagesPerSecond = "generation_images_per_s"
         case computeFraction = "compute_fraction", reduceUpdateFraction = "reduce_update_fraction"
-        case waitFraction = "wait_fraction", stepMicroseconds = "step_us"
+        case waitFraction = "wait_fraction", stepMicroseconds = "step_us", placement, oversubscribed
     }
 }
 
@@ -107,7 +110,8 @@ public enum ThroughputBenchmark {
             peakGflops: peak, peakFraction: gflops / (peak * Double(pool.count)),
             generationImagesPerSecond: 10_000 / genSeconds,
             computeFraction: (t.compute - min(wait, t.compute)) / t.total, reduceUpdateFraction: t.reduceAndUpdate / t.total,
-            waitFraction: min(wait, t.total) / t.total, stepMicroseconds: t.total / Double(t.steps) * 1e6)
+            waitFraction: min(wait, t.total) / t.total, stepMicroseconds: t.total / Double(t.steps) * 1e6,
+            oversubscribed: pool.isOversubscribed)
     }
 
     /// Exactly `steps` training steps (after two that warm up) and `images` generated images, on

@@ -1,7 +1,19 @@
 import CHwloc
+import Foundation
 
-/// The machine as hwloc sees it, and where the trainer puts its workers.
+/// A machine as hwloc sees it: this one, or one described by an hwloc synthetic string or an
+/// XML export (`lstopo machine.xml` on a real server), for planning where workers would go
+/// there (`PlacementPlan`). Only this machine's topology can pin threads.
 public final class Topology: @unchecked Sendable {
+    /// Where the topology comes from.
+    public enum Source: Sendable, Equatable {
+        case thisMachine
+        /// hwloc's synthetic description, e.g. "pack:2 [numa] l3:12 core:8 pu:2".
+        case synthetic(String)
+        /// An XML file exported by lstopo or hwloc.
+        case xml(path: String)
+    }
+
     /// One physical core: the PUs (hardware threads) it holds and the groups it belongs to.
     public struct Core: Sendable, Equatable {
         public let index: Int          // logical index among cores
@@ -22,17 +34,38 @@ public final class Topology: @unchecked Sendable {
     public let l3Groups: Int
     public let l2Groups: Int
     public let puCount: Int
+    /// Whether this is the machine the process runs on (only then can threads be pinned).
+    public let isThisMachine: Bool
     /// hwloc's handle; binding calls use it from any thread (hwloc allows concurrent reads).
     let handle: hwloc_topology_t
 
-    public init() throws {
+    public init(_ source: Source = .thisMachine) throws {
         var topo: hwloc_topology_t?
         guard hwloc_topology_init(&topo) == 0, let t = topo else { throw PatchRNNError("hwloc: cannot initialise the topology") }
+        switch source {
+        case .thisMachine: break
+        case .synthetic(let description):
+            guard hwloc_topology_set_synthetic(t, description) == 0 else {
+                hwloc_topology_destroy(t)
+                throw PatchRNNError("hwloc cannot read the synthetic description '\(description)' (levels and counts such as \"pack:2 [numa] l3:12 core:8 pu:2\"; see hwloc's \"Synthetic topologies\")")
+            }
+        case .xml(let path):
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                hwloc_topology_destroy(t)
+                throw PatchRNNError.file(path, "cannot be read (no such file, or no permission)")
+            }
+            guard hwloc_topology_set_xml(t, path) == 0 else {
+                hwloc_topology_destroy(t)
+                throw PatchRNNError.file(path, "is not a topology hwloc can read (export one with lstopo FILE.xml)")
+            }
+        }
         guard hwloc_topology_load(t) == 0 else {
             hwloc_topology_destroy(t)
+            if case .xml(let path) = source { throw PatchRNNError.file(path, "is not a topology hwloc can read (export one with lstopo FILE.xml)") }
             throw PatchRNNError("hwloc: cannot load the topology")
         }
         handle = t
+        isThisMachine = hwloc_topology_is_thissystem(t) != 0
         func count(_ type: hwloc_obj_type_t) -> Int { Int(hwloc_get_nbobjs_by_type(t, type)) }
         packages = max(1, count(HWLOC_OBJ_PACKAGE))
         numaNodes = max(1, count(HWLOC_OBJ_NUMANODE))
@@ -76,7 +109,8 @@ public final class Topology: @unchecked Sendable {
             }
         }
         machineCores = result
-        if let binding = prnn_hwloc_process_binding(t) {
+        // A described machine has no process binding: every core is available.
+        if isThisMachine, let binding = prnn_hwloc_process_binding(t) {
             defer { hwloc_bitmap_free(binding) }
             cores = result.compactMap { c in
                 let pus = c.pus.filter { hwloc_bitmap_isset(binding, UInt32($0)) != 0 }
@@ -90,48 +124,15 @@ public final class Topology: @unchecked Sendable {
 
     deinit { hwloc_topology_destroy(handle) }
 
-    /// PU OS indices for `workers` threads: one per physical core, spread round-robin over
-    /// NUMA nodes and L3 groups before filling any of them; with `smt`, second PUs of cores
-    /// are used only after every core has one worker. Fails when more workers than PUs
-    /// allowed are asked for.
-    public func placement(workers: Int, smt: Bool = false) throws -> [Int] {
-        guard workers >= 1 else { throw PatchRNNError.setting(.threads, "must be at least 1 (got \(workers))") }
-        // Group cores by (NUMA node, L3 group); interleave the groups.
-        var groups: [[Core]] = []
-        var keys: [[Int]] = []
-        for c in cores {
-            let key = [c.numaNode, c.l3Group]
-            if let g = keys.firstIndex(of: key) { groups[g].append(c) } else { keys.append(key); groups.append([c]) }
-        }
-        // Order groups so that consecutive picks alternate NUMA nodes first.
-        let order = groups.indices.sorted { groupsPosition(keys[$0], keys) < groupsPosition(keys[$1], keys) }
-        var firstPUs: [Int] = []
-        var depth = 0
-        while firstPUs.count < cores.count {
-            for g in order where depth < groups[g].count { firstPUs.append(groups[g][depth].pus[0]) }
-            depth += 1
-        }
-        var candidates = firstPUs
-        if smt {
-            let maxSMT = cores.map { $0.pus.count }.max() ?? 1
-            for level in 1..<max(maxSMT, 1) {
-                for pu in firstPUs {
-                    if let c = cores.first(where: { $0.pus[0] == pu }), level < c.pus.count { candidates.append(c.pus[level]) }
-                }
-            }
-        }
-        guard workers <= candidates.count else {
-            let what = smt ? "hardware threads" : "physical cores (SMT siblings are used only when allowed)"
-            throw PatchRNNError.setting(.threads, "\(workers) is more than the \(candidates.count) \(what) this process may use")
-        }
-        return Array(candidates.prefix(workers))
+    /// Where `workers` threads go on the cores this process may use (`PlacementPlan`).
+    public func plan(workers: Int, smt: Bool = false, policy: PlacementPolicy = .pack,
+                     parameters: Int = PlacementPlan.defaultParameters) throws -> PlacementPlan {
+        try PlacementPlan(cores: cores, workers: workers, smt: smt, policy: policy, parameters: parameters)
     }
 
-    /// Position of a group in an order that alternates NUMA nodes: the k-th group of each
-    /// node comes before the (k+1)-th group of any node.
-    private func groupsPosition(_ key: [Int], _ keys: [[Int]]) -> (Int, Int) {
-        let sameNode = keys.filter { $0[0] == key[0] }
-        return (sameNode.firstIndex(of: key) ?? 0, key[0])
+    /// PU OS indices for `workers` threads, worker by worker (`plan`).
+    public func placement(workers: Int, smt: Bool = false, policy: PlacementPolicy = .pack) throws -> [Int] {
+        try plan(workers: workers, smt: smt, policy: policy).pus
     }
 
     /// Checks explicit PU indices (--cores) against what this process may use.
@@ -144,13 +145,15 @@ public final class Topology: @unchecked Sendable {
         return pus
     }
 
-    /// Binds the calling thread to one PU. Returns false where the system refuses.
+    /// Binds the calling thread to one PU. Returns false where the system refuses, and on a
+    /// described machine.
     public func bindCurrentThread(toPU pu: Int) -> Bool {
-        prnn_hwloc_bind_thread_to_pu(handle, UInt32(pu)) == 0
+        isThisMachine && prnn_hwloc_bind_thread_to_pu(handle, UInt32(pu)) == 0
     }
 
     /// The single PU the calling thread is bound to, read back from hwloc, or nil.
     public func boundPU() -> Int? {
+        guard isThisMachine else { return nil }
         let p = prnn_hwloc_bound_pu(handle)
         return p >= 0 ? Int(p) : nil
     }
@@ -167,7 +170,8 @@ public final class Topology: @unchecked Sendable {
 
     /// The calling thread's binding, for `restore` (nil when hwloc cannot read it).
     func saveCallerBinding() -> SavedBinding? {
-        prnn_hwloc_thread_binding(handle).map { SavedBinding(set: $0, thread: pthread_self()) }
+        guard isThisMachine else { return nil }
+        return prnn_hwloc_thread_binding(handle).map { SavedBinding(set: $0, thread: pthread_self()) }
     }
 
     /// Gives that thread its old binding back, from any thread.
@@ -175,9 +179,28 @@ public final class Topology: @unchecked Sendable {
         _ = hwloc_set_thread_cpubind(handle, saved.thread, saved.set, 0)
     }
 
+    /// hwloc's one-line synthetic description of the machine (its levels, counts and sizes),
+    /// or nil where hwloc cannot write one (an asymmetric machine).
+    public var syntheticDescription: String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = hwloc_topology_export_synthetic(handle, &buffer, buffer.count, 0)
+        guard length > 0, Int(length) < buffer.count else { return nil }
+        return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Writes the topology as hwloc XML (what `--xml` reads back). Returns false on failure.
+    func exportXML(to path: String) -> Bool {
+        hwloc_topology_export_xml(handle, path, 0) == 0
+    }
+
+    /// The counts of the machine on one line.
+    public var counts: String {
+        "packages: \(packages)   NUMA nodes: \(numaNodes)   L3 groups: \(l3Groups)   L2 groups: \(l2Groups)   cores: \(machineCores.count)   PUs: \(puCount)"
+    }
+
     /// Human-readable description of the machine.
     public var summary: String {
-        var lines = ["packages: \(packages)   NUMA nodes: \(numaNodes)   L3 groups: \(l3Groups)   L2 groups: \(l2Groups)   cores: \(machineCores.count)   PUs: \(puCount)"]
+        var lines = [counts]
         for c in machineCores {
             let usable = cores.first { $0.index == c.index }
             let note = usable == nil ? "  (not in this process's CPU binding)" : ""

@@ -225,12 +225,9 @@ public final class TrainingEngine: @unchecked Sendable {
 
     public func resetTiming() { timing = StepTiming() }
 
-    /// Worker w's slice of the parameter vector for the gradient sum and Adam: whole blocks of
-    /// 64 floats, so every element takes the same path whatever the worker count.
+    /// Worker w's slice of the parameter vector for the gradient sum and Adam (`SumSlices`).
     static func sumSlice(worker w: Int, workers: Int, padded: Int) -> Range<Int> {
-        let slice = (padded / 64 + workers - 1) / workers * 64
-        let begin = min(w * slice, padded)
-        return begin..<min(begin + slice, padded)
+        SumSlices.range(worker: w, workers: workers, count: padded)
     }
 
     /// The first tensor whose weights or gradient (summed over the shards) hold a NaN or an

@@ -9,7 +9,9 @@ import Foundation
 /// spin on for a while and then sleep on with a futex; the coordinator wakes sleepers only
 /// when there are any, so a busy training loop never enters the kernel (blocking primitives
 /// cost 22-47 us per hand-off on the VMs this was measured on, a spin 0.05-0.1 us; see
-/// docs/performance-notes.md).
+/// docs/performance-notes.md). A pool with more workers than the CPUs it may run on (an
+/// oversubscribed one, for checking results and plans) spins only briefly: there a spinning
+/// worker holds a CPU that the worker it waits for needs.
 public final class WorkerPool: @unchecked Sendable {
     // @unchecked Sendable: `job` is written by the coordinator only while every worker is
     // parked (before the generation bump, a sequentially consistent atomic that the workers
@@ -23,6 +25,8 @@ public final class WorkerPool: @unchecked Sendable {
     /// The PU each worker reported after binding, read back from hwloc (nil: not bound).
     public var boundPUs: [Int?] { bound.values }
     public private(set) var bindingWarning: String?
+    /// More workers than the CPUs the process may run on: results are right, speed is not.
+    public let isOversubscribed: Bool
 
     private let topology: Topology?
     private var callerBinding: Topology.SavedBinding?
@@ -41,7 +45,11 @@ public final class WorkerPool: @unchecked Sendable {
     /// imbalance plus hand-off), summed over all `run` calls.
     public var waitSeconds = 0.0
     private var threads: [pthread_t] = []
-    private static let spinIterations = 20_000
+    /// Pause instructions a waiting thread spins through before it sleeps (workers) or yields
+    /// (the coordinator): about 1-3 ms with one worker per CPU, so that no hand-off of a busy
+    /// training loop enters the kernel; a few microseconds when oversubscribed.
+    private let spinIterations: Int
+    static let spinIterationsPerCPU = 20_000, spinIterationsOversubscribed = 50
 
     /// `placement[i]` is worker i's PU (nil for no binding); `topology` does the binding.
     /// Fails when the system will not start a thread (e.g. a low `ulimit -u`).
@@ -50,6 +58,8 @@ public final class WorkerPool: @unchecked Sendable {
         count = placement.count
         self.placement = placement
         self.topology = topology
+        isOversubscribed = placement.count > Self.availableCPUs
+        spinIterations = isOversubscribed ? Self.spinIterationsOversubscribed : Self.spinIterationsPerCPU
         bound = PerWorker(count: placement.count)
         errors = PerWorker(count: placement.count)
         sync = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
@@ -74,11 +84,26 @@ public final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// A pool of `threads` workers placed by `topology` (one per physical core), or unpinned
-    /// when hwloc cannot load.
-    public static func make(threads: Int, topology: Topology?, cores: [Int]? = nil, smt: Bool = false) throws -> WorkerPool {
+    /// A pool of `threads` workers placed by `topology` (`PlacementPlan`: one per physical
+    /// core, `policy` when there are more cores than workers), on the PUs `cores` names, or
+    /// unpinned when hwloc cannot load. `oversubscribe` allows more workers than cores (up to
+    /// `maxUnpinnedThreads`), all unpinned: for checking results and placement plans on a
+    /// small machine; speed figures from such a pool mean nothing.
+    public static func make(threads: Int, topology: Topology?, cores: [Int]? = nil, smt: Bool = false,
+                            policy: PlacementPolicy = .pack, oversubscribe: Bool = false) throws -> WorkerPool {
         guard threads >= 1 else { throw PatchRNNError.setting(.threads, "must be at least 1 (got \(threads))") }
-        guard let topology else { return try WorkerPool(placement: Array(repeating: nil, count: threads), topology: nil) }
+        if let topology, !topology.isThisMachine {
+            throw PatchRNNError("a topology read from a description or an XML file is for planning only; workers run on this machine's own")
+        }
+        guard let topology, !oversubscribe else {
+            guard !oversubscribe || cores == nil else {
+                throw PatchRNNError.setting(.cores, "pins workers, which --oversubscribe does not; give one or the other")
+            }
+            guard threads <= maxUnpinnedThreads else {
+                throw PatchRNNError.setting(.threads, "must be at most \(maxUnpinnedThreads) for unpinned workers (got \(threads))")
+            }
+            return try WorkerPool(placement: Array(repeating: nil, count: threads), topology: nil)
+        }
         let pus: [Int]
         if let cores {
             guard cores.count == threads else {
@@ -86,10 +111,17 @@ public final class WorkerPool: @unchecked Sendable {
             }
             pus = try topology.validate(cores: cores)
         } else {
-            pus = try topology.placement(workers: threads, smt: smt)
+            pus = try topology.placement(workers: threads, smt: smt, policy: policy)
         }
         return try WorkerPool(placement: pus, topology: topology)
     }
+
+    /// The CPUs the calling thread may run on (its affinity: what taskset, mpirun or a cgroup
+    /// left it).
+    public static var availableCPUs: Int { Int(csync_available_cpus()) }
+
+    /// The most workers `make` starts unpinned (`oversubscribe`, or no hwloc).
+    public static let maxUnpinnedThreads = 4096
 
     deinit {
         stopThreads()
@@ -125,7 +157,7 @@ public final class WorkerPool: @unchecked Sendable {
         let others = UInt32(count - 1)
         var spins = 0
         while csync_load(done) != others {
-            if spins < Self.spinIterations { csync_pause(); spins += 1 } else { sched_yield() }
+            if spins < spinIterations { csync_pause(); spins += 1 } else { sched_yield() }
         }
         csync_store(done, 0)
         waitSeconds += monotonicSeconds() - waitStart
@@ -187,7 +219,7 @@ public final class WorkerPool: @unchecked Sendable {
         while true {
             var spins = 0
             while csync_load(generation) == seen {
-                if spins < Self.spinIterations {
+                if spins < spinIterations {
                     csync_pause(); spins += 1
                 } else {
                     csync_fetch_add(sleepers, 1)
