@@ -23,7 +23,7 @@ struct TopologyCommand: ParsableCommand {
                 return "w\(i)->PU \(pu) (core \(c?.index ?? -1), NUMA \(c?.numaNode ?? -1), L3 \(c?.l3Group ?? -1))"
             }.joined(separator: ", ")
             // Rank 0 prints every rank's lines, in rank order.
-            if let all = try group.gather(text) { print(all.joined(separator: "\n")) }
+            if let all = try group.gather(text) { try printResult(all.joined(separator: "\n")) }
         }
     }
 }

@@ -65,6 +65,20 @@ public struct MNIST: Sendable {
         return MNIST(train: train, test: test, classNames: try classNames(directory: directory))
     }
 
+    /// Checks the data folder without decoding it (the headers only, quick): every file
+    /// needed is there, is a regular file whose header fits its size, and each images file
+    /// pairs with its labels file. Commands call it before they create their output folder.
+    public static func check(directory: String, withTest: Bool = true) throws {
+        var pairs = [(files.trainImages, files.trainLabels)]
+        if withTest { pairs.append((files.testImages, files.testLabels)) }
+        let paths = try pairs.map { (try path(directory, $0.0), try path(directory, $0.1)) }
+        for (images, labels) in paths {
+            try checkPair(images: images, imageDimensions: try IDXFile.dimensions(path: images),
+                          labels: labels, labelDimensions: try IDXFile.dimensions(path: labels))
+        }
+        _ = try classNames(directory: directory)
+    }
+
     /// Only the test pair (`generate`, `evaluate`).
     public static func loadTest(directory: String) throws -> PatchSet {
         try loadPair(images: path(directory, files.testImages), labels: path(directory, files.testLabels))
@@ -87,21 +101,12 @@ public struct MNIST: Sendable {
     /// stream cannot be read in the middle, so the file is decompressed whole either way; only
     /// the kept images become floats, which is what costs memory.)
     public static func loadPair(images: String, labels: String, keep: ((Int) throws -> [Int])? = nil) throws -> PatchSet {
+        // The headers first: a wrong pair is refused before the images are decompressed.
+        try checkPair(images: images, imageDimensions: try IDXFile.dimensions(path: images),
+                      labels: labels, labelDimensions: try IDXFile.dimensions(path: labels))
         let img = try IDXFile.read(path: images)
         let lab = try IDXFile.read(path: labels)
-        guard img.dimensions.count == 3 else {
-            throw PatchRNNError.file(images, "expected an images file (3 dimensions), found \(img.dimensions.count) dimension(s) \(img.dimensions) — a labels file?")
-        }
-        guard img.dimensions[1] == 28, img.dimensions[2] == 28 else {
-            throw PatchRNNError.file(images, "images are \(img.dimensions[1])x\(img.dimensions[2]), expected 28x28")
-        }
-        guard lab.dimensions.count == 1 else {
-            throw PatchRNNError.file(labels, "expected a labels file (1 dimension), found \(lab.dimensions.count) dimensions \(lab.dimensions)")
-        }
-        guard img.dimensions[0] == lab.dimensions[0] else {
-            throw PatchRNNError.file(labels, "has \(lab.dimensions[0]) labels but \(images) has \(img.dimensions[0]) images")
-        }
-        guard img.dimensions[0] > 0 else { throw PatchRNNError.file(images, "holds no images") }
+        try checkPair(images: images, imageDimensions: img.dimensions, labels: labels, labelDimensions: lab.dimensions)
         if let bad = lab.bytes.first(where: { $0 > 9 }) {
             throw PatchRNNError.file(labels, "label \(bad) is not a class 0-9 (the model's report has 10 classes)")
         }
@@ -109,6 +114,25 @@ public struct MNIST: Sendable {
         let records = try keep(lab.bytes.count)
         precondition(records.allSatisfy { $0 >= 0 && $0 < lab.bytes.count })
         return PatchSet(images: img.bytes, labels: lab.bytes, records: records)
+    }
+}
+
+extension MNIST {
+    /// An images file of 28x28 images and a labels file with one label per image.
+    static func checkPair(images: String, imageDimensions img: [Int], labels: String, labelDimensions lab: [Int]) throws {
+        guard img.count == 3 else {
+            throw PatchRNNError.file(images, "expected an images file (3 dimensions), found \(img.count) dimension(s) \(img) — a labels file?")
+        }
+        guard img[1] == 28, img[2] == 28 else {
+            throw PatchRNNError.file(images, "images are \(img[1])x\(img[2]), expected 28x28")
+        }
+        guard lab.count == 1 else {
+            throw PatchRNNError.file(labels, "expected a labels file (1 dimension), found \(lab.count) dimensions \(lab)")
+        }
+        guard img[0] == lab[0] else {
+            throw PatchRNNError.file(labels, "has \(lab[0]) labels but \(images) has \(img[0]) images")
+        }
+        guard img[0] > 0 else { throw PatchRNNError.file(images, "holds no images") }
     }
 }
 

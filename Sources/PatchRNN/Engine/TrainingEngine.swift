@@ -56,9 +56,9 @@ public final class TrainingEngine: @unchecked Sendable {
             }
         }
         adam = try AdamState(count: padded) { try zeroBySlices($0, copies: 1) }
-        shardGrads = try FloatBuffer(count: slots * padded) { try zeroBySlices($0, copies: slots) }
+        shardGrads = try FloatBuffer(count: slots * padded, what: "the gradients of \(slots) shards") { try zeroBySlices($0, copies: slots) }
         shardLoss = .allocate(capacity: shape.slots)
-        rankTotal = group.size > 1 ? FloatBuffer(count: params.layout.paddedCount) : nil
+        rankTotal = group.size > 1 ? FloatBuffer(count: params.layout.paddedCount, what: "the ranks' gradient total") : nil
         workspaces = PerWorker(count: pool.count)
         let layout = params.layout, workspaces = self.workspaces, capacity = shape.shardSize
         // Each worker allocates (and so first-touches) its own buffers on its own core.
@@ -135,8 +135,7 @@ public final class TrainingEngine: @unchecked Sendable {
         timing.exchange += t2 - t1
         let loss = sse / elements
         guard loss.isFinite else {
-            let culprit = nonFiniteTensor(grads: summed, shards: summedShards).map { " (first non-finite values in \($0))" } ?? ""
-            throw PatchRNNError("the training loss became \(loss) at Adam step \(adam.step + 1)\(culprit); the weights of the last improving epoch are in the checkpoint; try a lower learning rate")
+            throw NonFiniteLoss(loss: loss, step: adam.step + 1, tensor: nonFiniteTensor(grads: summed, shards: summedShards))
         }
         adam.step += 1
         let coefficients = adamConfig.coefficients(step: adam.step)
