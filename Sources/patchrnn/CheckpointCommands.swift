@@ -12,6 +12,8 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var cell: CellOptions
     @OptionGroup var pool: PoolOptions
 
+    func validate() throws { try checkPath(checkpoint, "--checkpoint") }
+
     func run() throws {
         try reportingErrors {
             let reporter = ProgressReporter(quiet: pool.quiet)
@@ -48,6 +50,8 @@ struct EvaluateCommand: ParsableCommand {
     var baselines = false
     @OptionGroup var cell: CellOptions
     @OptionGroup var pool: PoolOptions
+
+    func validate() throws { try checkPath(checkpoint, "--checkpoint") }
 
     func run() throws {
         try reportingErrors {

@@ -3,10 +3,18 @@ import PatchRNN
 
 // The option groups, each declared once and used by the commands that need it.
 
+/// A path given as an empty string names nothing: refused by the parser, naming the flag
+/// (not later as "error: : no such file").
+func checkPath(_ value: String?, _ flag: String) throws {
+    if let value, value.isEmpty { throw ValidationError("\(flag) names no file or folder (an empty string)") }
+}
+
 struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Folder with the four MNIST files (.gz or raw).",
                                discussion: "Default: $PATCHRNN_DATA, else ./data/mnist, else ../shared/data/mnist."))
     var data: String?
+
+    func validate() throws { try checkPath(data, "--data") }
 }
 
 struct OutputOptions: ParsableArguments {
@@ -14,6 +22,8 @@ struct OutputOptions: ParsableArguments {
     var out: String = "runs/latest"
 
     func path(_ name: String) -> String { out + "/" + name }
+
+    func validate() throws { try checkPath(out, "--out") }
 }
 
 /// The worker threads: how many and where.
@@ -157,6 +167,8 @@ struct RunControlOptions: ParsableArguments {
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Also rewrite resume.safetensors every this many minutes within an epoch (it is always written at every epoch's end), for epochs long enough that losing one hurts.", valueName: "minutes"))
     var resumeEvery: Double?
+
+    func validate() throws { try checkPath(resume, "--resume") }
 }
 
 /// MPI builds with several ranks.
@@ -175,6 +187,8 @@ struct TensorBoardOptions: ParsableArguments {
 
     @Option(parsing: .unconditional, help: ArgumentHelp("With --tensorboard: add the generated 10x10 grid (samples.png of that epoch's weights) every n epochs.", valueName: "n"))
     var tensorboardImagesEvery: Int = TensorBoardSettings.defaultImagesEvery
+
+    func validate() throws { try checkPath(tensorboard, "--tensorboard") }
 
     var settings: TensorBoardSettings? {
         tensorboard.map { TensorBoardSettings(directory: $0, imagesEvery: tensorboardImagesEvery) }

@@ -70,7 +70,10 @@ struct TrainingJobOptions: ParsableArguments {
         if let minutes = control.resumeEvery { try TrainingOptions.checkResumeEvery(minutes: minutes) }
         let resume = try control.resume.map { try ResumePoint(path: $0, requestedCell: training.cellOptions.cell) }
         if let resume { try training.checkConsistent(with: resume.state.options, file: resume.path) }
-        try MNIST.check(directory: MNIST.resolveDirectory(data.data), withTest: group.isRoot)
+        // The data files' headers, the split they allow and, resuming, the position in it.
+        let fileCount = try MNIST.check(directory: MNIST.resolveDirectory(data.data), withTest: group.isRoot)
+        let split = try TrainingRun.split(resume?.state.options ?? training.options(), fileCount: fileCount)
+        try resume?.state.checkPosition(trainCount: split.train.count, file: resume?.path)
         guard group.isRoot else { return Start(lock: nil, resume: resume) }
         let lock = try OutputLock(claiming: output.out)
         if let w = lock.warning, !pool.quiet { printError(w) }

@@ -75,7 +75,10 @@ public struct IDXFile: Equatable, Sendable {
         let (stream, h) = try open(path: path)
         Memory.checkAvailable(bytes: h.dataBytes, for: "the data of \(path)")
         let data = try stream.read(h.dataBytes)
-        guard data.count == h.dataBytes else { throw truncated(path, h, has: data.count) }
+        guard data.count == h.dataBytes else {
+            guard stream.isGzip else { throw truncated(path, h, has: data.count) }
+            throw PatchRNNError.file(path, "truncated gzip stream: dimensions \(h.dimensions.map(String.init).joined(separator: "x")) need \(h.dataBytes) data bytes, it holds \(data.count)")
+        }
         guard try stream.read(1).isEmpty else {
             throw PatchRNNError.file(path, "unexpected bytes after the data (dimensions \(h.dimensions))")
         }
@@ -110,8 +113,10 @@ public struct IDXFile: Equatable, Sendable {
         var magic: [UInt8] = [0, 0]
         let isGzip = pread(fd, &magic, 2, 0) == 2 && magic == [0x1F, 0x8B]
         guard let gz = gzdopen(fd, "rb") else { close(fd); throw PatchRNNError.file(path, "cannot open for reading (\(systemError()))") }
-        let stream = GzipReader(gz, path: path)
-        let h = try header(try stream.read(4), name: path) { try stream.read($0) }
+        let stream = GzipReader(gz, path: path, isGzip: isGzip)
+        let start = try stream.read(4)
+        if start.count < 4 && isGzip { try stream.checkEnd() }  // a gzip stream cut short, not an empty file
+        let h = try header(start, name: path) { try stream.read($0) }
         if isGzip {
             let (room, overflow) = fileSize.multipliedReportingOverflow(by: 1032)
             guard overflow || h.dataBytes <= room else {
@@ -137,7 +142,9 @@ private func hex(_ b: ArraySlice<UInt8>) -> String {
 final class GzipReader {
     let gz: gzFile
     let path: String
-    init(_ gz: gzFile, path: String) { self.gz = gz; self.path = path }
+    /// A gzip stream (else a plain file that zlib passes through).
+    let isGzip: Bool
+    init(_ gz: gzFile, path: String, isGzip: Bool) { self.gz = gz; self.path = path; self.isGzip = isGzip }
     deinit { gzclose(gz) }
 
     /// Up to `count` bytes (fewer only at the end of the data).
@@ -147,11 +154,7 @@ final class GzipReader {
         while done < count {
             let want = UInt32(min(count - done, 1 << 30))
             let n = out.withUnsafeMutableBytes { gzread(gz, $0.baseAddress! + done, want) }
-            if n < 0 {
-                var code: Int32 = 0
-                let message = gzerror(gz, &code).map { String(cString: $0) } ?? "read error"
-                throw PatchRNNError.file(path, "corrupt gzip stream (\(message))")
-            }
+            if n < 0 { throw PatchRNNError.file(path, "corrupt gzip stream (\(zlibMessage("read error")))") }
             if n == 0 { break }
             done += Int(n)
         }
@@ -163,7 +166,16 @@ final class GzipReader {
     /// versions; gzerror then reports Z_BUF_ERROR ("unexpected end of file").
     func checkEnd() throws {
         var code: Int32 = 0
-        let message = gzerror(gz, &code).map { String(cString: $0) } ?? ""
-        if code != Z_OK { throw PatchRNNError.file(path, "corrupt or truncated gzip stream (\(message))") }
+        _ = gzerror(gz, &code)
+        if code != Z_OK { throw PatchRNNError.file(path, "corrupt or truncated gzip stream (\(zlibMessage("")))") }
+    }
+
+    /// zlib's words for the stream's error, without the "<fd:3>: " it puts before them when
+    /// the file was opened from a descriptor.
+    private func zlibMessage(_ fallback: String) -> String {
+        var code: Int32 = 0
+        var text = gzerror(gz, &code).map { String(cString: $0) } ?? fallback
+        if text.hasPrefix("<fd:"), let colon = text.range(of: ": ") { text = String(text[colon.upperBound...]) }
+        return text
     }
 }

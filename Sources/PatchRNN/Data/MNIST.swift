@@ -46,9 +46,11 @@ public struct MNIST: Sendable {
     }
 
     /// `name.gz` or `name` inside `dir`.
+    /// (An entry that exists counts, even a link that leads nowhere: opening it then says why.)
     static func locate(_ dir: String, _ name: String) -> String? {
-        for candidate in ["\(dir)/\(name).gz", "\(dir)/\(name)"] where FileManager.default.fileExists(atPath: candidate) {
-            return candidate
+        for candidate in ["\(dir)/\(name).gz", "\(dir)/\(name)"] {
+            var st = stat()
+            if lstat(candidate, &st) == 0 { return candidate }
         }
         return nil
     }
@@ -68,15 +70,20 @@ public struct MNIST: Sendable {
     /// Checks the data folder without decoding it (the headers only, quick): every file
     /// needed is there, is a regular file whose header fits its size, and each images file
     /// pairs with its labels file. Commands call it before they create their output folder.
-    public static func check(directory: String, withTest: Bool = true) throws {
+    /// Returns the number of training-file images.
+    @discardableResult
+    public static func check(directory: String, withTest: Bool = true) throws -> Int {
         var pairs = [(files.trainImages, files.trainLabels)]
         if withTest { pairs.append((files.testImages, files.testLabels)) }
         let paths = try pairs.map { (try path(directory, $0.0), try path(directory, $0.1)) }
+        var counts: [Int] = []
         for (images, labels) in paths {
-            try checkPair(images: images, imageDimensions: try IDXFile.dimensions(path: images),
-                          labels: labels, labelDimensions: try IDXFile.dimensions(path: labels))
+            let dimensions = try IDXFile.dimensions(path: images)
+            try checkPair(images: images, imageDimensions: dimensions, labels: labels, labelDimensions: try IDXFile.dimensions(path: labels))
+            counts.append(dimensions[0])
         }
         _ = try classNames(directory: directory)
+        return counts[0]
     }
 
     /// Only the test pair (`generate`, `evaluate`).

@@ -76,7 +76,10 @@ public enum Safetensors {
                 }
                 count = p
             }
-            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataSize else {
+            guard offsets[0] >= 0, offsets[1] >= offsets[0] else {
+                throw PatchRNNError.file(name, "tensor \(key): data offsets \(offsets) are not a range (begin, end)")
+            }
+            guard offsets[1] <= dataSize else {
                 throw PatchRNNError.file(name, "tensor \(key): data offsets \(offsets) lie outside the \(dataSize) data bytes (truncated file?)")
             }
             guard offsets[1] - offsets[0] == count * 4 else {

@@ -107,6 +107,18 @@ public struct ResumeState {
         return nil
     }
 
+    /// The position must be one a run can reach on a training set of `trainCount` sequences:
+    /// the steps and samples of the epochs before plus those of this one (so no counter can
+    /// overflow later).
+    public func checkPosition(trainCount: Int, file: String? = nil) throws {
+        let p = progress, batch = options.batchSize
+        let steps = (trainCount + batch - 1) / batch
+        guard p.stepInEpoch <= steps, p.globalStep == (p.epoch - 1) * steps + p.stepInEpoch,
+              p.samples == min(p.stepInEpoch * batch, trainCount) else {
+            throw PatchRNNError("\(file.map { $0 + ": " } ?? "")the resume state's position (step \(p.stepInEpoch) of epoch \(p.epoch), \(p.globalStep) steps in all) does not fit this data (\(steps) steps per epoch of \(trainCount) training sequences)")
+        }
+    }
+
     /// The whole state, checked against `layout`.
     public static func read(_ file: Safetensors.File, name: String, layout: ParameterLayout) throws -> ResumeState {
         let (options, progress, step, finished) = try info(file, name: name)

@@ -87,13 +87,7 @@ public final class Trainer {
             best.buffer.pointer.update(from: resume.bestParameters, count: n)
             engine.adam.step = resume.adamStep
             progress = resume.progress
-            // The position must be one this run can reach on this data: the steps and samples
-            // of the epochs before plus those of this one (so that no counter can overflow).
-            let steps = stepsPerEpoch, p = progress
-            guard p.stepInEpoch <= steps, p.globalStep == (p.epoch - 1) * steps + p.stepInEpoch,
-                  p.samples == min(p.stepInEpoch * configuration.options.batchSize, split.train.count) else {
-                throw PatchRNNError("the resume state's position (step \(p.stepInEpoch) of epoch \(p.epoch), \(p.globalStep) steps in all) does not fit this data (\(steps) steps per epoch)")
-            }
+            try resume.checkPosition(trainCount: split.train.count)
         }
     }
 

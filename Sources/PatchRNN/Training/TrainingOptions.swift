@@ -102,6 +102,9 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// Also checks the batch against the training set.
     public func validate(trainCount: Int) throws {
         try validate()
+        guard trainCount > 0 else {
+            throw PatchRNNError.setting(.validationFraction, "\(validationFraction) leaves no training images")
+        }
         guard batchSize <= trainCount else {
             throw PatchRNNError.setting(.batchSize, "\(batchSize) is larger than the \(trainCount) training sequences")
         }

@@ -52,10 +52,8 @@ public enum TrainingRun {
         let loadStart = monotonicSeconds()
         var split: Split?, held: [Int] = []
         let mnist = try MNIST.load(directory: dir, withTest: group.isRoot) { fileCount in
-            let count = min(options.trainLimit ?? fileCount, fileCount)
-            let s = Split(count: count, validationFraction: options.validationFraction, seed: options.seed)
-            try options.validate(trainCount: s.train.count)
-            guard !s.validation.isEmpty else { throw PatchRNNError("the validation split is empty: use more data or a larger validation fraction") }
+            let s = try Self.split(options, fileCount: fileCount)
+            let count = s.train.count + s.validation.count
             split = s
             if group.size == 1 { held = Array(0..<count); return held }
             let slots = ShardSlots(shape: options.shape, count: s.train.count)
@@ -129,6 +127,18 @@ public enum TrainingRun {
             reporter.info("\(group.label): per step \(fmt(1000 * t.compute / steps, 2)) ms compute, \(fmt(1000 * t.exchange / steps, 2)) ms gradient exchange, \(fmt(1000 * t.reduceAndUpdate / steps, 2)) ms sum + Adam")
         }
         return Outcome(params: params, result: result, options: options, data: mnist)
+    }
+
+    /// The training / validation split of a data set of `fileCount` training-file images,
+    /// checked: the batch fits the training part and the validation part is not empty. (From
+    /// the file's header, before any image is decoded: the tool checks it before it creates
+    /// the output folder.)
+    public static func split(_ options: TrainingOptions, fileCount: Int) throws -> Split {
+        let count = min(options.trainLimit ?? fileCount, fileCount)
+        let s = Split(count: count, validationFraction: options.validationFraction, seed: options.seed)
+        try options.validate(trainCount: s.train.count)
+        guard !s.validation.isEmpty else { throw PatchRNNError("the validation split is empty: use more data or a larger validation fraction") }
+        return s
     }
 
     /// Floats a training run allocates: the parameters, the best weights, the engine, the
