@@ -240,10 +240,12 @@ public final class Trainer {
 
     /// A non-finite loss, with what is true about the weights saved so far.
     private func explained(_ e: NonFiniteLoss, _ p: TrainingProgress) -> PatchRNNError {
-        let saved = p.bestEpoch > 0 && configuration.checkpointPath != nil
-            ? "\(configuration.checkpointPath!) keeps the weights of epoch \(p.bestEpoch), the last that improved"
-            : "no epoch had improved yet, so no model was saved"
-        return PatchRNNError("\(e.description); \(saved); try a lower learning rate")
+        var saved = ""  // (a run that writes no checkpoint says nothing about one)
+        if let path = configuration.checkpointPath {
+            saved = p.bestEpoch > 0 ? "; \(path) keeps the weights of epoch \(p.bestEpoch), the last that improved"
+                : "; no epoch had improved yet, so no model was saved"
+        }
+        return PatchRNNError("\(e.description)\(saved); try a lower learning rate")
     }
 
     /// The validation loss and free-running bottom-half MSE, measured where the validation
