@@ -55,13 +55,17 @@ struct TrainingJobOptions: ParsableArguments {
     @OptionGroup var distributed: DistributedOptions
     @OptionGroup var tensorBoard: TensorBoardOptions
 
-    /// What a run starts from, every input checked: the options, the resume file (loaded,
-    /// checked, and the flags checked against it), the data folder's files (their headers);
-    /// then rank 0 takes the output folder. So a bad input leaves nothing behind, not even the
-    /// folder.
+    /// What a run starts from, checked in the order a user would fix things: the options, the
+    /// resume file (loaded, checked, and the flags checked against it), the worker pool
+    /// (--threads, --cores), the data folder's files (their headers); only then does rank 0
+    /// take the output folder, so none of these leaves a folder behind. Then the TensorBoard
+    /// folder, and the split the data allows (and, resuming, the position in it), still before
+    /// any image is decoded.
     struct Start {
         let lock: OutputLock?
         let resume: ResumePoint?
+        let reporter: ProgressReporter
+        let pool: WorkerPool
     }
 
     func start(group: ProcessGroup) throws -> Start {
@@ -70,26 +74,27 @@ struct TrainingJobOptions: ParsableArguments {
         if let minutes = control.resumeEvery { try TrainingOptions.checkResumeEvery(minutes: minutes) }
         let resume = try control.resume.map { try ResumePoint(path: $0, requestedCell: training.cellOptions.cell) }
         if let resume { try training.checkConsistent(with: resume.state.options, file: resume.path) }
-        // The data files' headers, the split they allow and, resuming, the position in it.
+        let reporter = ProgressReporter(quiet: pool.quiet || !group.isRoot)
+        let workers = try pool.makePool(reporter: reporter, group: group)
         let fileCount = try MNIST.check(directory: MNIST.resolveDirectory(data.data), withTest: group.isRoot)
+        var lock: OutputLock?
+        if group.isRoot {
+            lock = try OutputLock(claiming: output.out)
+            if let w = lock?.warning, !pool.quiet { printError(w) }
+            try tensorBoard.settings?.validate()
+        }
         let split = try TrainingRun.split(resume?.state.options ?? training.options(), fileCount: fileCount)
         try resume?.state.checkPosition(trainCount: split.train.count, file: resume?.path)
-        guard group.isRoot else { return Start(lock: nil, resume: resume) }
-        let lock = try OutputLock(claiming: output.out)
-        if let w = lock.warning, !pool.quiet { printError(w) }
-        try tensorBoard.settings?.validate()
-        return Start(lock: lock, resume: resume)
+        return Start(lock: lock, resume: resume, reporter: reporter, pool: workers)
     }
 
     func train(group: ProcessGroup, from start: Start, maxSteps: Int? = nil) throws -> (outcome: TrainingRun.Outcome, pool: WorkerPool) {
-        let reporter = ProgressReporter(quiet: pool.quiet || !group.isRoot)
-        let workers = try pool.makePool(reporter: reporter, group: group)
         let outcome = try TrainingRun.train(dataDirectory: data.data, outDirectory: output.out, options: try training.options(),
-                                            pool: workers, reporter: reporter, resume: start.resume, maxSteps: maxSteps,
+                                            pool: start.pool, reporter: start.reporter, resume: start.resume, maxSteps: maxSteps,
                                             resumeEveryMinutes: control.resumeEvery,
                                             armInterrupts: Interrupts.install, disarmInterrupts: { Interrupts.uninstall(signalHandled: $0) }, group: group, exchange: distributed.mpiExchange,
                                             tensorBoard: tensorBoard.settings)
-        return (outcome, workers)
+        return (outcome, start.pool)
     }
 }
 

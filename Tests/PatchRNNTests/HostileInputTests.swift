@@ -176,7 +176,7 @@ struct HostileInputTests {
             }
             try make(dir + "/" + images)
             // `timeout`: a hang must fail the test, not stop the suite.
-            let r = try runProcess("/usr/bin/timeout", ["60", binary, "train", "--data", dir, "--out", dir + "/out", "--quiet"])
+            let r = try runProcess("/usr/bin/timeout", ["60", binary, "train", "--data", dir, "--out", dir + "/out", "--batch-size", "8", "--quiet"])
             #expect(r.status == 1, "\(name): status \(r.status) \(r.stderr)")
             #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains(images) && r.stderr.contains(message) && r.stderr.split(separator: "\n").count == 1,
                     "\(name): \(r.stderr)")

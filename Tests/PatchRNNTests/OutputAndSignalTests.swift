@@ -147,6 +147,9 @@ struct OutputAndSignalTests {
         defer { _ = try? runProcess("/bin/umount", [out]) }
         let log = data + "/stderr"
         let p = try startTraining(binary, data: data, out: out, extra: ["--hidden", "128"], log: log)  // epochs of seconds
+        // The epoch line comes before the epoch's files; the resume file is the last of them.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && !FileManager.default.fileExists(atPath: out + "/resume.safetensors") { usleep(10_000) }
         // Fill the disk to the last byte, then ask the run to stop: the resume file it then
         // writes cannot be written, and that error is what the run must say.
         let fill = open(out + "/filler", O_WRONLY | O_CREAT, 0o644)

@@ -24,8 +24,8 @@ public enum Interrupts {
 
     /// Puts the signals' previous actions back (after training: a Ctrl-C during the final
     /// files or generation ends the process at once). A signal that came after the last step
-    /// takes its normal effect now, unless `signalHandled` (it already stopped training, or an
-    /// error is on its way to be reported: an error is never swallowed by a pending signal).
+    /// takes its normal effect now, unless `signalHandled` (it already stopped training).
+    /// (Training that ends in an error does not uninstall them: the error is reported first.)
     public static func uninstall(signalHandled: Bool = false) { csync_uninstall_interrupt_handlers(signalHandled ? 0 : 1) }
 
     /// The signal received since installation (0: none).

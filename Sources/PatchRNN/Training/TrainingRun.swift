@@ -14,9 +14,8 @@ public enum TrainingRun {
     /// With `resume`, the options, weights, Adam state and position come from that file.
     /// `resume.safetensors` is rewritten at every epoch's end (and every `resumeEveryMinutes`).
     /// `armInterrupts` (the tool's: install the signal handlers) is called just before the
-    /// first step, `disarmInterrupts` as soon as training ends (told whether the signal, if
-    /// one came, has had its effect: it stopped training, or an error is being reported, which
-    /// a pending signal must not swallow).
+    /// first step, `disarmInterrupts` as soon as training ends (told whether a signal already
+    /// stopped it); not when training ends in an error, which a signal must not swallow.
     /// Under MPI (`group.size > 1`) every rank loads only its part of the training set, rank 0
     /// also the validation and test sets, and only rank 0 writes files (every rank reads
     /// `resume`, so it must be on a file system all ranks see).
@@ -107,11 +106,14 @@ public enum TrainingRun {
         let result: TrainingResult
         do {
             result = try trainer.train()
+        } catch let interrupted as TrainingInterrupted {
+            disarmInterrupts(true)  // the signal stopped training: it has had its effect
+            throw interrupted
         } catch {
-            // Either the signal stopped training (it has had its effect), or an error is on its
-            // way to be reported: a signal that came meanwhile must not end the process first
-            // and swallow it. The exit status then says which happened.
-            disarmInterrupts(true)
+            // An error is on its way to be reported. The handlers stay (they only record): a
+            // signal already pending is not raised, and one that comes while the error is
+            // printed cannot end the process first and swallow it. The exit status is the
+            // error's.
             throw error
         }
         disarmInterrupts(false)  // a signal that came during the last validation acts now
