@@ -16,10 +16,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The epoch-end resume state is another change (issue 25). Until it is merged this one check
-# reports PENDING instead of failing; set to "required" when it is in.
-resume_at_epoch_end=pending
-
 say() { echo "two-host-mpi-test: $*" >&2; }
 skip() { say "skipped: $*"; exit 0; }
 fail() { say "FAILED: $*"; exit 1; }
@@ -115,11 +111,7 @@ say "ok: remote rank killed during epoch $((epochs_done + 1)): the job ended $ms
 
 # The run continues from its last completed epoch, in one process, to the uninterrupted run's end.
 resume="$work/killed/resume.safetensors"
-if [ ! -f "$resume" ]; then
-  [ "$resume_at_epoch_end" = required ] && fail "no resume.safetensors after the kill"
-  say "PENDING: no resume.safetensors after the kill (written at every epoch end by issue 25's change; not merged yet)"
-  exit 0
-fi
+[ -f "$resume" ] || fail "no resume.safetensors after the kill (it is written at every epoch end)"
 # The state is the start of the epoch after the last completed one (its header's "epoch").
 resume_epoch=$(head -c 65536 "$resume" | grep -aoE '"epoch": ?"[0-9]+"' | head -1 | grep -oE '[0-9]+' || true)
 [ "$resume_epoch" = "$((epochs_done + 1))" ] \

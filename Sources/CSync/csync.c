@@ -40,34 +40,41 @@ void csync_pause(void) {
 #endif
 }
 
+/* The signals that ask a process to stop: Ctrl-C (SIGINT), kill's default and batch
+   systems' notice (SIGTERM), a closed terminal or session (SIGHUP), Ctrl-backslash (SIGQUIT). */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+#define STOP_SIGNAL_COUNT (int)(sizeof stop_signals / sizeof stop_signals[0])
+
 static volatile sig_atomic_t interrupt_signal = 0;
-static struct sigaction previous_int, previous_term;
+static struct sigaction previous[STOP_SIGNAL_COUNT];
 static int installed = 0;
 
+static int stop_index(int sig) {
+    for (int i = 0; i < STOP_SIGNAL_COUNT; i++) if (stop_signals[i] == sig) return i;
+    return -1;
+}
+
 static void record_signal(int sig) {
-    if (interrupt_signal == sig) {  /* asked twice: stop now */
-        signal(sig, SIG_DFL);
+    if (interrupt_signal == sig) {  /* asked twice: stop now, as the signal would have */
+        int i = stop_index(sig);
+        if (i >= 0) sigaction(sig, &previous[i], NULL);
         raise(sig);
         return;
     }
     interrupt_signal = sig;
 }
 
-/* Installs the recording handler for one signal, unless the process was started with it
-   ignored (a background job, nohup): then it stays ignored. */
-static void install_one(int sig, struct sigaction *previous) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = record_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(sig, NULL, previous);
-    if (previous->sa_handler != SIG_IGN) sigaction(sig, &sa, NULL);
-}
-
 void csync_install_interrupt_handlers(void) {
     interrupt_signal = 0;
-    install_one(SIGINT, &previous_int);
-    install_one(SIGTERM, &previous_term);
+    for (int i = 0; i < STOP_SIGNAL_COUNT; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = record_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(stop_signals[i], NULL, &previous[i]);
+        /* A signal the process was started with ignored (nohup, a background job) stays ignored. */
+        if (previous[i].sa_handler != SIG_IGN) sigaction(stop_signals[i], &sa, NULL);
+    }
     installed = 1;
     csync_unblock_interrupt_signals();
 }
@@ -75,8 +82,7 @@ void csync_install_interrupt_handlers(void) {
 void csync_uninstall_interrupt_handlers(int raise_pending) {
     if (!installed) return;
     installed = 0;
-    sigaction(SIGINT, &previous_int, NULL);
-    sigaction(SIGTERM, &previous_term, NULL);
+    for (int i = 0; i < STOP_SIGNAL_COUNT; i++) sigaction(stop_signals[i], &previous[i], NULL);
     /* A signal recorded but not acted on (it came after the last step) acts now. */
     int pending = interrupt_signal;
     interrupt_signal = 0;
@@ -87,9 +93,13 @@ void csync_uninstall_interrupt_handlers(int raise_pending) {
 void csync_unblock_interrupt_signals(void) {
     sigset_t set;
     sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    for (int i = 0; i < STOP_SIGNAL_COUNT; i++) sigaddset(&set, stop_signals[i]);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+void csync_reset_quit_signal(void) {
+    struct sigaction current;
+    if (sigaction(SIGQUIT, NULL, &current) == 0 && current.sa_handler != SIG_IGN) signal(SIGQUIT, SIG_DFL);
 }
 
 int csync_interrupt_signal(void) { return interrupt_signal; }

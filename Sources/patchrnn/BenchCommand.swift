@@ -102,7 +102,7 @@ struct BenchCommand: ParsableCommand {
                         r.placement = placement
                         reports[Key(tile: format.name, threads: n), default: []].append(r)
                         let line = try jsonText(r, pretty: false)
-                        if json { print(line, terminator: "") }
+                        if json { try printResult(line, terminator: "") }
                         recorder?.write(Data(line.utf8))
                     }
                 }
@@ -111,8 +111,8 @@ struct BenchCommand: ParsableCommand {
             func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
             if markdown {
                 // The header is two lines, so that tables of several runs can be joined (tail -n +3).
-                print("| cell | tile | placement | threads | batch | samples/s, median [min-max] | speed-up | step us | reduce + Adam | wait | reduce + Adam + wait | of peak |")
-                print("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+                try printResult("| cell | tile | placement | threads | batch | samples/s, median [min-max] | speed-up | step us | reduce + Adam | wait | reduce + Adam + wait | of peak |")
+                try printResult("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
                 for format in tiles {
                     let base = median(reports[Key(tile: format.name, threads: counts[0])]!.map(\.samplesPerSecond))
                     for n in counts {
@@ -120,21 +120,21 @@ struct BenchCommand: ParsableCommand {
                         let sps = rs.map(\.samplesPerSecond)
                         let m = { (key: KeyPath<ThroughputReport, Double>) in median(rs.map { $0[keyPath: key] }) }
                         let percent = { (v: Double) in fmt(100 * v, 1) + "%" }
-                        print("| \(model.cellName) | \(format.name) | \(placement) | \(n) | \(shape.batchSize) | \(Int(median(sps))) [\(Int(sps.min()!))-\(Int(sps.max()!))] | "
+                        try printResult("| \(model.cellName) | \(format.name) | \(placement) | \(n) | \(shape.batchSize) | \(Int(median(sps))) [\(Int(sps.min()!))-\(Int(sps.max()!))] | "
                               + "\(fmt(median(sps) / base, 2))x | \(Int(m(\.stepMicroseconds))) | \(percent(m(\.reduceUpdateFraction))) | \(percent(m(\.waitFraction))) | "
                               + "\(percent(median(rs.map { $0.reduceUpdateFraction + $0.waitFraction }))) | \(percent(m(\.peakFraction))) |")
                     }
                 }
                 return
             }
-            if pool.isOversubscribed { print(PoolOptions.oversubscribedWarning(pool)) }
-            print("one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP; CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no"), default tile: \(PanelFormat.preferred.name)\(scheduledSampling > 0 ? "; steps with scheduled sampling, p = \(scheduledSampling)" : "")")
+            if pool.isOversubscribed { try printResult(PoolOptions.oversubscribedWarning(pool)) }
+            try printResult("one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP; CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no"), default tile: \(PanelFormat.preferred.name)\(scheduledSampling > 0 ? "; steps with scheduled sampling, p = \(scheduledSampling)" : "")")
             for format in tiles {
                 let peaks = reports.filter { $0.key.tile == format.name }.values.flatMap { $0 }.map(\.peakGflops)
-                print("single-core GEMM peak, \(format.name) tile (504x512x512, packed, best of before and after each measurement): \(fmt(peaks.min() ?? 0, 1))-\(fmt(peaks.max() ?? 0, 1)) GFLOP/s")
+                try printResult("single-core GEMM peak, \(format.name) tile (504x512x512, packed, best of before and after each measurement): \(fmt(peaks.min() ?? 0, 1))-\(fmt(peaks.max() ?? 0, 1)) GFLOP/s")
             }
-            if rounds > 1 { print("medians of \(rounds) alternated rounds, [min-max] samples/s; speed-up of the medians over 1 thread of the same tile") }
-            print("tile    threads  batch  samples/s               GFLOP/s  of peak  speed-up  step us  compute  reduce+Adam  wait   gen images/s")
+            if rounds > 1 { try printResult("medians of \(rounds) alternated rounds, [min-max] samples/s; speed-up of the medians over 1 thread of the same tile") }
+            try printResult("tile    threads  batch  samples/s               GFLOP/s  of peak  speed-up  step us  compute  reduce+Adam  wait   gen images/s")
             for format in tiles {
                 let base = median(reports[Key(tile: format.name, threads: counts[0])]!.map(\.samplesPerSecond))
                 for n in counts {
@@ -142,7 +142,7 @@ struct BenchCommand: ParsableCommand {
                     let sps = rs.map(\.samplesPerSecond)
                     let m = { (key: KeyPath<ThroughputReport, Double>) in median(rs.map { $0[keyPath: key] }) }
                     let spread = rounds > 1 ? " [\(Int(sps.min()!))-\(Int(sps.max()!))]" : ""
-                    print([format.name.padding(toLength: 6, withPad: " ", startingAt: 0), pad(n, 7), pad(shape.batchSize, 6),
+                    try printResult([format.name.padding(toLength: 6, withPad: " ", startingAt: 0), pad(n, 7), pad(shape.batchSize, 6),
                            pad("\(Int(median(sps)))\(spread)", 22), pad(fmt(m(\.gflops), 1), 9),
                            pad(fmt(100 * m(\.peakFraction), 1) + "%", 8), pad(fmt(median(sps) / base, 2) + "x", 9),
                            pad(Int(m(\.stepMicroseconds)), 8), pad(fmt(100 * m(\.computeFraction), 1) + "%", 8),
@@ -154,7 +154,7 @@ struct BenchCommand: ParsableCommand {
                 // Each round measured both tiles back to back: the ratio of the medians.
                 for n in counts {
                     let r8 = reports[Key(tile: "simd8", threads: n)]!, r16 = reports[Key(tile: "simd16", threads: n)]!
-                    print("simd16 / simd8 at \(n) thread(s): training \(fmt(median(r16.map(\.samplesPerSecond)) / median(r8.map(\.samplesPerSecond)), 2))x, generation \(fmt(median(r16.map(\.generationImagesPerSecond)) / median(r8.map(\.generationImagesPerSecond)), 2))x")
+                    try printResult("simd16 / simd8 at \(n) thread(s): training \(fmt(median(r16.map(\.samplesPerSecond)) / median(r8.map(\.samplesPerSecond)), 2))x, generation \(fmt(median(r16.map(\.generationImagesPerSecond)) / median(r8.map(\.generationImagesPerSecond)), 2))x")
                 }
             }
         }

@@ -12,17 +12,20 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var cell: CellOptions
     @OptionGroup var pool: PoolOptions
 
+    func validate() throws { try checkPath(checkpoint, "--checkpoint") }
+
     func run() throws {
         try reportingErrors {
             let reporter = ProgressReporter(quiet: pool.quiet)
-            let lock = try OutputLock(claiming: output.out)
-            defer { withExtendedLifetime(lock) {} }
-            if let w = lock.warning, !pool.quiet { printError(w) }
+            // Every input is checked before the output folder is created or claimed.
             let (params, _) = try Safetensors.load(path: checkpoint)
             try Cells.check(requested: cell.cell, against: params.config, file: checkpoint)
             let directory = MNIST.resolveDirectory(dataOptions.data)
             let test = try MNIST.loadTest(directory: directory)
             let classNames = try MNIST.classNames(directory: directory)
+            let lock = try OutputLock(claiming: output.out)
+            defer { withExtendedLifetime(lock) {} }
+            if let w = lock.warning, !pool.quiet { printError(w) }
             let workers = try pool.makePool(reporter: reporter)
             var info = RunInfo()
             info.checkpoint = checkpoint
@@ -32,7 +35,7 @@ struct GenerateCommand: ParsableCommand {
             info.layers = params.config.layers
             let metrics = try Results.generate(params: params, test: test, pool: workers, outDirectory: output.out, run: info,
                                                classNames: classNames)
-            print(Results.summary(metrics, files: OutputFiles.generation.map(output.path)), terminator: "")
+            try printResult(Results.summary(metrics, files: OutputFiles.generation.map(output.path)), terminator: "")
         }
     }
 }
@@ -48,6 +51,8 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup var cell: CellOptions
     @OptionGroup var pool: PoolOptions
 
+    func validate() throws { try checkPath(checkpoint, "--checkpoint") }
+
     func run() throws {
         try reportingErrors {
             let reporter = ProgressReporter(quiet: pool.quiet || json)
@@ -61,13 +66,13 @@ struct EvaluateCommand: ParsableCommand {
                                                classNames: try MNIST.classNames(directory: directory))
             let measured = try train.map { try Baselines.measure(train: $0, test: test, pool: workers) }
             if json {
-                print(try measured.map { try jsonText(MetricsFile(test: metrics, run: RunInfo(), baselines: $0)) } ?? jsonText(metrics), terminator: "")
+                try printResult(measured.map { try jsonText(MetricsFile(test: metrics, run: RunInfo(), baselines: $0)) } ?? jsonText(metrics), terminator: "")
             } else {
-                print(Results.summary(metrics, files: []), terminator: "")
+                try printResult(Results.summary(metrics, files: []), terminator: "")
                 if let b = measured {
-                    print("Baselines on the same test images (their bottom halves predicted from the \(b.trainingImages) training images):")
-                    print("  the mean training bottom half:                       MSE \(fmt(b.meanBottomMSE, 5))")
-                    print("  the bottom half of the training image nearest on top: MSE \(fmt(b.nearestTopMSE, 5))")
+                    try printResult("Baselines on the same test images (their bottom halves predicted from the \(b.trainingImages) training images):")
+                    try printResult("  the mean training bottom half:                       MSE \(fmt(b.meanBottomMSE, 5))")
+                    try printResult("  the bottom half of the training image nearest on top: MSE \(fmt(b.nearestTopMSE, 5))")
                 }
             }
         }

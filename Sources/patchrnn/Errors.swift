@@ -29,6 +29,7 @@ func flag(_ setting: Setting) -> String {
     case .sampling: return "--scheduled-sampling"
     case .samplingRamp: return "--sampling-ramp"
     case .tensorBoardImagesEvery: return "--tensorboard-images-every"
+    case .resumeEvery: return "--resume-every"
     }
 }
 
@@ -37,7 +38,11 @@ func message(_ e: PatchRNNError) -> String {
     e.setting.map { "\(flag($0)) \(e.problem)" } ?? e.description
 }
 
-func printError(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+/// A message on standard error (lost, not fatal, when standard error cannot be written).
+func printError(_ s: String) { StandardStreams.error(s + "\n") }
+
+/// Results on standard output: a write that fails (closed, full, broken pipe) is an error.
+func printResult(_ s: String, terminator: String = "\n") throws { try StandardStreams.output(s + terminator) }
 
 /// The processes of this run: the MPI job in builds with the MPI trait (a group of one when
 /// started without mpirun), else this process alone.

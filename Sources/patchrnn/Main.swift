@@ -21,10 +21,11 @@ struct PatchRNNCommand: ParsableCommand {
     /// ArgumentParser's own main, except that a command line it cannot parse (an unknown
     /// option, a value that is not a number) ends like every other error: one line on stderr.
     static func main() {
+        StandardStreams.prepare()  // closed descriptors on /dev/null, SIGPIPE ignored: output never kills the job
         Interrupts.reset()  // training arms its own handlers just before its first step
         // The kernels read PATCHRNN_TILE once; a value they do not know must not be ignored.
         if let forced = ProcessInfo.processInfo.environment["PATCHRNN_TILE"], PanelFormat.named(forced) == nil {
-            FileHandle.standardError.write(Data("error: PATCHRNN_TILE must be simd8 or simd16 (got '\(forced)')\n".utf8))
+            printError("error: PATCHRNN_TILE must be simd8 or simd16 (got '\(forced)')")
             Foundation.exit(1)
         }
         do {
@@ -36,7 +37,7 @@ struct PatchRNNCommand: ParsableCommand {
             // --help and --version arrive as errors that exit 0: ArgumentParser prints them.
             if exitCode(for: error) == .success { exit(withError: error) }
             let text = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            FileHandle.standardError.write(Data("error: \(text) (see patchrnn --help)\n".utf8))
+            printError("error: \(text) (see patchrnn --help)")
             Foundation.exit(exitCode(for: error).rawValue)
         }
     }

@@ -3,10 +3,18 @@ import PatchRNN
 
 // The option groups, each declared once and used by the commands that need it.
 
+/// A path given as an empty string names nothing: refused by the parser, naming the flag
+/// (not later as "error: : no such file").
+func checkPath(_ value: String?, _ flag: String) throws {
+    if let value, value.isEmpty { throw ValidationError("\(flag) names no file or folder (an empty string)") }
+}
+
 struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Folder with the four MNIST files (.gz or raw).",
                                discussion: "Default: $PATCHRNN_DATA, else ./data/mnist, else ../shared/data/mnist."))
     var data: String?
+
+    func validate() throws { try checkPath(data, "--data") }
 }
 
 struct OutputOptions: ParsableArguments {
@@ -14,6 +22,8 @@ struct OutputOptions: ParsableArguments {
     var out: String = "runs/latest"
 
     func path(_ name: String) -> String { out + "/" + name }
+
+    func validate() throws { try checkPath(out, "--out") }
 }
 
 /// The worker threads: how many and where.
@@ -39,7 +49,8 @@ struct PoolOptions: ParsableArguments {
     /// The PU indices of --cores, if given.
     func coreList() throws -> [Int]? {
         try cores.map { list -> [Int] in
-            try list.split(separator: ",").map {
+            guard !list.trimmingCharacters(in: .whitespaces).isEmpty else { throw PatchRNNError.setting(.cores, "names no PU (got '\(list)')") }
+            return try list.split(separator: ",", omittingEmptySubsequences: false).map {
                 guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else {
                     throw PatchRNNError.setting(.cores, "names '\($0)', which is not a PU index")
                 }
@@ -81,11 +92,11 @@ extension PlacementPolicy: ExpressibleByArgument {}
 
 /// How a training step is cut (`StepShape`): what fixes the numerics besides the seed.
 struct StepOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Minibatch size.") var batchSize: Int = 64
+    @Option(parsing: .unconditional, help: "Minibatch size (default \(TrainingOptions().batchSize)).") var batchSize: Int?
     @Option(parsing: .unconditional, help: "Sequences per shard: the unit of work a worker takes and of the fixed gradient summation order (default: batch size / 16, within 4...16, so that a batch of 64 keeps 16 workers busy).")
     var shardSize: Int?
 
-    var shape: StepShape { StepShape(batchSize: batchSize, shardSize: shardSize) }
+    var shape: StepShape { StepShape(batchSize: batchSize ?? TrainingOptions().batchSize, shardSize: shardSize) }
 }
 
 /// Which cell (`--cell`): a new model's, or checked against a checkpoint's.
@@ -96,50 +107,92 @@ struct CellOptions: ParsableArguments {
     func resolved() throws -> any RecurrentCell.Type { try Cells.resolve(cell ?? LSTMCell.name) }
 }
 
+/// The training settings. Each is optional here, so that a flag the user gave can be told from
+/// a default: `--resume` refuses a given flag that contradicts the resumed run.
 struct TrainOptions: ParsableArguments {
     @OptionGroup var cellOptions: CellOptions
     @OptionGroup var step: StepOptions
-    @Option(parsing: .unconditional, help: "Maximum number of epochs (early stopping usually ends sooner).") var epochs: Int = 100
+    @Option(parsing: .unconditional, help: "Maximum number of epochs (default \(TrainingOptions().maxEpochs); early stopping usually ends sooner).") var epochs: Int?
     @Option(parsing: .unconditional, help: "Adam learning rate (default 2e-3; with --plain, 1e-3).") var learningRate: Float?
-    @Option(parsing: .unconditional, help: "Early stopping: epochs without validation improvement before stopping.") var patience: Int = 5
-    @Option(parsing: .unconditional, help: "Halve the learning rate after this many epochs without validation improvement (0: never).") var lrPatience: Int = 2
-    @Option(parsing: .unconditional, help: "Seed for initial weights, validation split and shuffling.") var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Fraction of the training set held out for validation (random, seeded).") var validationFraction: Double = 0.1
-    @Option(parsing: .unconditional, help: "Hidden size of each recurrent layer.") var hidden: Int = 64
-    @Option(parsing: .unconditional, help: "Stacked recurrent layers.") var layers: Int = 2
+    @Option(parsing: .unconditional, help: "Early stopping: epochs without validation improvement before stopping (default \(TrainingOptions().patience)).") var patience: Int?
+    @Option(parsing: .unconditional, help: "Halve the learning rate after this many epochs without validation improvement (default \(TrainingOptions().lrPatience); 0: never).") var lrPatience: Int?
+    @Option(parsing: .unconditional, help: "Seed for initial weights, validation split and shuffling (default \(TrainingOptions().seed)).") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Fraction of the training set held out for validation, random and seeded (default \(TrainingOptions().validationFraction)).") var validationFraction: Double?
+    @Option(parsing: .unconditional, help: "Hidden size of each recurrent layer (default \(ModelConfig.default.hidden)).") var hidden: Int?
+    @Option(parsing: .unconditional, help: "Stacked recurrent layers (default \(ModelConfig.default.layers)).") var layers: Int?
     @Option(parsing: .unconditional, help: "Use only the first N training images (quick runs).") var trainLimit: Int?
     @Option(help: ArgumentHelp("What early stopping, the kept epoch and the learning-rate halving follow: val_bottom (free-running bottom-half MSE on validation images) or val_loss (teacher-forced validation loss). Default: val_bottom; with --plain, val_loss.", valueName: "figure"))
     var monitor: TrainingOptions.Monitor?
-    @Option(parsing: .unconditional, help: "The smallest fall of the monitored figure that counts as an improvement.") var minDelta: Double = 0
+    @Option(parsing: .unconditional, help: "The smallest fall of the monitored figure that counts as an improvement (default 0).") var minDelta: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Scheduled sampling: the probability, reached after --sampling-ramp epochs, that a bottom-half training input is the model's own prediction (0: teacher forcing). Default: \(TrainingOptions().sampling.maxProbability); with --plain, 0.", valueName: "p"))
     var scheduledSampling: Double?
-    @Option(parsing: .unconditional, help: "Epochs over which the scheduled-sampling probability grows linearly from 0.") var samplingRamp: Int = TrainingOptions().sampling.rampEpochs
+    @Option(parsing: .unconditional, help: "Epochs over which the scheduled-sampling probability grows linearly from 0 (default \(TrainingOptions().sampling.rampEpochs)).") var samplingRamp: Int?
     @Flag(help: "The task's plain setting: teacher forcing, early stopping on the validation loss, learning rate 1e-3 (other flags still apply on top).")
     var plain = false
 
+    /// The settings of a new run: the defaults (or --plain's), with every given flag applied.
     func options() throws -> TrainingOptions {
         var o = plain ? TrainingOptions.plain : TrainingOptions()
-        o.model = ModelConfig(cell: try cellOptions.resolved(), hidden: hidden, layers: layers)
-        o.shape = step.shape
-        o.maxEpochs = epochs
+        o.model = ModelConfig(cell: try cellOptions.resolved(), hidden: hidden ?? o.model.hidden, layers: layers ?? o.model.layers)
+        if let batchSize = step.batchSize { o.batchSize = batchSize }
+        o.shardSize = step.shardSize
+        if let epochs { o.maxEpochs = epochs }
         if let learningRate { o.learningRate = learningRate }
-        o.patience = patience
-        o.lrPatience = lrPatience
-        o.seed = seed
-        o.validationFraction = validationFraction
+        if let patience { o.patience = patience }
+        if let lrPatience { o.lrPatience = lrPatience }
+        if let seed { o.seed = seed }
+        if let validationFraction { o.validationFraction = validationFraction }
         o.trainLimit = trainLimit
         if let monitor { o.monitor = monitor }
-        o.minDelta = minDelta
+        if let minDelta { o.minDelta = minDelta }
         if let scheduledSampling { o.sampling.maxProbability = scheduledSampling }
-        o.sampling.rampEpochs = samplingRamp
+        if let samplingRamp { o.sampling.rampEpochs = samplingRamp }
         return o
+    }
+
+    /// With --resume: the run keeps the settings it started with, so a flag that gives another
+    /// value is refused (one that repeats the resumed value is accepted), the same way for every
+    /// setting. (--cell is checked when the file is loaded.)
+    func checkConsistent(with r: TrainingOptions, file: String) throws {
+        func refuse(_ flag: String, _ given: String, _ resumed: String) -> PatchRNNError {
+            PatchRNNError("\(flag) \(given) contradicts \(file), whose run has \(resumed) (a resumed run keeps its settings: leave the flag out)")
+        }
+        func check<T: Equatable>(_ setting: Setting, _ given: T?, _ resumed: T, _ show: (T) -> String = { "\($0)" }) throws {
+            guard let given, given != resumed else { return }
+            throw refuse(flag(setting), show(given), show(resumed))
+        }
+        let plainSetting = TrainingOptions.plain
+        if plain, (learningRate == nil && r.learningRate != plainSetting.learningRate) || (monitor == nil && r.monitor != plainSetting.monitor)
+            || (scheduledSampling == nil && r.sampling.maxProbability != plainSetting.sampling.maxProbability) {
+            throw PatchRNNError("--plain contradicts \(file), whose run has learning rate \(r.learningRate), monitor \(r.monitor.rawValue), scheduled sampling \(r.sampling.maxProbability) (a resumed run keeps its settings: leave the flag out)")
+        }
+        try check(.hidden, hidden, r.model.hidden)
+        try check(.layers, layers, r.model.layers)
+        try check(.batchSize, step.batchSize, r.batchSize)
+        try check(.shardSize, step.shardSize.map { StepShape(batchSize: r.batchSize, shardSize: $0).shardSize }, r.shape.shardSize)
+        try check(.epochs, epochs, r.maxEpochs)
+        try check(.learningRate, learningRate, r.learningRate)
+        try check(.patience, patience, r.patience)
+        try check(.lrPatience, lrPatience, r.lrPatience)
+        try check(.seed, seed, r.seed)
+        try check(.validationFraction, validationFraction, r.validationFraction)
+        try check(.trainLimit, trainLimit.map { Optional($0) }, r.trainLimit) { $0.map(String.init) ?? "no limit" }
+        try check(.monitor, monitor, r.monitor) { $0.rawValue }
+        try check(.minDelta, minDelta, r.minDelta)
+        try check(.sampling, scheduledSampling, r.sampling.maxProbability)
+        try check(.samplingRamp, samplingRamp, r.sampling.rampEpochs)
     }
 }
 
-/// Where a run starts (`train` and `run`).
+/// Where a run starts and how often it saves its state (`train` and `run`).
 struct RunControlOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Continue an interrupted run from its resume.safetensors (its settings are used).", valueName: "file"))
+    @Option(help: ArgumentHelp("Continue a run from its resume.safetensors (written at every epoch's end, every --resume-every minutes, and when a signal stops training). The run keeps the settings it started with: a training option that contradicts them is refused, one that repeats them is accepted; --data, --threads, --cores, --max-steps, --resume-every and --tensorboard may be given anew. A finished run's file is refused: there is nothing to resume.", valueName: "file"))
     var resume: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Also rewrite resume.safetensors every this many minutes within an epoch (it is always written at every epoch's end), for epochs long enough that losing one hurts.", valueName: "minutes"))
+    var resumeEvery: Double?
+
+    func validate() throws { try checkPath(resume, "--resume") }
 }
 
 /// MPI builds with several ranks.
@@ -158,6 +211,8 @@ struct TensorBoardOptions: ParsableArguments {
 
     @Option(parsing: .unconditional, help: ArgumentHelp("With --tensorboard: add the generated 10x10 grid (samples.png of that epoch's weights) every n epochs.", valueName: "n"))
     var tensorboardImagesEvery: Int = TensorBoardSettings.defaultImagesEvery
+
+    func validate() throws { try checkPath(tensorboard, "--tensorboard") }
 
     var settings: TensorBoardSettings? {
         tensorboard.map { TensorBoardSettings(directory: $0, imagesEvery: tensorboardImagesEvery) }

@@ -46,7 +46,7 @@ struct TopologyCommand: ParsableCommand {
             }
             text += plan.summary(machineCores: topology.machineCores)
             // Rank 0 prints every rank's lines, in rank order.
-            if !topology.isThisMachine { print(text) } else if let all = try group.gather(text) { print(all.joined(separator: "\n")) }
+            if !topology.isThisMachine { try printResult(text) } else if let all = try group.gather(text) { try printResult(all.joined(separator: "\n")) }
         }
     }
 }

@@ -12,12 +12,12 @@ struct TrainCommand: ParsableCommand {
         let group = try startProcessGroup()
         try reportingErrors(group: group) {
             if let maxSteps { try TrainingOptions.check(.maxSteps, maxSteps, 1...Int.max) }
-            let lock = try job.claimOutput(group: group)
-            defer { withExtendedLifetime(lock) {} }
-            let o = try job.train(group: group, maxSteps: maxSteps).outcome
+            let start = try job.start(group: group)
+            defer { withExtendedLifetime(start.lock) {} }
+            let o = try job.train(group: group, from: start, maxSteps: maxSteps).outcome
             guard group.isRoot else { return }
-            print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s; kept epoch \(o.result.bestEpoch) (\(keptSummary(o.result)))")
-            print("Wrote:\n" + OutputFiles.training.map { "  " + job.output.path($0) }.joined(separator: "\n"))
+            try printResult("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s; kept epoch \(o.result.bestEpoch) (\(keptSummary(o.result)))")
+            try printResult("Wrote:\n" + OutputFiles.training.map { "  " + job.output.path($0) }.joined(separator: "\n"))
         }
     }
 }
@@ -32,15 +32,15 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let group = try startProcessGroup()
         try reportingErrors(group: group) {
-            let lock = try job.claimOutput(group: group)
-            defer { withExtendedLifetime(lock) {} }
-            let (o, workers) = try job.train(group: group)
+            let start = try job.start(group: group)
+            defer { withExtendedLifetime(start.lock) {} }
+            let (o, workers) = try job.train(group: group, from: start)
             guard group.isRoot else { return }  // generation runs on rank 0; the others are done
             let info = RunInfo(options: o.options, result: o.result, threads: workers.count, processes: group.size)
             let metrics = try Results.generate(params: o.params, test: o.data.test, pool: workers, outDirectory: job.output.out, run: info,
                                                classNames: o.data.classNames)
-            print("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s on \(workers.count) thread(s); kept epoch \(o.result.bestEpoch) (\(keptSummary(o.result)))")
-            print(Results.summary(metrics, files: (OutputFiles.training + OutputFiles.generation).map(job.output.path)), terminator: "")
+            try printResult("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s on \(workers.count) thread(s); kept epoch \(o.result.bestEpoch) (\(keptSummary(o.result)))")
+            try printResult(Results.summary(metrics, files: (OutputFiles.training + OutputFiles.generation).map(job.output.path)), terminator: "")
         }
     }
 }
@@ -55,26 +55,46 @@ struct TrainingJobOptions: ParsableArguments {
     @OptionGroup var distributed: DistributedOptions
     @OptionGroup var tensorBoard: TensorBoardOptions
 
-    /// Checks the options, then takes the output folder (rank 0): a bad option leaves nothing behind.
-    func claimOutput(group: ProcessGroup) throws -> OutputLock? {
-        try training.options().validate()
-        try TensorBoardSettings.checkImagesEvery(tensorBoard.tensorboardImagesEvery)
-        guard group.isRoot else { return nil }
-        try tensorBoard.settings?.validate()
-        let lock = try OutputLock(claiming: output.out)
-        if let w = lock.warning, !pool.quiet { printError(w) }
-        return lock
+    /// What a run starts from, checked in the order a user would fix things: the options, the
+    /// resume file (loaded, checked, and the flags checked against it), the worker pool
+    /// (--threads, --cores), the data folder's files (their headers); only then does rank 0
+    /// take the output folder, so none of these leaves a folder behind. Then the TensorBoard
+    /// folder, and the split the data allows (and, resuming, the position in it), still before
+    /// any image is decoded.
+    struct Start {
+        let lock: OutputLock?
+        let resume: ResumePoint?
+        let reporter: ProgressReporter
+        let pool: WorkerPool
     }
 
-    func train(group: ProcessGroup, maxSteps: Int? = nil) throws -> (outcome: TrainingRun.Outcome, pool: WorkerPool) {
+    func start(group: ProcessGroup) throws -> Start {
+        try training.options().validate()
+        try TensorBoardSettings.checkImagesEvery(tensorBoard.tensorboardImagesEvery)
+        if let minutes = control.resumeEvery { try TrainingOptions.checkResumeEvery(minutes: minutes) }
+        let resume = try control.resume.map { try ResumePoint(path: $0, requestedCell: training.cellOptions.cell) }
+        if let resume { try training.checkConsistent(with: resume.state.options, file: resume.path) }
         let reporter = ProgressReporter(quiet: pool.quiet || !group.isRoot)
         let workers = try pool.makePool(reporter: reporter, group: group)
+        let fileCount = try MNIST.check(directory: MNIST.resolveDirectory(data.data), withTest: group.isRoot)
+        var lock: OutputLock?
+        if group.isRoot {
+            lock = try OutputLock(claiming: output.out)
+            if let w = lock?.warning, !pool.quiet { printError(w) }
+            try tensorBoard.settings?.validate()
+        }
+        let split = try TrainingRun.split(resume?.state.options ?? training.options(), fileCount: fileCount)
+        try resume?.state.checkPosition(trainCount: split.train.count, file: resume?.path)
+        return Start(lock: lock, resume: resume, reporter: reporter, pool: workers)
+    }
+
+    func train(group: ProcessGroup, from start: Start, maxSteps: Int? = nil) throws -> (outcome: TrainingRun.Outcome, pool: WorkerPool) {
         let outcome = try TrainingRun.train(dataDirectory: data.data, outDirectory: output.out, options: try training.options(),
-                                            pool: workers, reporter: reporter, resume: control.resume,
-                                            requestedCell: training.cellOptions.cell, maxSteps: maxSteps,
+                                            pool: start.pool, reporter: start.reporter, resume: start.resume, maxSteps: maxSteps,
+                                            resumeEveryMinutes: control.resumeEvery,
                                             armInterrupts: Interrupts.install, disarmInterrupts: { Interrupts.uninstall(signalHandled: $0) }, group: group, exchange: distributed.mpiExchange,
                                             tensorBoard: tensorBoard.settings)
-        return (outcome, workers)
+        return (outcome, start.pool)
     }
 }
 

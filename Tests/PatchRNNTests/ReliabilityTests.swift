@@ -189,8 +189,9 @@ struct ReliabilityTests {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let data = try writeSyntheticMNIST(train: 60, test: 20)
         _ = FileManager.default.createFile(atPath: data + "/plainfile", contents: Data([1]))
+        try Safetensors.save(Parameters.initialized(ModelConfig(hidden: 4, layers: 1), seed: 1), metadata: [:], to: data + "/m.safetensors")
         for (out, reason) in [(data + "/plainfile/sub", "Not a directory"), (data + "/plainfile", "a file of that name exists")] {
-            let r = try runProcess(binary, ["generate", "--data", data, "--checkpoint", data + "/none.safetensors", "--out", out, "--quiet"])
+            let r = try runProcess(binary, ["generate", "--data", data, "--checkpoint", data + "/m.safetensors", "--out", out, "--quiet"])
             #expect(r.status == 1 && r.stderr.contains(out) && r.stderr.contains(reason), "stderr: \(r.stderr)")
             #expect(!r.stderr.contains("NSCocoaErrorDomain"))
         }

@@ -118,3 +118,44 @@ func writeSyntheticMNIST(train: Int, test: Int) throws -> String {
     gz(idxBytes(dims: [test], payload: vl), MNIST.files.testLabels)
     return dir
 }
+
+/// How a child's standard output or error is set up.
+enum StreamSetup { case capture, closed, full, brokenPipe }
+
+/// Runs `executable` with its standard output and error set up as asked: captured (into
+/// files, so a long output cannot block the child), closed (`>&-`), /dev/full, or a pipe
+/// whose reading end is already closed (every write fails with EPIPE, or raises SIGPIPE).
+/// `shellPrefix` runs in the shell before the program replaces it (`ulimit -v N;`,
+/// `trap '' PIPE;`). A status of 128 + n means the program died of signal n.
+func runRedirected(_ executable: String, _ args: [String], stdout: StreamSetup = .capture, stderr: StreamSetup = .capture,
+                   shellPrefix: String = "") throws -> ProcessResult {
+    var redirections = ""
+    if stdout == .closed { redirections += " >&-" }
+    if stdout == .full { redirections += " >/dev/full" }
+    if stderr == .closed { redirections += " 2>&-" }
+    if stderr == .full { redirections += " 2>/dev/full" }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    p.arguments = ["-c", shellPrefix + " exec \"$0\" \"$@\"" + redirections, executable] + args
+    let dir = try temporaryDirectory()
+    func handle(_ setup: StreamSetup, _ name: String) throws -> FileHandle {
+        if setup == .brokenPipe {
+            var fds: [Int32] = [0, 0]
+            #expect(pipe(&fds) == 0)
+            close(fds[0])
+            return FileHandle(fileDescriptor: fds[1], closeOnDealloc: true)
+        }
+        _ = FileManager.default.createFile(atPath: dir + "/" + name, contents: nil)
+        return try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/" + name))
+    }
+    let out = try handle(stdout, "out"), err = try handle(stderr, "err")
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    try? out.close()
+    try? err.close()
+    p.waitUntilExit()
+    let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
+    func text(_ name: String) -> String { (try? String(contentsOfFile: dir + "/" + name, encoding: .utf8)) ?? "" }
+    return ProcessResult(status: status, stdout: text("out"), stderr: text("err"))
+}

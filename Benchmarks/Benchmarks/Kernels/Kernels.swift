@@ -13,6 +13,7 @@
 //
 // Only public API of PatchRNN and PatchRNNKernels is used (no @testable import).
 import Benchmark
+import Foundation
 import PatchRNN
 import PatchRNNKernels
 
@@ -38,19 +39,25 @@ func randomPatches(_ count: Int, seed: UInt64) -> PatchSet {
 }
 
 /// Every benchmark records time, throughput (per scaled iteration) and mallocs; ARC retains and
-/// releases too, except on Linux with Swift 6.3 for code that retains at all. There the
-/// runtime's retain hook crashes the process at the first retain (ordo-one/benchmark issue
-/// 349, fixed in Swift 6.4); the harness works around it with swift-runtime-interposer, which
-/// this project does not fetch. So on Swift 6.3/Linux the raw kernels, which must never
-/// retain, run with the hooks installed (a single retain would end the run: their zero counts
-/// are checked twice), and the library-level benchmarks (a workspace, the engine, the
-/// generator: classes) count mallocs only.
-let kernelMetrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal, .retainCount, .releaseCount]
+/// releases too, except on Linux with Swift 6.3. There the runtime's retain hook, which the
+/// harness installs for the ARC metrics, crashes the process at the first retain (ordo-one/
+/// benchmark issue 349, fixed in Swift 6.4; the harness's workaround, its RuntimeInterposer
+/// trait, needs swift-runtime-interposer, which this project does not fetch). The harness's
+/// own progress bar retains inside the measured loop, so with the hooks installed every
+/// benchmark process died (SIGSEGV, "Bad pointer dereference") under the plain
+/// `swift package benchmark`; only `--no-progress` avoided it. So on Swift 6.3/Linux the ARC
+/// metrics are opt-in: `PATCHRNN_BENCH_ARC=1 swift package --package-path Benchmarks benchmark
+/// --no-progress` counts them for the raw kernels, which must never retain (a single retain
+/// would end the run: their zero counts are checked twice). The library-level benchmarks (a
+/// workspace, the engine, the generator: classes) count mallocs only there.
 #if os(Linux) && compiler(<6.4)
+let arcHooksWork = ProcessInfo.processInfo.environment["PATCHRNN_BENCH_ARC"] == "1"
 let libraryMetrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal]
 #else
-let libraryMetrics = kernelMetrics
+let arcHooksWork = true
+let libraryMetrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal, .retainCount, .releaseCount]
 #endif
+let kernelMetrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal] + (arcHooksWork ? [.retainCount, .releaseCount] : [])
 
 /// Any malloc, retain or release more than the baseline is a regression (`baseline check`);
 /// time may move by 25% at the median, as these shared 2-vCPU VMs do.

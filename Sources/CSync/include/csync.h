@@ -18,12 +18,16 @@ void csync_pause(void);
 /// left it), at least 1.
 int csync_available_cpus(void);
 
-/// Installs SIGINT and SIGTERM handlers that only record the signal, so that training can
-/// finish its step, save, and exit; a second signal of the same kind ends the process at once.
-/// A signal the process was started with ignored stays ignored. Clears any recorded signal.
+/// Installs handlers for SIGINT, SIGTERM, SIGHUP and SIGQUIT that only record the signal, so
+/// that training can finish its step, save, and exit; a second signal of the same kind ends the
+/// process at once. A signal the process was started with ignored stays ignored. Clears any
+/// recorded signal.
 void csync_install_interrupt_handlers(void);
-/// Unblocks SIGINT and SIGTERM in the calling thread (and so in the threads it starts).
+/// Unblocks those four signals in the calling thread (and so in the threads it starts).
 void csync_unblock_interrupt_signals(void);
+/// SIGQUIT back to its default action (end the process) unless it is ignored: the Swift
+/// runtime catches it to print a crash report and then lets the process go on.
+void csync_reset_quit_signal(void);
 /// Puts back the actions the handlers replaced; with `raise_pending`, a signal recorded since
 /// installation is then raised again, so it takes its normal effect.
 void csync_uninstall_interrupt_handlers(int raise_pending);

@@ -46,9 +46,11 @@ public struct MNIST: Sendable {
     }
 
     /// `name.gz` or `name` inside `dir`.
+    /// (An entry that exists counts, even a link that leads nowhere: opening it then says why.)
     static func locate(_ dir: String, _ name: String) -> String? {
-        for candidate in ["\(dir)/\(name).gz", "\(dir)/\(name)"] where FileManager.default.fileExists(atPath: candidate) {
-            return candidate
+        for candidate in ["\(dir)/\(name).gz", "\(dir)/\(name)"] {
+            var st = stat()
+            if lstat(candidate, &st) == 0 { return candidate }
         }
         return nil
     }
@@ -63,6 +65,25 @@ public struct MNIST: Sendable {
         let train = try loadPair(images: trainImages, labels: trainLabels, keep: keepTrain)
         let test = withTest ? try loadTest(directory: directory) : PatchSet(images: [], labels: [])
         return MNIST(train: train, test: test, classNames: try classNames(directory: directory))
+    }
+
+    /// Checks the data folder without decoding it (the headers only, quick): every file
+    /// needed is there, is a regular file whose header fits its size, and each images file
+    /// pairs with its labels file. Commands call it before they create their output folder.
+    /// Returns the number of training-file images.
+    @discardableResult
+    public static func check(directory: String, withTest: Bool = true) throws -> Int {
+        var pairs = [(files.trainImages, files.trainLabels)]
+        if withTest { pairs.append((files.testImages, files.testLabels)) }
+        let paths = try pairs.map { (try path(directory, $0.0), try path(directory, $0.1)) }
+        var counts: [Int] = []
+        for (images, labels) in paths {
+            let dimensions = try IDXFile.dimensions(path: images)
+            try checkPair(images: images, imageDimensions: dimensions, labels: labels, labelDimensions: try IDXFile.dimensions(path: labels))
+            counts.append(dimensions[0])
+        }
+        _ = try classNames(directory: directory)
+        return counts[0]
     }
 
     /// Only the test pair (`generate`, `evaluate`).
@@ -87,21 +108,12 @@ public struct MNIST: Sendable {
     /// stream cannot be read in the middle, so the file is decompressed whole either way; only
     /// the kept images become floats, which is what costs memory.)
     public static func loadPair(images: String, labels: String, keep: ((Int) throws -> [Int])? = nil) throws -> PatchSet {
+        // The headers first: a wrong pair is refused before the images are decompressed.
+        try checkPair(images: images, imageDimensions: try IDXFile.dimensions(path: images),
+                      labels: labels, labelDimensions: try IDXFile.dimensions(path: labels))
         let img = try IDXFile.read(path: images)
         let lab = try IDXFile.read(path: labels)
-        guard img.dimensions.count == 3 else {
-            throw PatchRNNError.file(images, "expected an images file (3 dimensions), found \(img.dimensions.count) dimension(s) \(img.dimensions) — a labels file?")
-        }
-        guard img.dimensions[1] == 28, img.dimensions[2] == 28 else {
-            throw PatchRNNError.file(images, "images are \(img.dimensions[1])x\(img.dimensions[2]), expected 28x28")
-        }
-        guard lab.dimensions.count == 1 else {
-            throw PatchRNNError.file(labels, "expected a labels file (1 dimension), found \(lab.dimensions.count) dimensions \(lab.dimensions)")
-        }
-        guard img.dimensions[0] == lab.dimensions[0] else {
-            throw PatchRNNError.file(labels, "has \(lab.dimensions[0]) labels but \(images) has \(img.dimensions[0]) images")
-        }
-        guard img.dimensions[0] > 0 else { throw PatchRNNError.file(images, "holds no images") }
+        try checkPair(images: images, imageDimensions: img.dimensions, labels: labels, labelDimensions: lab.dimensions)
         if let bad = lab.bytes.first(where: { $0 > 9 }) {
             throw PatchRNNError.file(labels, "label \(bad) is not a class 0-9 (the model's report has 10 classes)")
         }
@@ -109,6 +121,25 @@ public struct MNIST: Sendable {
         let records = try keep(lab.bytes.count)
         precondition(records.allSatisfy { $0 >= 0 && $0 < lab.bytes.count })
         return PatchSet(images: img.bytes, labels: lab.bytes, records: records)
+    }
+}
+
+extension MNIST {
+    /// An images file of 28x28 images and a labels file with one label per image.
+    static func checkPair(images: String, imageDimensions img: [Int], labels: String, labelDimensions lab: [Int]) throws {
+        guard img.count == 3 else {
+            throw PatchRNNError.file(images, "expected an images file (3 dimensions), found \(img.count) dimension(s) \(img) — a labels file?")
+        }
+        guard img[1] == 28, img[2] == 28 else {
+            throw PatchRNNError.file(images, "images are \(img[1])x\(img[2]), expected 28x28")
+        }
+        guard lab.count == 1 else {
+            throw PatchRNNError.file(labels, "expected a labels file (1 dimension), found \(lab.count) dimensions \(lab)")
+        }
+        guard img[0] == lab[0] else {
+            throw PatchRNNError.file(labels, "has \(lab[0]) labels but \(images) has \(img[0]) images")
+        }
+        guard img[0] > 0 else { throw PatchRNNError.file(images, "holds no images") }
     }
 }
 

@@ -59,7 +59,7 @@ public final class PatchSet: @unchecked Sendable {
         let records = records ?? Array(0..<labels.count)
         count = records.count
         self.labels = records.map { labels[$0] }
-        data = FloatBuffer(count: count * Self.sequenceLength)
+        data = FloatBuffer(count: count * Self.sequenceLength, what: "\(count) images as patch sequences")
         var image = [Float](repeating: 0, count: 784)
         for (row, i) in records.enumerated() {
             for p in 0..<784 { image[p] = Float(images[i * 784 + p]) / 255 }
@@ -80,7 +80,7 @@ public final class PatchSet: @unchecked Sendable {
 
     /// A new set holding the sequences `indices`, in that order.
     public func subset(_ indices: [Int]) -> PatchSet {
-        let buf = FloatBuffer(count: indices.count * Self.sequenceLength)
+        let buf = FloatBuffer(count: indices.count * Self.sequenceLength, what: "\(indices.count) images as patch sequences")
         for (j, i) in indices.enumerated() {
             (buf.pointer + j * Self.sequenceLength).update(from: sequence(i), count: Self.sequenceLength)
         }

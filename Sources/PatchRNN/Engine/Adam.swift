@@ -27,13 +27,13 @@ public final class AdamState: @unchecked Sendable {
     public var step: Int = 0
 
     public init(count: Int) {
-        m = FloatBuffer(count: count)
-        v = FloatBuffer(count: count)
+        m = FloatBuffer(count: count, what: "Adam's moments")
+        v = FloatBuffer(count: count, what: "Adam's moments")
     }
 
     /// With the moments' pages first touched by `firstTouch` (see `FloatBuffer`).
     init(count: Int, firstTouch: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
-        m = try FloatBuffer(count: count, firstTouch: firstTouch)
-        v = try FloatBuffer(count: count, firstTouch: firstTouch)
+        m = try FloatBuffer(count: count, what: "Adam's moments", firstTouch: firstTouch)
+        v = try FloatBuffer(count: count, what: "Adam's moments", firstTouch: firstTouch)
     }
 }

@@ -79,9 +79,9 @@ public final class TrainingEngine: @unchecked Sendable {
             }
         }
         adam = try AdamState(count: padded) { try zeroBySlices($0, copies: 1) }
-        shardGrads = try FloatBuffer(count: slots * padded) { try zeroBySlices($0, copies: slots) }
+        shardGrads = try FloatBuffer(count: slots * padded, what: "the gradients of \(slots) shards") { try zeroBySlices($0, copies: slots) }
         shardLoss = .allocate(capacity: shape.slots)
-        rankTotal = group.size > 1 ? FloatBuffer(count: params.layout.paddedCount) : nil
+        rankTotal = group.size > 1 ? FloatBuffer(count: params.layout.paddedCount, what: "the ranks' gradient total") : nil
         blockShards = Self.blockShards(shape, workers: pool.count)
         foldsWhileHot = sumWhileHot && group.size == 1
         let regions = params.layout.config.layers + 1
@@ -195,9 +195,8 @@ public final class TrainingEngine: @unchecked Sendable {
         timing.exchange += t2 - t1
         let loss = sse / elements
         guard loss.isFinite else {
-            let culprit = nonFiniteTensor(grads: summed, shards: summedShards, folded: summedShards == 1 ? [] : (0..<regions).map(foldedCount))
-                .map { " (first non-finite values in \($0))" } ?? ""
-            throw PatchRNNError("the training loss became \(loss) at Adam step \(adam.step + 1)\(culprit); the weights of the last improving epoch are in the checkpoint; try a lower learning rate")
+            throw NonFiniteLoss(loss: loss, step: adam.step + 1,
+                                tensor: nonFiniteTensor(grads: summed, shards: summedShards, folded: summedShards == 1 ? [] : (0..<regions).map(foldedCount)))
         }
         adam.step += 1
         let coefficients = adamConfig.coefficients(step: adam.step)

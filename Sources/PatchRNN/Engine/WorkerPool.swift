@@ -68,7 +68,7 @@ public final class WorkerPool: @unchecked Sendable {
             let rc = spawn(i)
             if rc != 0 {
                 stopThreads()
-                throw PatchRNNError("cannot start worker thread \(i + 1) of \(count): \(String(cString: strerror(rc))) (is the process or user limit on threads too low? see ulimit -u)")
+                throw PatchRNNError("cannot start worker thread \(i + 1) of \(count): \(String(cString: strerror(rc))) (too little memory for its stack, or too many threads: see ulimit -v and ulimit -u)")
             }
         }
         // The caller is worker 0; it gets its old binding back when the pool goes, so that

@@ -44,6 +44,7 @@ public func digitGridPNG(images: [[Float]], columns: Int, scale: Int = 2, markBo
     let rows = (images.count + columns - 1) / columns
     let cell = side * scale + gap
     let width = columns * cell + gap, height = rows * cell + gap
+    Memory.checkAvailable(bytes: 3 * width * height * 3, for: "a \(width)x\(height) image")  // pixels, filtered rows, compressed
     var px = [UInt8](repeating: 40, count: width * height * 3)  // dark grey background
     for (n, image) in images.enumerated() {
         let ox = gap + (n % columns) * cell, oy = gap + (n / columns) * cell

@@ -8,6 +8,8 @@ public enum Safetensors {
     /// Serialises the model parameters (and optional extra F32 tensors, e.g. optimizer state).
     public static func encode(_ params: Parameters, metadata: [String: String],
                               extra: [(name: String, values: [Float])] = []) throws -> [UInt8] {
+        // The tensors in torch order, then the file: about twice the data.
+        Memory.checkAvailable(bytes: 8 * (params.layout.parameterCount + extra.reduce(0) { $0 + $1.values.count }), for: "writing a checkpoint")
         var tensors: [(String, [Int], [Float])] = params.layout.allViews.map { ($0.name, $0.torchShape, params.torchTensor($0)) }
         tensors += extra.map { ($0.name, [$0.values.count], $0.values) }
         var header: [String: Any] = ["__metadata__": metadata]
@@ -74,7 +76,10 @@ public enum Safetensors {
                 }
                 count = p
             }
-            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataSize else {
+            guard offsets[0] >= 0, offsets[1] >= offsets[0] else {
+                throw PatchRNNError.file(name, "tensor \(key): data offsets \(offsets) are not a range (begin, end)")
+            }
+            guard offsets[1] <= dataSize else {
                 throw PatchRNNError.file(name, "tensor \(key): data offsets \(offsets) lie outside the \(dataSize) data bytes (truncated file?)")
             }
             guard offsets[1] - offsets[0] == count * 4 else {
@@ -148,6 +153,14 @@ public enum Safetensors {
         }
         if !problems.isEmpty {
             throw PatchRNNError.file(path, "does not match the model: " + problems.joined(separator: "; "))
+        }
+        // A NaN or an infinity would only come out as NaN metrics and a grey grid: refused,
+        // naming the tensor, as training refuses a non-finite loss.
+        for v in layout.allViews {
+            let values = file.tensors[v.name]!.values
+            if let i = values.firstIndex(where: { !$0.isFinite }) {
+                throw PatchRNNError.file(path, "tensor \(v.name) holds \(values[i]) (element \(i)): the weights of a run that diverged, or a damaged file")
+            }
         }
         let params = Parameters(layout: layout)
         for v in layout.allViews { params.setTorchTensor(v, file.tensors[v.name]!.values) }

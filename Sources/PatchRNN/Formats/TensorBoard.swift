@@ -141,7 +141,7 @@ public final class TensorBoardWriter {
         let stem = directory + "/events.out.tfevents.\(Int(wallTime)).\(host).\(getpid())."
         var n = 0, descriptor: Int32 = -1
         repeat {  // a file of its own, never appended to another run's
-            descriptor = open(stem + "\(n)", O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
+            descriptor = open(stem + "\(n)", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0o644)
             n += 1
         } while descriptor < 0 && errno == EEXIST && n < 1000
         path = stem + "\(n - 1)"

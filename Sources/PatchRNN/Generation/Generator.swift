@@ -31,7 +31,7 @@ public final class Generator: @unchecked Sendable {
     /// Generated bottom halves for `indices` of `data`: [indices.count x 8 x 49].
     public func bottomHalves(_ data: PatchSet, _ indices: [Int]) throws -> FloatBuffer {
         let perImage = (Patches.count - Patches.topHalf) * Patches.patchSize
-        let out = FloatBuffer(count: indices.count * perImage)
+        let out = FloatBuffer(count: indices.count * perImage, what: "\(indices.count) generated bottom halves")
         let chunks = (indices.count + chunkSize - 1) / chunkSize
         let p = params.buffer.pointer, o = out.pointer
         let chunkSize = self.chunkSize, workspaces = self.workspaces

@@ -30,9 +30,9 @@ final class BufferBlock: @unchecked Sendable {
     let plan: BufferPlan
     let storage: FloatBuffer
 
-    init(_ plan: BufferPlan) {
+    init(_ plan: BufferPlan, what: String = "worker buffers") {
         self.plan = plan
-        storage = FloatBuffer(count: plan.floats)
+        storage = FloatBuffer(count: plan.floats, what: what)
     }
 
     subscript(_ index: Int) -> UnsafeMutablePointer<Float> { storage.pointer + plan.offsets[index] }

@@ -1,35 +1,34 @@
 /// A fixed-size, 64-byte aligned, zero-initialised Float buffer that owns its memory.
 /// The kernels take its raw pointer; the class exists so that ownership is explicit and the
 /// memory is freed once. Not thread-safe by itself: the engine gives each buffer one writer
-/// per phase, separated by barriers.
+/// per phase, separated by barriers. The memory comes from `Memory.allocateFloats`: memory the
+/// system refuses ends the tool with one line naming `what` the buffer is for.
 public final class FloatBuffer: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
 
-    public init(count: Int) {
+    public init(count: Int, what: String = "a buffer") {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        pointer = Memory.allocateFloats(count, for: what)
         pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
     /// A buffer whose zeroing (its pages' first touch, which places them on a NUMA node) is
     /// left to `firstTouch`, which must zero all of it: the engine lets each worker zero the
     /// part it will read most, so that part lands on the worker's own node.
-    public init(count: Int, firstTouch: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
+    public init(count: Int, what: String = "a buffer", firstTouch: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        pointer = Memory.allocateFloats(count, for: what)
         if count == 0 { pointer[0] = 0 }  // (a 0-float buffer still has one float)
         try firstTouch(pointer)
     }
 
-    public convenience init(_ values: [Float]) {
-        self.init(count: values.count)
+    public convenience init(_ values: [Float], what: String = "a buffer") {
+        self.init(count: values.count, what: what)
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { Memory.free(pointer) }
 
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 
@@ -45,8 +44,8 @@ public final class FloatBuffer: @unchecked Sendable {
 
     public func zero() { pointer.update(repeating: 0, count: count) }
 
-    public func copy() -> FloatBuffer {
-        let b = FloatBuffer(count: count)
+    public func copy(what: String = "a buffer") -> FloatBuffer {
+        let b = FloatBuffer(count: count, what: what)
         b.copy(from: self)
         return b
     }

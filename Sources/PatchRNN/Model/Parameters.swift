@@ -7,7 +7,7 @@ public final class Parameters: @unchecked Sendable {
 
     public init(layout: ParameterLayout) {
         self.layout = layout
-        buffer = FloatBuffer(count: layout.paddedCount)
+        buffer = FloatBuffer(count: layout.paddedCount, what: "the model's \(layout.parameterCount) parameters")
     }
 
     /// PyTorch's defaults: LSTM and GRU weights and biases U(-1/sqrt(H), 1/sqrt(H)); Linear

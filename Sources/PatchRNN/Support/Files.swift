@@ -9,15 +9,20 @@ func fileExists(_ path: String, isDirectory: inout Bool) -> Bool {
 
 /// Writes `data` so that a reader sees either the old complete file or the new complete file:
 /// a temporary file in the same folder, fsync, rename, fsync of the folder.
+///
+/// The temporary file (`.NAME.tmp-PID`, or `.NAME.tmp-PID.N` when that name is taken) is
+/// created with O_CREAT | O_EXCL | O_NOFOLLOW and mode 0600: a file or symbolic link someone
+/// planted under that name in a shared folder is never opened, let alone written through, and
+/// no one else can read the file until it is complete. It gets the usual mode (0644 less the
+/// umask) just before it is renamed into place.
 public func writeFileAtomically(_ data: [UInt8], to path: String) throws {
     let url = URL(fileURLWithPath: path)
     let dir = url.deletingLastPathComponent().path
-    let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw PatchRNNError.file(path, "cannot write (\(systemError()))") }
+    let (fd, tmp) = try createTemporaryFile(forWriting: path, in: dir, name: url.lastPathComponent)
     var offset = 0
     while offset < data.count {
         let n = data[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
         if n <= 0 {
             let e = n < 0 ? systemError() : "nothing written"
             close(fd); unlink(tmp)
@@ -26,6 +31,9 @@ public func writeFileAtomically(_ data: [UInt8], to path: String) throws {
         offset += n
     }
     let synced = fsync(fd) == 0 ? 0 : errno
+    let mask = umask(0o022)
+    umask(mask)
+    _ = fchmod(fd, 0o644 & ~mask)
     if close(fd) != 0 || synced != 0 {
         let e = systemError(synced != 0 ? synced : errno)
         unlink(tmp)
@@ -36,8 +44,20 @@ public func writeFileAtomically(_ data: [UInt8], to path: String) throws {
         unlink(tmp)
         throw PatchRNNError.file(path, "rename failed (\(e))")
     }
-    let dfd = open(dir, O_RDONLY)
+    let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     if dfd >= 0 { fsync(dfd); close(dfd) }
+}
+
+/// A new temporary file for `path`, created exclusively (see `writeFileAtomically`).
+func createTemporaryFile(forWriting path: String, in dir: String, name: String) throws -> (fd: Int32, path: String) {
+    let stem = dir + "/." + name + ".tmp-\(getpid())"
+    for attempt in 0..<100 {
+        let tmp = attempt == 0 ? stem : stem + ".\(attempt)"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd >= 0 { return (fd, tmp) }
+        if errno != EEXIST { break }  // taken (a planted file or link, a leftover): try the next name
+    }
+    throw PatchRNNError.file(path, "cannot write (\(systemError()))")
 }
 
 public func writeFileAtomically(_ text: String, to path: String) throws {
@@ -68,7 +88,10 @@ public func prepareOutputDirectory(_ dir: String, what: String = "output folder"
         throw PatchRNNError.file(dir, "cannot create \(what) (\(systemError(failure)))")
     }
     let probe = dir + "/.patchrnn-write-check-\(getpid())"
-    let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    // Exclusive and not through a link, as every file the tool creates: a planted link is
+    // never followed. (A leftover of a dead process of the same pid: removed first.)
+    var fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    if fd < 0 && errno == EEXIST && unlink(probe) == 0 { fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
     guard fd >= 0 else { throw PatchRNNError.file(dir, "\(what) is not writable (\(systemError()))") }
     close(fd)
     unlink(probe)
@@ -88,6 +111,7 @@ public func readFileContents(_ path: String, limit: Int, what: String) throws ->
     guard (st.st_mode & S_IFMT) == S_IFREG else { throw PatchRNNError.file(path, "is not a regular file, expected a \(what)") }
     let size = Int(st.st_size)
     guard size <= limit else { throw PatchRNNError.file(path, "is \(size) bytes, more than a \(what) of this tool can be (\(limit))") }
+    Memory.checkAvailable(bytes: size, for: "reading \(path)")
     var bytes = [UInt8](repeating: 0, count: size)
     var done = 0
     while done < size {

@@ -44,7 +44,7 @@ public final class OutputLock {
         close(fd)
     }
 
-    /// The temporary files of the tool's own outputs (`.<output>.tmp-<pid>`, atomic writes)
+    /// The temporary files of the tool's own outputs (`.<output>.tmp-<pid>[.n]`, atomic writes)
     /// and write checks (`.patchrnn-write-check-<pid>`) of processes that no longer exist;
     /// other programs' files are left alone.
     private func removeStaleTemporaryFiles() {
@@ -52,8 +52,10 @@ public final class OutputLock {
         let prefixes = OutputFiles.all.map { "." + $0 + ".tmp-" } + [".patchrnn-write-check-"]
         for name in names {
             guard let prefix = prefixes.first(where: { name.hasPrefix($0) }) else { continue }
-            let pidText = name.dropFirst(prefix.count)
-            guard let pid = Int32(pidText), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            // `.NAME.tmp-PID` or `.NAME.tmp-PID.N` (see `writeFileAtomically`).
+            let parts = name.dropFirst(prefix.count).split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 1 || (parts.count == 2 && UInt(parts[1]) != nil) else { continue }
+            guard let pid = Int32(parts[0]), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
             unlink(directory + "/" + name)
         }
     }

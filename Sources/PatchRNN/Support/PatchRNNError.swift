@@ -34,7 +34,7 @@ public struct PatchRNNError: Error, CustomStringConvertible, Equatable {
 public enum Setting: String, Sendable, CaseIterable {
     case cell, hidden, layers, batchSize, shardSize, epochs, patience, lrPatience, learningRate, seed
     case validationFraction, trainLimit, threads, cores, steps, seconds, maxSteps, repeats, tile, tensorBoardImagesEvery
-    case monitor, minDelta, sampling, samplingRamp
+    case monitor, minDelta, sampling, samplingRamp, resumeEvery
 
     /// Plain words for messages of the library.
     public var words: String {
@@ -54,7 +54,22 @@ public enum Setting: String, Sendable, CaseIterable {
         case .sampling: return "the scheduled-sampling probability"
         case .samplingRamp: return "the scheduled-sampling ramp"
         case .tensorBoardImagesEvery: return "the TensorBoard image interval (epochs)"
+        case .resumeEvery: return "the resume-state interval (minutes)"
         default: return "the " + rawValue
         }
+    }
+}
+
+/// A training step whose loss came out NaN or infinite (thrown by `TrainingEngine.step`, before
+/// any update). The trainer turns it into a `PatchRNNError` that says what was saved before.
+public struct NonFiniteLoss: Error, CustomStringConvertible {
+    public let loss: Double
+    /// The Adam step that failed (from 1).
+    public let step: Int
+    /// The first tensor with non-finite weights or gradient, as "name (weights)" or "name (gradient)".
+    public let tensor: String?
+
+    public var description: String {
+        "the training loss became \(loss) at Adam step \(step)\(tensor.map { " (first non-finite values in \($0))" } ?? "")"
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 
 /// Progress output: a live line on a terminal (redrawn in place), Keras-like epoch lines, and
 /// nothing at all with --quiet. Everything goes to standard error so that --json output on
-/// standard output stays clean.
+/// standard output stays clean; a standard error that is closed, full or a broken pipe only
+/// loses the lines (`StandardStreams.error`), never the run.
 public final class ProgressReporter: @unchecked Sendable {
     public enum Mode: Sendable { case live, lines, quiet }
     public let mode: Mode
@@ -16,7 +17,7 @@ public final class ProgressReporter: @unchecked Sendable {
     public func info(_ line: String) {
         guard mode != .quiet else { return }
         clearLive()
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        StandardStreams.error(line + "\n")
     }
 
     /// Called after every step; redraws at most 10 times a second.
@@ -30,11 +31,11 @@ public final class ProgressReporter: @unchecked Sendable {
         let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
         let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
         let line = "Epoch \(epoch)/\(epochs) [\(bar)] \(done)/\(total) - loss: \(fmt(loss, 5)) - \(Int(samplesPerSecond)) samples/s - ETA \(duration(eta))"
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        StandardStreams.error("\r\u{1B}[K" + line)
         drawn = true
     }
 
     private func clearLive() {
-        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); drawn = false }
+        if drawn { StandardStreams.error("\r\u{1B}[K"); drawn = false }
     }
 }

@@ -2,9 +2,11 @@ import Foundation
 
 /// Epochs of minibatch Adam with a seeded shuffle, validation after each epoch, early stopping
 /// with patience, and the best weights restored at the end. A checkpoint of the best weights
-/// is written (atomically) whenever validation improves, so an interrupted run loses nothing.
-/// SIGINT/SIGTERM end the current step, save everything needed to resume (`ResumeState`) and
-/// stop; a trainer made with that state continues to bit-identical weights.
+/// is written (atomically) whenever validation improves, and everything needed to resume
+/// (`ResumeState`) at every epoch's end, so a run killed outright (kill -9, the OOM killer, a
+/// lost node) loses at most the epoch in progress. A signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT)
+/// ends the current step, saves the state and stops; a trainer made with that state continues
+/// to bit-identical weights.
 public final class Trainer {
     /// Everything a trainer is told before it starts; it changes none of it.
     public struct Configuration {
@@ -13,8 +15,15 @@ public final class Trainer {
         public var checkpointPath: String?
         /// train-log.jsonl, rewritten after every epoch (nil: not written).
         public var logPath: String?
-        /// Where the resume state goes when training is interrupted (default: beside the checkpoint).
+        /// Where the resume state goes: rewritten (atomically) at every epoch's end, every
+        /// `resumeEvery` seconds, and when training is stopped by a signal or the step limit.
+        /// nil: written only when stopped, beside the checkpoint.
         public var resumePath: String?
+        /// Also write the resume state after the first step that ends this many seconds after
+        /// the last write (nil: at epoch ends only). For epochs long enough that losing one hurts.
+        public var resumeEvery: Double?
+        /// loss.svg, rewritten after every epoch (nil: not written).
+        public var lossPlotPath: String?
         /// When set, each epoch also measures the free-running bottom-half MSE on validation images.
         public var generator: Generator?
         /// Called after every Adam step with the step number (from 1), the minibatch (indices
@@ -78,9 +87,7 @@ public final class Trainer {
             best.buffer.pointer.update(from: resume.bestParameters, count: n)
             engine.adam.step = resume.adamStep
             progress = resume.progress
-            guard progress.stepInEpoch <= stepsPerEpoch, progress.samples <= split.train.count else {
-                throw PatchRNNError("the resume state's position (step \(progress.stepInEpoch) of epoch \(progress.epoch)) does not fit this data (\(stepsPerEpoch) steps per epoch)")
-            }
+            try resume.checkPosition(trainCount: split.train.count)
         }
     }
 
@@ -103,6 +110,7 @@ public final class Trainer {
         var p = progress
         var stoppedEarly = false
         defer { progress = p }
+        lastResumeSave = start
         if p.epoch <= options.maxEpochs {
             for epoch in p.epoch...options.maxEpochs {
                 if epoch != p.epoch {  // a fresh epoch (a resumed one keeps its position and loss sums)
@@ -133,10 +141,22 @@ public final class Trainer {
                 p.stepInEpoch = stepsPerEpoch  // this epoch is complete
                 reporter.info("Epoch \(epoch)/\(options.maxEpochs) - \(fmt(record.seconds, 1))s - loss: \(fmt(record.trainLoss, 5)) - val_loss: \(fmt(val, 5))\(valBottom.map { " - val_bottom: " + fmt($0, 5) } ?? "") - \(Int(record.samplesPerSecond)) samples/s\(improved ? " *" : "")\(lrNote)")
                 if let logPath = configuration.logPath, group.isRoot { try TrainingLog.write(p.history, to: logPath) }
+                if let plotPath = configuration.lossPlotPath, group.isRoot {
+                    try writeFileAtomically(lossPlotSVG(train: p.history.map(\.trainLoss), validation: p.history.map(\.valLoss),
+                                                        validationBottom: p.history.map(\.valBottomMSE), bestEpoch: p.bestEpoch,
+                                                        monitor: options.monitor), to: plotPath)
+                }
                 try configuration.onEpoch?(record)
-                if options.earlyStopping.shouldStop(p) {
+                stoppedEarly = options.earlyStopping.shouldStop(p)
+                // The epoch is complete: the state to resume from is the start of the next one
+                // (after the last epoch: marked finished, nothing to resume).
+                if configuration.resumePath != nil {
+                    var next = p
+                    next.epoch = epoch + 1; next.stepInEpoch = 0; next.lossSum = 0; next.samples = 0; next.secondsSoFar = 0
+                    try saveResumeState(next, finished: stoppedEarly || epoch == options.maxEpochs)
+                }
+                if stoppedEarly {
                     reporter.info("Early stopping: \(options.monitor.rawValue) has not improved for \(options.patience) epochs; restoring epoch \(p.bestEpoch) (\(options.monitor.rawValue) \(fmt(p.bestValLoss, 5)))")
-                    stoppedEarly = true
                     break
                 }
             }
@@ -165,7 +185,8 @@ public final class Trainer {
                 // Scheduled sampling's draws name sequences by training-file index, as every rank does.
                 let feedback = probability > 0
                     ? FeedbackDraw(probability: probability, seed: options.seed, epoch: epoch, sequenceIDs: ids.baseAddress! + lo) : nil
-                let loss = try engine.step(data, batch, feedback: feedback)
+                let loss: Double
+                do { loss = try engine.step(data, batch, feedback: feedback) } catch let diverged as NonFiniteLoss { throw explained(diverged, p) }
                 p.stepInEpoch += 1
                 p.globalStep += 1
                 p.lossSum += loss * Double(hi - lo)
@@ -178,6 +199,12 @@ public final class Trainer {
                 let signal = group.size > 1 ? try group.maximum(configuration.interruptSignal()) : configuration.interruptSignal()
                 if signal != 0 { try saveAndStop(signal: signal, &p, elapsed: elapsed) }
                 if let maxSteps = configuration.maxSteps, p.globalStep >= maxSteps { try saveAndStop(signal: 0, &p, elapsed: elapsed) }
+                if let every = configuration.resumeEvery, configuration.resumePath != nil, monotonicSeconds() - lastResumeSave >= every {
+                    var now = p
+                    now.secondsSoFar = elapsed
+                    now.learningRate = engine.adamConfig.learningRate
+                    try saveResumeState(now, finished: false)
+                }
                 if !proceed { return false }
             }
             return true
@@ -187,13 +214,38 @@ public final class Trainer {
     private func saveAndStop(signal: Int32, _ p: inout TrainingProgress, elapsed: Double) throws -> Never {
         p.secondsSoFar = elapsed
         p.learningRate = engine.adamConfig.learningRate
-        let path = configuration.resumePath
-            ?? ((configuration.checkpointPath.map { ($0 as NSString).deletingLastPathComponent } ?? ".") + "/" + OutputFiles.resume)
-        if group.isRoot {
-            try ResumeState.save(params: engine.params, adam: engine.adam, best: best, options: options, progress: p, to: path)
-        }
+        try saveResumeState(p, finished: false)
         try group.barrier()  // the file is complete before any rank reports it
-        throw TrainingInterrupted(signal: signal, checkpoint: path, progress: p)
+        throw TrainingInterrupted(signal: signal, checkpoint: resumePath, progress: p)
+    }
+
+    /// The resume file: the configured one, else `resume.safetensors` beside the checkpoint.
+    private var resumePath: String {
+        configuration.resumePath
+            ?? ((configuration.checkpointPath.map { ($0 as NSString).deletingLastPathComponent } ?? ".") + "/" + OutputFiles.resume)
+    }
+
+    /// When the resume state was last written (monotonic seconds), for `resumeEvery`.
+    private var lastResumeSave = 0.0
+
+    /// Writes the resume state for position `p` with the engine's weights and Adam state (rank
+    /// 0 only: every rank holds the same).
+    private func saveResumeState(_ p: TrainingProgress, finished: Bool) throws {
+        if group.isRoot {
+            try ResumeState.save(params: engine.params, adam: engine.adam, best: best, options: options, progress: p,
+                                 finished: finished, to: resumePath)
+        }
+        lastResumeSave = monotonicSeconds()
+    }
+
+    /// A non-finite loss, with what is true about the weights saved so far.
+    private func explained(_ e: NonFiniteLoss, _ p: TrainingProgress) -> PatchRNNError {
+        var saved = ""  // (a run that writes no checkpoint says nothing about one)
+        if let path = configuration.checkpointPath {
+            saved = p.bestEpoch > 0 ? "; \(path) keeps the weights of epoch \(p.bestEpoch), the last that improved"
+                : "; no epoch had improved yet, so no model was saved"
+        }
+        return PatchRNNError("\(e.description)\(saved); try a lower learning rate")
     }
 
     /// The validation loss and free-running bottom-half MSE, measured where the validation

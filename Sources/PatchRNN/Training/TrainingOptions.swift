@@ -91,9 +91,20 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
         if value > range.upperBound { throw PatchRNNError.setting(setting, "must be at most \(range.upperBound) (got \(value))") }
     }
 
+    /// How often (in minutes) a run may rewrite its resume state within an epoch: a positive
+    /// number, at most a week.
+    public static func checkResumeEvery(minutes: Double) throws {
+        guard minutes.isFinite, minutes > 0, minutes <= 10_080 else {
+            throw PatchRNNError.setting(.resumeEvery, "must be a positive number of minutes, at most 10080 (got \(minutes))")
+        }
+    }
+
     /// Also checks the batch against the training set.
     public func validate(trainCount: Int) throws {
         try validate()
+        guard trainCount > 0 else {
+            throw PatchRNNError.setting(.validationFraction, "\(validationFraction) leaves no training images")
+        }
         guard batchSize <= trainCount else {
             throw PatchRNNError.setting(.batchSize, "\(batchSize) is larger than the \(trainCount) training sequences")
         }

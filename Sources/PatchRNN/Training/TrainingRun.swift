@@ -12,20 +12,22 @@ public enum TrainingRun {
 
     /// Loads MNIST, trains with early stopping, writes the checkpoint, the log and the plot.
     /// With `resume`, the options, weights, Adam state and position come from that file.
-    /// `armInterrupts` (the tool's: install the SIGINT/SIGTERM handlers) is called just before
-    /// the first step, `disarmInterrupts` as soon as training ends (told whether a signal
-    /// already stopped it).
+    /// `resume.safetensors` is rewritten at every epoch's end (and every `resumeEveryMinutes`).
+    /// `armInterrupts` (the tool's: install the signal handlers) is called just before the
+    /// first step, `disarmInterrupts` as soon as training ends (told whether a signal already
+    /// stopped it); not when training ends in an error, which a signal must not swallow.
     /// Under MPI (`group.size > 1`) every rank loads only its part of the training set, rank 0
     /// also the validation and test sets, and only rank 0 writes files (every rank reads
     /// `resume`, so it must be on a file system all ranks see).
     /// With `tensorBoard`, rank 0 also writes TensorBoard events (`TensorBoardLog`).
     public static func train(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions,
-                             pool: WorkerPool, reporter: ProgressReporter, resume: String? = nil, requestedCell: String? = nil,
-                             maxSteps: Int? = nil, armInterrupts: () -> Void = {}, disarmInterrupts: (_ signalHandled: Bool) -> Void = { _ in },
+                             pool: WorkerPool, reporter: ProgressReporter, resume: ResumePoint? = nil,
+                             maxSteps: Int? = nil, resumeEveryMinutes: Double? = nil, armInterrupts: () -> Void = {}, disarmInterrupts: (_ signalHandled: Bool) -> Void = { _ in },
                              group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact,
                              tensorBoard: TensorBoardSettings? = nil) throws -> Outcome {
         if let maxSteps, maxSteps < 1 { throw PatchRNNError.setting(.maxSteps, "must be at least 1 (got \(maxSteps))") }
         if let tensorBoard { try TensorBoardSettings.checkImagesEvery(tensorBoard.imagesEvery) }
+        if let resumeEveryMinutes { try TrainingOptions.checkResumeEvery(minutes: resumeEveryMinutes) }
         if group.isRoot {
             try prepareOutputDirectory(outDirectory)
             try tensorBoard?.validate()
@@ -34,15 +36,12 @@ public enum TrainingRun {
         var resumeState: ResumeState?
         var params: Parameters
         if let resume {
-            let (loaded, file) = try Safetensors.load(path: resume)
-            let state = try ResumeState.read(file, name: resume, layout: loaded.layout)
-            try Cells.check(requested: requestedCell, against: loaded.config, file: resume)
-            guard state.options.model == loaded.config else { throw PatchRNNError.file(resume, "its weights do not match its own training options") }
+            let state = resume.state
             options = state.options
             try checkMemory(options, workers: pool.count, ranks: group.size)
-            params = loaded
+            params = resume.params
             resumeState = state
-            reporter.info("resuming from \(resume): epoch \(state.progress.epoch), step \(state.progress.stepInEpoch) (settings from the checkpoint)")
+            reporter.info("resuming from \(resume.path): epoch \(state.progress.epoch), step \(state.progress.stepInEpoch) (settings from the checkpoint)")
         } else {
             try options.validate()
             try checkMemory(options, workers: pool.count, ranks: group.size)
@@ -52,10 +51,8 @@ public enum TrainingRun {
         let loadStart = monotonicSeconds()
         var split: Split?, held: [Int] = []
         let mnist = try MNIST.load(directory: dir, withTest: group.isRoot) { fileCount in
-            let count = min(options.trainLimit ?? fileCount, fileCount)
-            let s = Split(count: count, validationFraction: options.validationFraction, seed: options.seed)
-            try options.validate(trainCount: s.train.count)
-            guard !s.validation.isEmpty else { throw PatchRNNError("the validation split is empty: use more data or a larger validation fraction") }
+            let s = try Self.split(options, fileCount: fileCount)
+            let count = s.train.count + s.validation.count
             split = s
             if group.size == 1 { held = Array(0..<count); return held }
             let slots = ShardSlots(shape: options.shape, count: s.train.count)
@@ -78,6 +75,8 @@ public enum TrainingRun {
         configuration.checkpointPath = outDirectory + "/" + OutputFiles.checkpoint
         configuration.logPath = outDirectory + "/" + OutputFiles.log
         configuration.resumePath = outDirectory + "/" + OutputFiles.resume
+        configuration.resumeEvery = resumeEveryMinutes.map { $0 * 60 }
+        configuration.lossPlotPath = outDirectory + "/" + OutputFiles.lossPlot
         configuration.generator = try Generator(params: params, pool: pool)
         configuration.maxSteps = maxSteps
         if group.size > 1 {
@@ -111,7 +110,10 @@ public enum TrainingRun {
             disarmInterrupts(true)  // the signal stopped training: it has had its effect
             throw interrupted
         } catch {
-            disarmInterrupts(false)
+            // An error is on its way to be reported. The handlers stay (they only record): a
+            // signal already pending is not raised, and one that comes while the error is
+            // printed cannot end the process first and swallow it. The exit status is the
+            // error's.
             throw error
         }
         disarmInterrupts(false)  // a signal that came during the last validation acts now
@@ -127,6 +129,18 @@ public enum TrainingRun {
             reporter.info("\(group.label): per step \(fmt(1000 * t.compute / steps, 2)) ms compute, \(fmt(1000 * t.exchange / steps, 2)) ms gradient exchange, \(fmt(1000 * t.reduceAndUpdate / steps, 2)) ms sum + Adam")
         }
         return Outcome(params: params, result: result, options: options, data: mnist)
+    }
+
+    /// The training / validation split of a data set of `fileCount` training-file images,
+    /// checked: the batch fits the training part and the validation part is not empty. (From
+    /// the file's header, before any image is decoded: the tool checks it before it creates
+    /// the output folder.)
+    public static func split(_ options: TrainingOptions, fileCount: Int) throws -> Split {
+        let count = min(options.trainLimit ?? fileCount, fileCount)
+        let s = Split(count: count, validationFraction: options.validationFraction, seed: options.seed)
+        try options.validate(trainCount: s.train.count)
+        guard !s.validation.isEmpty else { throw PatchRNNError("the validation split is empty: use more data or a larger validation fraction") }
+        return s
     }
 
     /// Floats a training run allocates: the parameters, the best weights, the engine, the
