@@ -181,7 +181,8 @@
   const mse4 = (v) => (typeof v === 'number' ? v.toFixed(4) : '\u2013');
   /** A number with `digits` decimals; '–' for what JSON could not hold as a number ("nan"). */
   const decimals = (v, digits) => (typeof v === 'number' ? v.toFixed(digits) : '\u2013');
-  const thousands = (n) => n.toLocaleString('en-US');
+  /** 65905 as "65,905" (without Intl, whose first use costs tens of milliseconds). */
+  const thousands = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
   // ---------------------------------------------------------------------------------------
   // Drawing digits: every image pixel becomes a square of `scale` device pixels, so that the
@@ -419,6 +420,7 @@
     tool: 'pen',
     pending: false,
     milliseconds: 0,
+    picture: null,                     // a 28x28 canvas the board is scaled up from
 
     load(i) {
       this.top = Float64Array.from(images.realTop(i), (b) => b / 255);
@@ -457,20 +459,20 @@
     draw() {
       const size = Math.round(board.clientWidth * dpr()) || 336;
       if (board.width !== size) { board.width = size; board.height = size; }
-      const ctx = board.getContext('2d'), p = size / SIDE;
-      ctx.fillStyle = '#000';
-      ctx.fillRect(0, 0, size, size);
-      for (let y = 0; y < SIDE; y++) {
-        const top = y < SIDE / 2, values = top ? this.top : this.bottom, color = top ? [255, 255, 255] : AMBER;
-        for (let x = 0; x < SIDE; x++) {
-          const v = values[(y % (SIDE / 2)) * SIDE + x];
-          if (v <= 0) continue;
-          ctx.fillStyle = `rgb(${color[0] * v},${color[1] * v},${color[2] * v})`;
-          // Whole device pixels, so that neighbouring squares leave no seams.
-          const x0 = Math.round(x * p), y0 = Math.round(y * p);
-          ctx.fillRect(x0, y0, Math.round((x + 1) * p) - x0, Math.round((y + 1) * p) - y0);
-        }
+      // The 28x28 picture, then scaled up without smoothing: every pixel a sharp square.
+      if (!this.picture) {
+        this.picture = document.createElement('canvas');
+        this.picture.width = this.picture.height = SIDE;
       }
+      const small = this.picture.getContext('2d'), picture = small.createImageData(SIDE, SIDE);
+      for (let p = 0; p < SIDE * SIDE; p++) {
+        const top = p < HALF, v = top ? this.top[p] : this.bottom[p - HALF], color = top ? [255, 255, 255] : AMBER;
+        picture.data.set([color[0] * v, color[1] * v, color[2] * v, 255], 4 * p);
+      }
+      small.putImageData(picture, 0, 0);
+      const ctx = board.getContext('2d'), p = size / SIDE;
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(this.picture, 0, 0, size, size);
       // The boundary: draw above it.
       ctx.strokeStyle = 'rgba(214, 69, 69, 0.9)';
       ctx.lineWidth = Math.max(1, Math.round(dpr()));
