@@ -2,8 +2,9 @@
 # How long report.html takes to open: headless chromium loads the page N times (default 5)
 # and this prints, for each load, the page's own measure of its start-up (performance.now()
 # when its script has drawn everything and completed the first digit, counted from the start
-# of navigation: parsing, decoding the weights and images, drawing) and the wall-clock time of
-# the whole chromium run beside that of an empty page (chromium's own start and exit).
+# of navigation: parsing, decoding the weights and images, drawing), what one completion of a
+# digit costs once warm (the page's #timing), and the wall-clock time of the whole chromium run
+# beside that of an empty page (chromium's own start and exit).
 #   scripts/report-timing.sh runs/latest/report.html [N]
 # Needs chromium (scripts/setup.sh --browser). Numbers from a busy machine are noisy.
 set -euo pipefail
@@ -25,7 +26,7 @@ url() { echo "file://$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 load() {  # prints "<wall seconds> <dumped DOM>"
   local start end dom
   start=$(date +%s.%N)
-  dom=$("$browser" --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$profile/p" --dump-dom "$(url "$1")" 2>/dev/null)
+  dom=$("$browser" --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$profile/p" --dump-dom "$(url "$1")#timing" 2>/dev/null)
   end=$(date +%s.%N)
   echo "$(awk "BEGIN { printf \"%.2f\", $end - $start }") $dom"
 }
@@ -33,6 +34,7 @@ echo "$(basename "$page"): $(($(wc -c < "$page") / 1024)) KiB, $runs loads"
 for i in $(seq "$runs"); do
   read -r wall dom < <(load "$page" | tr '\n' ' '; echo)
   ready=$(grep -o 'data-ready-ms="[0-9.]*"' <<< "$dom" | grep -o '[0-9.]*' || echo "?")
+  each=$(grep -o 'data-milliseconds-per-completion="[0-9.]*"' <<< "$dom" | grep -o '[0-9.]*' || echo "?")
   read -r blank _ < <(load "$empty" | tr '\n' ' '; echo)
-  echo "  load $i: page ready after $ready ms; chromium run $wall s (empty page: $blank s)"
+  echo "  load $i: page ready after $ready ms, a completion $each ms; chromium run $wall s (empty page: $blank s)"
 done

@@ -24,19 +24,22 @@ struct ReportBrowserTests {
         #expect(result.error == nil, "the page's self-test failed: \(result.error ?? "")")
         #expect(result.resources.isEmpty, "the page fetched \(result.resources)")
         try #require(result.generated.count == embedded.set.count, "the page generated \(result.generated.count) of \(embedded.set.count) images")
-        var largest = 0.0, inside = 0
+        var largest = 0.0, inside = 0, clipped = 0
         for (i, values) in result.generated.enumerated() {
             try #require(values.count == half)
             for j in 0..<half {
                 let s = Double(swift[i * half + j])
                 largest = max(largest, abs(values[j] - s))
-                if s > 0 && s < 1 { inside += 1 }
+                if s > 0 && s < 1 { inside += 1 } else { clipped += 1 }
             }
         }
-        print("report.html (\(cell)): \(result.generated.count) images, page vs Swift generation: largest |difference| \(largest); \(fmt(result.millisecondsPerCompletion, 2)) ms per completion in the page")
+        print("report.html (\(cell)): \(result.generated.count) images, page vs Swift generation: largest |difference| \(largest)")
         #expect(largest <= 1e-5, "the page's model differs from the Swift generation by up to \(largest)")
-        // The comparison means something only if the outputs are not all clipped to 0 or 1.
-        #expect(inside > result.generated.count * half / 4, "only \(inside) generated pixels lie inside (0, 1)")
+        // The comparison means something only if many outputs are not clipped, and tests the
+        // clipping only if some are.
+        let total = result.generated.count * half
+        print("report.html (\(cell)): \(inside) of \(total) generated pixels inside (0, 1), \(clipped) clipped")
+        #expect(inside > total / 4 && clipped > total / 20, "\(inside) generated pixels inside (0, 1), \(clipped) clipped")
 
         // The stroke: the top half changed where it was drawn, the bottom half changed with it,
         // and the new bottom half is the Swift generation of the drawn top half.
@@ -66,8 +69,8 @@ struct ReportBrowserTests {
         }
     }
 
-    /// A model of the default size trained for real (2 epochs on synthetic digits), and the
-    /// report.html that `run` writes for it.
+    /// A model of the default size trained for real (2 epochs on synthetic digits, then its
+    /// output biases lowered), and the report.html that `run` writes for it.
     func trainedReport(cell: String) throws -> (page: String, params: Parameters, pool: WorkerPool) {
         let data = try writeSyntheticMNIST(train: 400, test: 150)
         var options = TrainingOptions()
@@ -76,6 +79,10 @@ struct ReportBrowserTests {
         options.batchSize = 32
         let pool = makePool(2), out = data + "/out"
         let o = try TrainingRun.train(dataDirectory: data, outDirectory: out, options: options, pool: pool, reporter: ProgressReporter(quiet: true))
+        // Two epochs leave every output inside [0, 1]; lowered output biases push the faint
+        // ones below 0, so that the clipping (of the output and of what is fed back) is tested too.
+        let bias = o.params.layout.denseBias
+        for i in 0..<bias.count { o.params.buffer[bias.offset + i] -= 0.15 }
         _ = try Results.generate(params: o.params, test: o.data.test, pool: pool, outDirectory: out,
                                  run: RunInfo(options: o.options, result: o.result, threads: pool.count, processes: 1),
                                  report: ReportContext(history: o.result.history))
@@ -137,7 +144,6 @@ enum HeadlessBrowser {
         let stroke: Stroke?
         let error: String?
         let resources: [String]
-        let millisecondsPerCompletion: Double
     }
 
     static func selfTest(_ browser: String, page: String) throws -> SelfTest {
