@@ -112,8 +112,7 @@
     /** A layer's state at the start of a sequence: zeros, and scratch for the projections. */
     freshState() {
       const H = this.hidden, G = this.gates * H;
-      return { h: new Float64Array(H), c: new Float64Array(H), next: new Float64Array(H),
-               input: new Float64Array(G), recurrent: new Float64Array(G) };
+      return { h: new Float64Array(H), c: new Float64Array(H), input: new Float64Array(G), recurrent: new Float64Array(G) };
     }
 
     /** One step of an nn.LSTM layer: gates i, f, g, o;  c = f c + i g;  h = o tanh(c). */
@@ -121,6 +120,7 @@
       const H = this.hidden, a = s.input, b = s.recurrent;
       affine(a, layer.weightIH, layer.biasIH, x, 4 * H, layer.inputSize);
       affine(b, layer.weightHH, layer.biasHH, s.h, 4 * H, H);
+      // Both projections are done: c and h can be overwritten in place.
       for (let j = 0; j < H; j++) {
         const i = sigmoid(a[j] + b[j]);
         const f = sigmoid(a[H + j] + b[H + j]);
@@ -137,13 +137,13 @@
       const H = this.hidden, a = s.input, b = s.recurrent;
       affine(a, layer.weightIH, layer.biasIH, x, 3 * H, layer.inputSize);
       affine(b, layer.weightHH, layer.biasHH, s.h, 3 * H, H);
+      // Both projections are done: h can be overwritten in place.
       for (let j = 0; j < H; j++) {
         const r = sigmoid(a[j] + b[j]);
         const z = sigmoid(a[H + j] + b[H + j]);
         const n = Math.tanh(a[2 * H + j] + r * b[2 * H + j]);
-        s.next[j] = n + z * (s.h[j] - n);
+        s.h[j] = n + z * (s.h[j] - n);
       }
-      s.h.set(s.next);
     }
 
     /** The 8 bottom-half patches (392 floats, sequence order) completing `top`, the 8 top-half
@@ -184,10 +184,9 @@
   };
   const className = (c) => data.classes[c].name;
   const describe = (i) => `class ${className(data.images.label[i])} \u00b7 test image #${data.images.testIndex[i]}`;
-  const mse = (v) => (typeof v === 'number' ? v.toFixed(5) : '\u2013');
-  const mse4 = (v) => (typeof v === 'number' ? v.toFixed(4) : '\u2013');
   /** A number with `digits` decimals; '–' for what JSON could not hold as a number ("nan"). */
   const decimals = (v, digits) => (typeof v === 'number' ? v.toFixed(digits) : '\u2013');
+  const mse = (v) => decimals(v, 5);
   /** 65905 as "65,905" (without Intl, whose first use costs tens of milliseconds). */
   const thousands = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
@@ -301,7 +300,7 @@
   }
 
   // ---------------------------------------------------------------------------------------
-  // Headline, settings, per-class table, curves' table.
+  // Headline, settings, the table of epochs.
   function element(tag, attributes = {}, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attributes)) {
@@ -412,7 +411,7 @@
       const canvas = element('canvas');
       const layout = drawTiles(canvas, [generatedTile(i), realTile(i)], 2, scale);
       makeInteractive(canvas, () => layout, () => i);
-      return element('div', { class: 'pair' }, canvas, element('div', { class: 'mse' }, mse4(data.images.bottomMSE[i])));
+      return element('div', { class: 'pair' }, canvas, element('div', { class: 'mse' }, decimals(data.images.bottomMSE[i], 4)));
     };
     container.append(element('div', { class: 'class-head' }, element('div', {}, 'class: bottom-half MSE'),
       element('div', { class: 'best' }, 'best completions'), element('div', { class: 'worst' }, 'worst completions')));
