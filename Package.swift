@@ -41,6 +41,9 @@ let package = Package(
         .target(
             name: "PatchRNN",
             dependencies: ["PatchRNNKernels", "CHwloc", "CZlib", "CSync", .target(name: "CMPI", condition: .when(traits: ["MPI"]))],
+            // report.html's template, style and script, compiled into the tool as byte arrays
+            // (nothing to install beside the binary).
+            resources: [.embedInCode("Report/report.html"), .embedInCode("Report/report.css"), .embedInCode("Report/report.js")],
             swiftSettings: checkedFlags
         ),
         .executableTarget(

@@ -3,15 +3,20 @@
 # library that pins worker threads), zlib and pkg-config, plus curl and ca-certificates for
 # scripts/fetch-mnist.sh's downloads. Needs root for apt-get; prints what to run otherwise.
 # Swift itself must already be on PATH (swift.org toolchain).
-#   --mpi   also Open MPI (libopenmpi-dev, openmpi-bin) for the optional MPI build; where it
-#           cannot be installed this only warns, since nothing else needs it.
+#   --mpi      also Open MPI (libopenmpi-dev, openmpi-bin) for the optional MPI build; where it
+#              cannot be installed this only warns, since nothing else needs it.
+#   --browser  also Debian's chromium, which the tests of report.html run headless (not needed
+#              to build or to run the tool); where it cannot be installed this only warns, and
+#              those tests say they are skipped (under CI: fail).
 set -euo pipefail
 
 with_mpi=0
+with_browser=0
 for arg in "$@"; do
   case "$arg" in
     --mpi) with_mpi=1 ;;
-    *) echo "setup: unknown option $arg (known: --mpi)" >&2; exit 2 ;;
+    --browser) with_browser=1 ;;
+    *) echo "setup: unknown option $arg (known: --mpi, --browser)" >&2; exit 2 ;;
   esac
 done
 
@@ -59,6 +64,21 @@ if [ "$with_mpi" = 1 ]; then
       install "${mpi_missing[@]}" || echo "setup: warning: could not install ${mpi_missing[*]}; the MPI build is unavailable" >&2
     else
       echo "setup: warning: Open MPI missing (${mpi_missing[*]}); the MPI build is unavailable" >&2
+    fi
+  fi
+fi
+
+if [ "$with_browser" = 1 ]; then
+  have_browser=0
+  if [ -n "${PATCHRNN_CHROMIUM:-}" ] && [ -x "$PATCHRNN_CHROMIUM" ]; then have_browser=1; fi
+  for b in chromium chromium-browser google-chrome google-chrome-stable; do
+    command -v "$b" >/dev/null 2>&1 && have_browser=1
+  done
+  if [ "$have_browser" = 0 ]; then
+    if can_install; then
+      install chromium || echo "setup: warning: could not install chromium; the report.html browser tests cannot run" >&2
+    else
+      echo "setup: warning: no chromium (e.g. sudo apt-get install chromium); the report.html browser tests cannot run" >&2
     fi
   fi
 fi

@@ -3,9 +3,10 @@
 # integration tests (they say so and skip when it cannot be had), builds in release mode
 # (the kernels are only meaningful optimised) and runs every test. It also installs Open MPI
 # and builds the optional MPI variant (.build-mpi) for the MPI tests; `--no-mpi` skips that
-# (those tests then say they are skipped). With the MPI build, and run as root, it also runs
-# scripts/two-host-mpi-test.sh (two MPI hosts in network namespaces). Other arguments go to
-# `swift test` (and skip the two-host test).
+# (those tests then say they are skipped). It installs Debian's chromium where it is missing,
+# for the tests that open report.html in a headless browser. With the MPI build, and run as
+# root, it also runs scripts/two-host-mpi-test.sh (two MPI hosts in network namespaces). Other
+# arguments go to `swift test` (and skip the two-host test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mpi=1
@@ -13,7 +14,7 @@ args=()
 for arg in "$@"; do
   if [ "$arg" = "--no-mpi" ]; then mpi=0; else args+=("$arg"); fi
 done
-if [ "$mpi" = 1 ]; then scripts/setup.sh --mpi; else scripts/setup.sh; fi
+if [ "$mpi" = 1 ]; then scripts/setup.sh --mpi --browser; else scripts/setup.sh --browser; fi
 scripts/fetch-mnist.sh >/dev/null || echo "test: MNIST not available; the integration tests will be skipped (under CI: fail)" >&2
 swift build -c release -Xswiftc -enable-testing --product patchrnn
 if [ "$mpi" = 1 ] && pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1; then

@@ -78,7 +78,7 @@ struct BenchCommand: ParsableCommand {
                 try ThroughputBenchmark.profile(pool: pool, batchSize: shape.batchSize, shardSize: shape.shardSize, model: model,
                                                 steps: profileSteps, images: profileImages, format: tiles[0],
                                                 samplingProbability: scheduledSampling)
-                print("ran \(profileSteps) training steps and generated \(profileImages) images")
+                try printResult("ran \(profileSteps) training steps and generated \(profileImages) images")
                 return
             }
             let rounds = repeats ?? (scaling || threadCounts != nil || calibrate ? 3 : 1)
@@ -185,7 +185,7 @@ struct BenchCommand: ParsableCommand {
                                                      model: model, seconds: seconds, format: format)
             results.append(c)
             let line = try jsonText(c, pretty: false)
-            if json { print(line, terminator: "") }
+            if json { try printResult(line, terminator: "") }
             recorder?.write(Data(line.utf8))
         }
         if json { return }
@@ -193,16 +193,16 @@ struct BenchCommand: ParsableCommand {
             let lo = v.min() ?? 0, hi = v.max() ?? 0
             return lo == hi ? fmt(lo, digits) : "\(fmt(lo, digits))-\(fmt(hi, digits))"
         }
-        print("cost model figures, \(model.cell.title) (\(results[0].parameters) floats), \(format.name) tile, \(rounds) round(s) (ranges):")
+        try printResult("cost model figures, \(model.cell.title) (\(results[0].parameters) floats), \(format.name) tile, \(rounds) round(s) (ranges):")
         for (i, s) in results[0].shards.enumerated() {
-            print("  shard of \(s.size): \(range(results.map { $0.shards[i].microseconds }, 1)) us forward + backward on one core (workspace \(s.workspaceBytes / 1024) KiB per worker)")
+            try printResult("  shard of \(s.size): \(range(results.map { $0.shards[i].microseconds }, 1)) us forward + backward on one core (workspace \(s.workspaceBytes / 1024) KiB per worker)")
         }
-        print("  weight packing: \(range(results.map(\.packMicroseconds), 1)) us per busy worker per step")
-        print("  gradient sum + Adam: \(range(results.map { $0.sumBytesPerSecond / 1e9 }, 1)) GB/s on one core")
+        try printResult("  weight packing: \(range(results.map(\.packMicroseconds), 1)) us per busy worker per step")
+        try printResult("  gradient sum + Adam: \(range(results.map { $0.sumBytesPerSecond / 1e9 }, 1)) GB/s on one core")
         for (i, h) in results[0].handOffs.enumerated() {
-            print("  hand-off round trip, \(h.workers) worker(s): \(range(results.map { $0.handOffs[i].microseconds }, 3)) us")
+            try printResult("  hand-off round trip, \(h.workers) worker(s): \(range(results.map { $0.handOffs[i].microseconds }, 3)) us")
         }
-        if results.contains(where: \.oversubscribed) { print(PoolOptions.oversubscribedWarning(pool)) }
+        if results.contains(where: \.oversubscribed) { try printResult(PoolOptions.oversubscribedWarning(pool)) }
     }
 
     func pad(_ v: Any, _ width: Int) -> String {

@@ -14,7 +14,7 @@ struct PatchRNNCommand: ParsableCommand {
         threads pinned with hwloc. `run` trains, then generates the bottom halves of every test \
         digit from its top half and writes a 10x10 sample grid.
         """,
-        subcommands: [RunCommand.self, TrainCommand.self, GenerateCommand.self, EvaluateCommand.self,
+        subcommands: [RunCommand.self, TrainCommand.self, GenerateCommand.self, EvaluateCommand.self, ReportCommand.self,
                       BenchCommand.self, TopologyCommand.self, TraceCommand.self],
         defaultSubcommand: RunCommand.self)
 

@@ -26,7 +26,7 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Train, then generate: the whole job (the default command).",
-        discussion: "Writes model.safetensors, train-log.jsonl, loss.svg, samples.png (true top halves, generated bottom halves), truth.png (the same images as they are) and metrics.json to --out.")
+        discussion: "Writes model.safetensors, train-log.jsonl, loss.svg, samples.png (true top halves, generated bottom halves), truth.png (the same images as they are), metrics.json and report.html (all of it on one page, with a live panel that runs the model in the browser) to --out.")
     @OptionGroup var job: TrainingJobOptions
 
     func run() throws {
@@ -38,7 +38,7 @@ struct RunCommand: ParsableCommand {
             guard group.isRoot else { return }  // generation runs on rank 0; the others are done
             let info = RunInfo(options: o.options, result: o.result, threads: workers.count, processes: group.size)
             let metrics = try Results.generate(params: o.params, test: o.data.test, pool: workers, outDirectory: job.output.out, run: info,
-                                               classNames: o.data.classNames)
+                                               classNames: o.data.classNames, report: ReportContext(history: o.result.history))
             try printResult("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s on \(workers.count) thread(s); kept epoch \(o.result.bestEpoch) (\(keptSummary(o.result)))")
             try printResult(Results.summary(metrics, files: (OutputFiles.training + OutputFiles.generation).map(job.output.path)), terminator: "")
         }

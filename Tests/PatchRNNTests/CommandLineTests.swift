@@ -45,7 +45,7 @@ struct CommandLineTests {
         let out = data + "/out"
         let r = try run(["run", "--data", data, "--out", out, "--epochs", "2", "--batch-size", "32", "--threads", "2", "--quiet"])
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        for f in ["model.safetensors", "train-log.jsonl", "loss.svg", "samples.png", "truth.png", "metrics.json"] {
+        for f in ["model.safetensors", "train-log.jsonl", "loss.svg", "samples.png", "truth.png", "metrics.json", "report.html"] {
             #expect(FileManager.default.fileExists(atPath: "\(out)/\(f)"), "\(f) missing")
         }
         let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/metrics.json"))) as? [String: Any])
@@ -75,6 +75,40 @@ struct CommandLineTests {
         let g = try run(["generate", "--data", data, "--checkpoint", "\(out)/model.safetensors", "--out", "\(out)/gen", "--quiet"])
         #expect(g.status == 0, "stderr: \(g.stderr)")
         #expect(FileManager.default.fileExists(atPath: "\(out)/gen/samples.png"))
+        #expect(FileManager.default.fileExists(atPath: "\(out)/gen/report.html"))
+    }
+
+    @Test("report writes report.html beside the checkpoint or into --out; curves only where the run's log is; --baselines adds them")
+    func reportCommand() throws {
+        let data = try syntheticMNIST(train: 300, test: 60)
+        let out = data + "/out"
+        let r = try run(["train", "--data", data, "--out", out, "--epochs", "2", "--batch-size", "32", "--threads", "1", "--quiet"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        func page(_ path: String) throws -> (html: String, data: [String: Any]) {
+            let html = try String(contentsOfFile: path, encoding: .utf8)
+            return (html, try #require(try reportData(html)))
+        }
+
+        let beside = try run(["report", "--data", data, "--checkpoint", "\(out)/model.safetensors", "--threads", "1", "--quiet"])
+        #expect(beside.status == 0 && beside.stdout.contains("\(out)/report.html ("), "stdout: \(beside.stdout) stderr: \(beside.stderr)")
+        let withLog = try page("\(out)/report.html")
+        #expect(withLog.html.contains("<svg") && (withLog.data["epochs"] as? [Any])?.count == 2)
+        // The settings come from the checkpoint's metadata: the batch size of the run.
+        let settings = try #require(withLog.data["settings"] as? [[String]])
+        #expect(settings.contains(["batch size", "32, shards of 4"]), "\(settings)")
+        #expect((withLog.data["headline"] as? [String: Any])?["baselineMeanMSE"] == nil)
+
+        // The checkpoint alone, elsewhere: no curves; --out and --baselines.
+        let alone = data + "/alone"
+        try FileManager.default.createDirectory(atPath: alone, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "\(out)/model.safetensors", toPath: "\(alone)/model.safetensors")
+        let elsewhere = try run(["report", "--data", data, "--checkpoint", "\(alone)/model.safetensors", "--out", "\(data)/pages",
+                                 "--baselines", "--threads", "1", "--quiet"])
+        #expect(elsewhere.status == 0, "stderr: \(elsewhere.stderr)")
+        let noLog = try page("\(data)/pages/report.html")
+        #expect(!noLog.html.contains("<svg") && (noLog.data["epochs"] as? [Any])?.isEmpty == true)
+        #expect(((noLog.data["headline"] as? [String: Any])?["baselineMeanMSE"] as? Double ?? 0) > 0)
+        #expect(!FileManager.default.fileExists(atPath: "\(alone)/report.html"))
     }
 
     @Test("trace records the first steps (teacher forcing, what the PyTorch replay does) with the default options")
@@ -117,6 +151,7 @@ struct CommandLineTests {
             (["train", "--out", "/proc/forbidden"], "/proc/forbidden"),
             (["train", "--data", "/nonexistent"], "MNIST folder /nonexistent not found"),
             (["evaluate", "--checkpoint", "/nonexistent.safetensors"], "no such checkpoint file"),
+            (["report", "--checkpoint", "/nonexistent.safetensors"], "no such checkpoint file"),
             (["train", "--hidden", "40000"], "GiB of buffers"),
             (["train", "--patience", "0"], "--patience must be at least 1"),
             (["train", "--resume", "/nonexistent.safetensors"], "no such checkpoint file"),
@@ -337,7 +372,7 @@ struct CommandLineTests {
 
     @Test("--help of every subcommand explains its options")
     func help() throws {
-        for sub in ["run", "train", "generate", "evaluate", "bench", "topology", "trace"] {
+        for sub in ["run", "train", "generate", "evaluate", "report", "bench", "topology", "trace"] {
             let r = try run([sub, "--help"])
             #expect(r.status == 0)
             #expect(r.stdout.contains("USAGE") || r.stdout.contains("usage"))

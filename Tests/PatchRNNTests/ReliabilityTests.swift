@@ -28,7 +28,7 @@ struct ReliabilityTests {
         all += ["train", "run"].map { ($0, "--tensorboard-images-every", ints) }
         all += [("bench", "--batch-size", ints), ("bench", "--shard-size", noHuge), ("bench", "--seconds", floats + ["99999"]),
                 ("bench", "--threads", ints), ("bench", "--repeats", ints), ("topology", "--threads", ints),
-                ("generate", "--threads", ints), ("evaluate", "--threads", ints)]
+                ("generate", "--threads", ints), ("evaluate", "--threads", ints), ("report", "--threads", ints)]
         return all
     }()
 
@@ -43,10 +43,10 @@ struct ReliabilityTests {
         var context: [String] = []
         switch command {
         case "train", "run", "trace": context = ["--data", data, "--out", data + "/out", "--quiet"]
-        case "generate", "evaluate":
+        case "generate", "evaluate", "report":
             let params = Parameters.initialized(ModelConfig(hidden: 4, layers: 1), seed: 1)
             try Safetensors.save(params, metadata: [:], to: data + "/m.safetensors")
-            context = ["--data", data, "--checkpoint", data + "/m.safetensors", "--quiet"] + (command == "generate" ? ["--out", data + "/gen"] : [])
+            context = ["--data", data, "--checkpoint", data + "/m.safetensors", "--quiet"] + (command == "evaluate" ? [] : ["--out", data + "/gen"])
         case "bench": context = ["--quiet"]
         default: break
         }

@@ -17,7 +17,8 @@ public func lossPlotSVG(train: [Double], validation: [Double], validationBottom:
         return "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"6,3\"" : "") points=\"\(pts.joined(separator: " "))\"/>"
     }
     let colors = (train: "#1f77b4", validation: "#d62728", bottom: "#2ca02c")
-    var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+    // The viewBox lets a page (report.html) scale the chart to its width.
+    var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" viewBox=\"0 0 \(Int(w)) \(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
     s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     s += "<text x=\"\(Int(w / 2))\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">PatchRNN per epoch (MSE)</text>\n"
     s += "<line x1=\"\(left)\" y1=\"\(h - bottom)\" x2=\"\(w - right)\" y2=\"\(h - bottom)\" stroke=\"black\"/>\n"
@@ -39,7 +40,9 @@ public func lossPlotSVG(train: [Double], validation: [Double], validationBottom:
     if let b = bestEpoch, b >= 1, b <= decider.curve.count, decider.curve[b - 1].isFinite {
         s += "<line x1=\"\(f(x(b - 1)))\" y1=\"\(top)\" x2=\"\(f(x(b - 1)))\" y2=\"\(h - bottom)\" stroke=\"#999\" stroke-dasharray=\"2,3\"/>\n"
         s += "<circle cx=\"\(f(x(b - 1)))\" cy=\"\(f(y(decider.curve[b - 1])))\" r=\"4\" fill=\"\(decider.color)\"/>\n"
-        s += "<text x=\"\(f(x(b - 1) + 4))\" y=\"\(Int(h - bottom - 6))\" fill=\"#555\">kept: epoch \(b)</text>\n"
+        // The label right of the guide, or left of it where it would run off the chart.
+        let leftOfGuide = x(b - 1) > w - right - 100
+        s += "<text x=\"\(f(x(b - 1) + (leftOfGuide ? -4 : 4)))\" y=\"\(Int(h - bottom - 6))\"\(leftOfGuide ? " text-anchor=\"end\"" : "") fill=\"#555\">kept: epoch \(b)</text>\n"
     }
     let lx = Int(w - right - 230)
     s += "<text x=\"\(lx)\" y=\"\(Int(top + 14))\" fill=\"\(colors.train)\">— train loss (as trained)</text>\n"

@@ -1,22 +1,46 @@
-/// The outputs of generation: the test metrics, the sample grids and metrics.json.
+/// The outputs of generation: the test metrics, the sample grids, metrics.json and report.html.
 public enum Results {
     /// Generates every test digit's bottom half and measures the errors; with `outDirectory`,
     /// writes samples.png (true top + generated bottom), truth.png (the same 100 digits as they
-    /// are) and, when `run` is given, metrics.json (the test metrics and `run`).
+    /// are) and, when `run` is given, metrics.json (the test metrics and `run`) and report.html
+    /// (all of it, with `report`'s curves and baselines: `ReportPage`).
     public static func generate(params: Parameters, test: PatchSet, pool: WorkerPool, outDirectory: String?,
-                                run: RunInfo?, classNames: [String]? = nil) throws -> TestMetrics {
-        let evaluator = try LossEvaluator(params: params, pool: pool)
-        let generator = try Generator(params: params, pool: pool)
-        var (metrics, generations) = try evaluateTestSet(generator: generator, evaluator: evaluator, test: test)
-        metrics.classNames = classNames
+                                run: RunInfo?, classNames: [String]? = nil, report: ReportContext = ReportContext()) throws -> TestMetrics {
+        let (metrics, generations) = try measure(params: params, test: test, pool: pool, classNames: classNames)
         if let outDirectory {
             try prepareOutputDirectory(outDirectory)
             let (generated, truth) = sampleGrids(generations: generations, test: test, perClass: 10)
             try writeFileAtomically(digitGridPNG(images: generated, columns: 10, markBoundary: true), to: outDirectory + "/" + OutputFiles.samples)
             try writeFileAtomically(digitGridPNG(images: truth, columns: 10, markBoundary: true), to: outDirectory + "/" + OutputFiles.truth)
-            if let run { try writeFileAtomically(jsonText(MetricsFile(test: metrics, run: run)), to: outDirectory + "/" + OutputFiles.metrics) }
+            if let run {
+                try writeFileAtomically(jsonText(MetricsFile(test: metrics, run: run)), to: outDirectory + "/" + OutputFiles.metrics)
+                try ReportPage.write(to: outDirectory, params: params, metrics: metrics, generations: generations, test: test, run: run, context: report)
+            }
         }
         return metrics
+    }
+
+    /// `patchrnn report`: the same generation and measurements, and report.html alone; with the
+    /// page's size and the seconds its writing took (what it adds to `run` and `generate`).
+    public static func report(params: Parameters, test: PatchSet, pool: WorkerPool, outDirectory: String,
+                              run: RunInfo, classNames: [String]? = nil, report: ReportContext) throws
+        -> (metrics: TestMetrics, bytes: Int, seconds: Double)
+    {
+        let (metrics, generations) = try measure(params: params, test: test, pool: pool, classNames: classNames)
+        try prepareOutputDirectory(outDirectory)
+        let start = monotonicSeconds()
+        let bytes = try ReportPage.write(to: outDirectory, params: params, metrics: metrics, generations: generations, test: test, run: run, context: report)
+        return (metrics, bytes, monotonicSeconds() - start)
+    }
+
+    private static func measure(params: Parameters, test: PatchSet, pool: WorkerPool, classNames: [String]?) throws
+        -> (TestMetrics, [ClassGeneration])
+    {
+        let evaluator = try LossEvaluator(params: params, pool: pool)
+        let generator = try Generator(params: params, pool: pool)
+        var (metrics, generations) = try evaluateTestSet(generator: generator, evaluator: evaluator, test: test)
+        metrics.classNames = classNames
+        return (metrics, generations)
     }
 
     /// The first `perClass` test digits of each class: generated (true top, generated bottom)

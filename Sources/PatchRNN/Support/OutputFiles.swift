@@ -6,12 +6,13 @@ public enum OutputFiles {
     public static let samples = "samples.png"
     public static let truth = "truth.png"
     public static let metrics = "metrics.json"
+    public static let report = "report.html"
     public static let resume = "resume.safetensors"
     /// `trace`: the initial weights and the recorded steps.
     public static let initialWeights = "init.safetensors"
     public static let trace = "trace.json"
 
     public static let training = [checkpoint, log, lossPlot]
-    public static let all = [checkpoint, log, lossPlot, samples, truth, metrics, resume, initialWeights, trace]
-    public static let generation = [samples, truth, metrics]
+    public static let all = [checkpoint, log, lossPlot, samples, truth, metrics, report, resume, initialWeights, trace]
+    public static let generation = [samples, truth, metrics, report]
 }

@@ -1,0 +1,158 @@
+import Foundation
+
+/// Everything report.html shows, as the JSON block its script reads (report.js names these
+/// keys). Numbers stay numbers, so that the page can draw bars and format them; the settings
+/// are prepared here as label/value pairs.
+struct ReportData: Encodable {
+    struct Headline: Encodable {
+        let freeRunningMSE: Double
+        let teacherForcedMSE: Double
+        let testImages: Int
+        let generationSeconds: Double
+        let baselineMeanMSE: Double?
+        let baselineNearestMSE: Double?
+        let baselineTrainingImages: Int?
+    }
+
+    struct ClassRow: Encodable {
+        let name: String
+        let images: Int
+        /// nil for a class with no test images.
+        let bottomMSE: Double?
+    }
+
+    /// The checkpoint's tensors, PyTorch's names, shapes and layouts, one after another in
+    /// `weights` (little-endian float32, base64).
+    struct Model: Encodable {
+        struct Tensor: Encodable {
+            let name: String
+            let shape: [Int]
+        }
+        let cell: String
+        let title: String
+        let hidden: Int
+        let layers: Int
+        let inputSize: Int
+        let outputSize: Int
+        let parameters: Int
+        let tensors: [Tensor]
+        let weights: String
+    }
+
+    /// The test images shown, base64 bytes: `pixels` 784 per image (the real image),
+    /// `generatedBottom` 392 per image (rows 14-27 as the model drew them).
+    struct Images: Encodable {
+        let count: Int
+        let pixels: String
+        let generatedBottom: String
+        let label: [Int]
+        let testIndex: [Int]
+        let bottomMSE: [Double]
+    }
+
+    let title: String
+    let subtitle: String
+    let headline: Headline
+    let classes: [ClassRow]
+    let settings: [[String]]
+    let model: Model
+    let images: Images
+    /// Indices into `images`, per class: the grid's row (the class's first test images), the
+    /// best completions (best first) and the worst (worst first).
+    let grid: [[Int]]
+    let best: [[Int]]
+    let worst: [[Int]]
+    /// The training log (empty: none) and its kept epoch.
+    let epochs: [EpochRecord]
+    let keptEpoch: Int?
+}
+
+extension ReportData.Model {
+    init(_ params: Parameters) {
+        let c = params.config
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(params.layout.parameterCount * 4)
+        for v in params.layout.allViews {
+            params.torchTensor(v).withUnsafeBytes { bytes.append(contentsOf: $0) }   // little-endian on every supported target
+        }
+        self.init(cell: c.cellName, title: c.cell.title, hidden: c.hidden, layers: c.layers, inputSize: c.inputSize,
+                  outputSize: c.outputSize, parameters: params.layout.parameterCount,
+                  tensors: params.layout.allViews.map { Tensor(name: $0.name, shape: $0.torchShape) },
+                  weights: Data(bytes).base64EncodedString())
+    }
+}
+
+extension ReportData.Images {
+    init(_ images: [ReportExamples.Image]) {
+        self.init(count: images.count,
+                  pixels: Data(images.flatMap(\.pixels)).base64EncodedString(),
+                  generatedBottom: Data(images.flatMap(\.generatedBottom)).base64EncodedString(),
+                  label: images.map(\.label), testIndex: images.map(\.testIndex), bottomMSE: images.map(\.bottomMSE))
+    }
+}
+
+extension RunInfo {
+    /// The settings a checkpoint records (`TrainingOptions.summary`) and its training log
+    /// hold, where this run information lacks them (`generate` and `report` know little more
+    /// than the checkpoint's shape).
+    func filled(fromCheckpoint m: [String: String], history: [EpochRecord]) -> RunInfo {
+        var r = self
+        r.seed = r.seed ?? m["seed"].flatMap { UInt64($0) }
+        r.batchSize = r.batchSize ?? m["batch_size"].flatMap { Int($0) }
+        r.shardSize = r.shardSize ?? m["shard_size"].flatMap { Int($0) }
+        r.learningRate = r.learningRate ?? m["learning_rate"].flatMap { Double($0) }
+        r.monitor = r.monitor ?? m["monitor"]
+        r.scheduledSampling = r.scheduledSampling ?? m["scheduled_sampling"].flatMap { Double($0) }
+        r.samplingRampEpochs = r.samplingRampEpochs ?? m["sampling_ramp_epochs"].flatMap { Int($0) }
+        r.bestEpoch = r.bestEpoch ?? m["epoch"].flatMap { Int($0) }
+        r.bestValLoss = r.bestValLoss ?? m["best_val_loss"].flatMap { Double($0) }
+        if !history.isEmpty { r.epochs = r.epochs ?? history.count }
+        if r.bestMonitored == nil, let b = r.bestEpoch, b >= 1, b <= history.count {
+            r.bestMonitored = r.monitor == TrainingOptions.Monitor.valBottom.rawValue ? history[b - 1].valBottomMSE : history[b - 1].valLoss
+        }
+        return r
+    }
+
+    /// The settings table of the page: label and value, in reading order; what is unknown is left out.
+    func settingsRows(_ config: ModelConfig, parameters: Int, metrics: TestMetrics) -> [[String]] {
+        var rows: [[String]] = []
+        func add(_ label: String, _ value: String?) { if let value { rows.append([label, value]) } }
+        add("model", "\(config.cell.title), \(config.layers) layer\(config.layers == 1 ? "" : "s") of \(config.hidden) + Dense \(config.hidden)\u{2192}\(config.outputSize)")
+        add("parameters", grouped(parameters))
+        if let epochs {
+            add("epochs trained", "\(epochs)\(stoppedEarly == true ? " (stopped early)" : "")\(trainSeconds.map { " in \(duration($0))" } ?? "")")
+        }
+        if let bestEpoch {
+            var kept = "\(bestEpoch)"
+            if let monitor, let bestMonitored, monitor != TrainingOptions.Monitor.valLoss.rawValue {
+                kept += " (\(monitor) \(fmt(bestMonitored, 5))\(bestValLoss.map { ", val_loss \(fmt($0, 5))" } ?? ""))"
+            } else if let bestValLoss {
+                kept += " (val_loss \(fmt(bestValLoss, 5)))"
+            }
+            add("kept epoch", kept)
+        }
+        add("early stopping follows", monitor)
+        add("batch size", batchSize.map { b in "\(b)\(shardSize.map { ", shards of \($0)" } ?? "")" })
+        add("learning rate", learningRate.map { "\($0) (start)" })
+        if let p = scheduledSampling {
+            add("scheduled sampling", p == 0 ? "off (teacher forcing)" : "p = \(p)\(samplingRampEpochs.map { " after a \($0)-epoch ramp" } ?? "")")
+        }
+        add("seed", seed.map { "\($0)" })
+        add("threads", threads.map { t in "\(t)\(processes.map { $0 > 1 ? " per process, \($0) MPI processes" : "" } ?? "")" })
+        add("checkpoint", checkpoint)
+        add("test images", grouped(metrics.perClassCount.reduce(0, +)))
+        add("generating all of them", "\(fmt(metrics.generationSeconds, 2)) s")
+        return rows
+    }
+}
+
+/// 66225 as "66,225".
+func grouped(_ n: Int) -> String {
+    let digits = String(n.magnitude)
+    var out = ""
+    for (i, ch) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(ch)
+    }
+    return (n < 0 ? "-" : "") + out
+}
