@@ -99,11 +99,15 @@ public final class TrainingEngine: @unchecked Sendable {
         evaluator = LossEvaluator(params: params, pool: pool, shardSize: shape.shardSize, blockShards: blockShards, workspaces: workspaces)
     }
 
-    /// The most rows a block may have: past this, bigger products gain little and the block's
-    /// buffers (about 60 KiB a row for the default model) stop fitting in the caches.
+    /// The most rows a block may have. Bigger blocks make bigger products but a bigger working
+    /// set (about 90 KiB a row for the default model, kept from forward to backward). Measured
+    /// on a Zen 3 core (512 KiB L2), one thread, batch 64, fixed work alternated 7 times: 16
+    /// rows 11% faster than one shard at a time before blocks, 8 rows and 32 rows 11-15% slower
+    /// than 16, 64 rows 20-30% slower (docs/performance-notes.md). `PATCHRNN_BLOCK_ROWS`
+    /// overrides it, for measuring other CPUs (the results do not depend on it).
     public static let maxBlockRows: Int = {
-        if let v = getenv("PATCHRNN_BLOCK_ROWS").flatMap({ Int(String(cString: $0)) }), v >= 1 { return v }  // EXPERIMENT
-        return 64
+        if let v = getenv("PATCHRNN_BLOCK_ROWS").flatMap({ Int(String(cString: $0)) }), v >= 1, v <= 4096 { return v }
+        return 16
     }()
 
     /// Shards per block: as many as keep every worker busy (the slots shared evenly), at most
