@@ -37,17 +37,6 @@ struct GRUTests {
         #expect(l1.last! < l1.first!, "training lowered the loss")
     }
 
-    @Test("the memory estimate reads the same plans as the allocations", arguments: Cells.names)
-    func plansMatchAllocations(cell: String) throws {
-        let layout = ParameterLayout(ModelConfig(cell: try Cells.resolve(cell), hidden: 24, layers: 3))
-        for backward in [true, false] {
-            let ws = BlockWorkspace(layout: layout, capacity: 7, shardSize: 3, backward: backward)
-            #expect(ws.allocatedFloats == BlockWorkspace.floats(layout, capacity: 7, shardSize: 3, backward: backward))
-        }
-        let g = GenerationWorkspace(layout: layout, capacity: 9)
-        #expect(g.allocatedFloats == GenerationWorkspace.floats(layout, capacity: 9))
-    }
-
     @Test("a GRU checkpoint uses PyTorch's nn.GRU names and shapes, records its cell, and loads as a GRU")
     func checkpoint() throws {
         let dir = try temporaryDirectory()

@@ -7,50 +7,53 @@ import PatchRNNKernels
 public final class GenerationWorkspace: @unchecked Sendable {
     let layout: ParameterLayout
     let capacity: Int
-    let cell: any RecurrentCell.Type
-    private let block: BufferBlock
-    let layerBuffers: [[UnsafeMutablePointer<Float>]]
-    let scratch: [UnsafeMutablePointer<Float>]
+    /// The one allocation all the buffers below are in (tests fill its gaps with guard values).
+    let storage: BufferBlock
+    /// The cell's state of every layer and its step's scratch, typed by the cell.
+    let cellLayers: any GenerationCellLayers
     let y: UnsafeMutablePointer<Float>
     let weights: PackedWeights
     let shapes: [LayerShape]
     private var packedLayers: [PackedLayer] = []
 
+    /// The buffers, each declared once with its size (as `BlockWorkspace.Buffers`).
     struct Buffers {
-        var plan = BufferPlan()
-        var layers: [[Int]] = [], scratch: [Int] = []
-        var y = 0
-        init(_ c: ModelConfig, capacity: Int) {
-            for l in 0..<c.layers { layers.append(plan.add(c.cell.generationBuffers(c.layerShape(l, rows: capacity)))) }
-            scratch = plan.add(c.cell.generationScratch(c.layerShape(0, rows: capacity)))
-            y = plan.add(capacity * c.outputSize)
+        let cell: any GenerationCellLayers
+        let y: UnsafeMutablePointer<Float>
+        init(_ d: inout BufferDeclarations, config c: ModelConfig, capacity: Int) {
+            cell = declareGenerationLayers(c.cell, &d, config: c, rows: capacity)
+            y = d.buffer("outputs", capacity * c.outputSize)
         }
     }
 
     /// Floats one workspace allocates (its buffers and its packed weights).
     public static func floats(_ layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred,
                               gateOrder: GateOrder = .grouped) -> Int {
-        Buffers(layout.config, capacity: capacity).plan.floats
+        var planning = BufferDeclarations.planning()
+        _ = Buffers(&planning, config: layout.config, capacity: capacity)
+        return planning.plan.floats
             + PackedWeights.floats(layout, forms: layout.config.cell.generationForms, format: format, gateOrder: gateOrder)
     }
 
-    /// `gateOrder`: grouped (each layer's step one fused kernel) or PyTorch's (for tests).
-    public init(layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred, gateOrder: GateOrder = .grouped) {
+    /// `gateOrder`: grouped (each layer's step one fused kernel) or PyTorch's (for tests);
+    /// `guardFloats`: the gap between buffers (tests widen it and fill it with guard values).
+    public init(layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred, gateOrder: GateOrder = .grouped,
+                guardFloats: Int = 16) {
         self.layout = layout
         self.capacity = capacity
-        cell = layout.config.cell
-        let b = Buffers(layout.config, capacity: capacity)
-        let block = BufferBlock(b.plan)
-        self.block = block
-        layerBuffers = b.layers.map { block.pointers($0) }
-        scratch = block.pointers(b.scratch)
-        y = block[b.y]
-        weights = PackedWeights(layout: layout, forms: cell.generationForms, format: format, gateOrder: gateOrder)
+        var planning = BufferDeclarations.planning(gap: guardFloats)
+        _ = Buffers(&planning, config: layout.config, capacity: capacity)
+        storage = BufferBlock(planning.plan, what: "a worker's generation buffers")
+        var binding = BufferDeclarations.binding(storage)
+        let b = Buffers(&binding, config: layout.config, capacity: capacity)
+        cellLayers = b.cell
+        y = b.y
+        weights = PackedWeights(layout: layout, forms: layout.config.cell.generationForms, format: format, gateOrder: gateOrder)
         shapes = (0..<layout.config.layers).map { layout.config.layerShape($0, rows: capacity) }
     }
 
     /// Floats this workspace allocated (its buffers and its packed weights).
-    public var allocatedFloats: Int { block.floats + weights.allocatedFloats }
+    public var allocatedFloats: Int { storage.floats + weights.allocatedFloats }
 
     /// Once per parameter version: packs the weights the cell's step reads.
     public func prepare(_ params: UnsafePointer<Float>) {
@@ -66,8 +69,8 @@ public final class GenerationWorkspace: @unchecked Sendable {
         let c = layout.config, h = c.hidden, d = c.inputSize, od = c.outputSize
         let top = Patches.topHalf, perImage = (Patches.count - top) * od
         let layers = packedLayers
-        for l in 0..<c.layers { cell.generationReset(layerBuffers[l], rows: n, shape: shapes[l]) }
-        let x0 = layerBuffers[0][0], x0Stride = cell.generationInputStride(shapes[0])
+        for l in 0..<c.layers { cellLayers.reset(layer: l, rows: n, shape: shapes[l]) }
+        let (x0, x0Stride) = cellLayers.input(layer: 0)
         for t in 0..<(Patches.count - 1) {
             // Layer 0's input: the true patch t, or the previous (clipped) prediction.
             for b in 0..<n {
@@ -75,17 +78,16 @@ public final class GenerationWorkspace: @unchecked Sendable {
                 (x0 + b * x0Stride).update(from: source, count: d)
             }
             for l in 0..<c.layers {
-                cell.generationStep(layerBuffers[l], scratch: scratch, rows: n, shape: shapes[l], weights: layers[l])
+                cellLayers.step(layer: l, rows: n, shape: shapes[l], weights: layers[l])
                 if l + 1 < c.layers {  // h_t is the next layer's input
-                    let (o, oStride) = cell.generationOutput(shapes[l])
-                    let hOut = scratch[o], next = layerBuffers[l + 1][0], nextStride = cell.generationInputStride(shapes[l + 1])
+                    let (hOut, oStride) = cellLayers.output, (next, nextStride) = cellLayers.input(layer: l + 1)
                     for b in 0..<n { (next + b * nextStride).update(from: hOut + b * oStride, count: h) }
                 }
             }
             // Outputs before the last true patch are not used: the Dense layer runs from there on.
             if t >= top - 1 {
-                let (o, oStride) = cell.generationOutput(shapes[c.layers - 1])
-                gemm(m: n, a: scratch[o], aRowStride: oStride, b: weights.denseT, c: y, ldc: od, accumulate: false)
+                let (hOut, oStride) = cellLayers.output
+                gemm(m: n, a: hOut, aRowStride: oStride, b: weights.denseT, c: y, ldc: od, accumulate: false)
                 addBiasRows(y, rows: n, cols: od, bias: params + layout.denseBias.offset)
                 // A generated patch is an image patch: pixels outside [0, 1] cannot be right,
                 // so they are clipped both in the output and in what is fed back.

@@ -43,48 +43,52 @@ public final class BlockWorkspace: @unchecked Sendable {
     let cell: any RecurrentCell.Type
     let steps: Int
 
-    private let storage: BufferBlock
+    /// The one allocation all the buffers below are in (tests fill its gaps with guard values).
+    let storage: BufferBlock
     let patches: UnsafeMutablePointer<Float>
     let sampledInputs: UnsafeMutablePointer<Float>
     /// Layer 0's input in the last forward: the true patches, or `sampledInputs`.
     private var layerZeroInput: UnsafePointer<Float>
     let hiddens: [UnsafeMutablePointer<Float>]
-    let cellBuffers: [[UnsafeMutablePointer<Float>]]
+    /// The cell's buffers of every layer (and backward's scratch), typed by the cell.
+    let cellLayers: any TrainingCellLayers
     let outputPointer: UnsafeMutablePointer<Float>
     let weights: PackedWeights
-    // Backward only (in a forward-only workspace these point at the start of the block and are
-    // never used: `backward` and `prepareBackward` refuse to run there).
+    // Backward only (in a forward-only workspace these point at the patches and are never
+    // used: `backward` and `prepareBackward` refuse to run there).
     let dOutputs: UnsafeMutablePointer<Float>
     var dHiddenAbove: UnsafeMutablePointer<Float>
     var dHiddenBelow: UnsafeMutablePointer<Float>
-    let cellScratch: [UnsafeMutablePointer<Float>]
     let gathered: UnsafeMutablePointer<Float>
     let packedGrad: UnsafeMutablePointer<Float>
 
-    /// The buffers of a workspace: indices into one plan.
+    /// The workspace's buffers and its cell's, each declared once with its size: the same
+    /// declarations plan the allocation (and the memory estimate) and bind the pointers.
     struct Buffers {
-        var plan = BufferPlan()
-        var patches = 0, sampledInputs = 0, outputs = 0, dOutputs = 0, dHiddenAbove = 0, dHiddenBelow = 0
-        var gathered = 0, packedGrad = 0
-        var hiddens: [Int] = [], cellForward: [[Int]] = [], cellBackward: [Int] = []
+        let patches, sampledInputs, outputs, dOutputs, dHiddenAbove, dHiddenBelow, gathered, packedGrad: UnsafeMutablePointer<Float>
+        let hiddens: [UnsafeMutablePointer<Float>]
+        let cell: any TrainingCellLayers
 
-        init(_ c: ModelConfig, capacity n: Int, shardSize: Int, backward: Bool, format: PanelFormat) {
+        init(_ d: inout BufferDeclarations, config c: ModelConfig, capacity n: Int, shardSize: Int, backward: Bool, format: PanelFormat) {
             let t = c.steps, h = c.hidden, gh = c.cell.gateCount * h
-            patches = plan.add((t + 1) * n * c.inputSize)
-            for l in 0..<c.layers {
-                hiddens.append(plan.add((t + 1) * n * h))
-                cellForward.append(plan.add(c.cell.forwardBuffers(c.layerShape(l, rows: n))))
+            patches = d.buffer("patches", (t + 1) * n * c.inputSize)
+            var hiddens: [UnsafeMutablePointer<Float>] = []
+            for l in 0..<c.layers { hiddens.append(d.buffer("layer \(l): h", (t + 1) * n * h)) }
+            self.hiddens = hiddens
+            cell = declareTrainingLayers(c.cell, &d, config: c, rows: n, backward: backward)
+            outputs = d.buffer("outputs", t * n * c.outputSize)
+            guard backward else {
+                (sampledInputs, dOutputs, dHiddenAbove, dHiddenBelow, gathered, packedGrad) = (patches, patches, patches, patches, patches, patches)
+                return
             }
-            outputs = plan.add(t * n * c.outputSize)
-            guard backward else { return }
             let shardRows = t * min(shardSize, n)
-            sampledInputs = plan.add(t * n * c.inputSize)
-            dOutputs = plan.add(t * n * c.outputSize)
-            dHiddenAbove = plan.add(t * n * h)
-            dHiddenBelow = plan.add(t * n * h)
-            cellBackward = plan.add(c.cell.backwardBuffers(c.layerShape(0, rows: n)))
-            gathered = plan.add(shardRows * max(c.inputSize, h))
-            packedGrad = plan.add(max(format.floats(k: shardRows, n: gh), format.floats(k: shardRows, n: c.outputSize)))
+            sampledInputs = d.buffer("inputs as fed", t * n * c.inputSize)
+            dOutputs = d.buffer("dOutputs", t * n * c.outputSize)
+            dHiddenAbove = d.buffer("dL/dh from above", t * n * h)
+            dHiddenBelow = d.buffer("dL/dh for below", t * n * h)
+            gathered = d.buffer("a shard's rows", shardRows * max(c.inputSize, h))
+            packedGrad = d.buffer("a shard's gradient, packed",
+                                  max(format.floats(k: shardRows, n: gh), format.floats(k: shardRows, n: c.outputSize)))
         }
     }
 
@@ -93,15 +97,17 @@ public final class BlockWorkspace: @unchecked Sendable {
     /// Floats one workspace allocates (its buffers and its packed weights).
     public static func floats(_ layout: ParameterLayout, capacity: Int, shardSize: Int, backward: Bool = true,
                               format: PanelFormat = .preferred, gateOrder: GateOrder = .grouped) -> Int {
-        Buffers(layout.config, capacity: capacity, shardSize: shardSize, backward: backward, format: format).plan.floats
-            + PackedWeights.floats(layout, forms: forms(backward: backward), format: format, gateOrder: gateOrder)
+        var planning = BufferDeclarations.planning()
+        _ = Buffers(&planning, config: layout.config, capacity: capacity, shardSize: shardSize, backward: backward, format: format)
+        return planning.plan.floats + PackedWeights.floats(layout, forms: forms(backward: backward), format: format, gateOrder: gateOrder)
     }
 
     /// `capacity`: rows of the largest block; `shardSize`: rows of a shard (the unit of the
     /// weight gradients); `format`: the GEMM tile (and so the packing) its products use;
-    /// `gateOrder`: grouped (the recurrent steps fused) or PyTorch's (for tests).
+    /// `gateOrder`: grouped (the recurrent steps fused) or PyTorch's (for tests); `guardFloats`:
+    /// the gap between buffers (tests widen it and fill it with guard values).
     public init(layout: ParameterLayout, capacity: Int, shardSize: Int, backward: Bool = true, format: PanelFormat = .preferred,
-                gateOrder: GateOrder = .grouped) {
+                gateOrder: GateOrder = .grouped, guardFloats: Int = 16) {
         precondition(capacity >= 1 && shardSize >= 1)
         self.layout = layout
         self.capacity = capacity
@@ -111,22 +117,23 @@ public final class BlockWorkspace: @unchecked Sendable {
         self.config = config
         cell = config.cell
         steps = config.steps
-        let b = Buffers(config, capacity: capacity, shardSize: shardSize, backward: backward, format: format)
-        let block = BufferBlock(b.plan)
-        storage = block
-        patches = block[b.patches]
-        sampledInputs = block[b.sampledInputs]
+        var planning = BufferDeclarations.planning(gap: guardFloats)
+        _ = Buffers(&planning, config: config, capacity: capacity, shardSize: shardSize, backward: backward, format: format)
+        storage = BufferBlock(planning.plan, what: "a worker's training buffers")
+        var binding = BufferDeclarations.binding(storage)
+        let b = Buffers(&binding, config: config, capacity: capacity, shardSize: shardSize, backward: backward, format: format)
+        patches = b.patches
+        sampledInputs = b.sampledInputs
         layerZeroInput = UnsafePointer(patches)
-        hiddens = block.pointers(b.hiddens)
-        cellBuffers = b.cellForward.map { block.pointers($0) }
-        outputPointer = block[b.outputs]
+        hiddens = b.hiddens
+        cellLayers = b.cell
+        outputPointer = b.outputs
         weights = PackedWeights(layout: layout, forms: Self.forms(backward: backward), format: format, gateOrder: gateOrder)
-        dOutputs = block[b.dOutputs]
-        dHiddenAbove = block[b.dHiddenAbove]
-        dHiddenBelow = block[b.dHiddenBelow]
-        cellScratch = block.pointers(b.cellBackward)
-        gathered = block[b.gathered]
-        packedGrad = block[b.packedGrad]
+        dOutputs = b.dOutputs
+        dHiddenAbove = b.dHiddenAbove
+        dHiddenBelow = b.dHiddenBelow
+        gathered = b.gathered
+        packedGrad = b.packedGrad
     }
 
     /// Floats this workspace allocated (its buffers and its packed weights).
@@ -203,10 +210,10 @@ public final class BlockWorkspace: @unchecked Sendable {
         var x = UnsafePointer(patches)
         var xDim = config.inputSize
         for l in 0..<config.layers {
-            let w = weights.layer(l), hs = hiddens[l], buffers = cellBuffers[l]
-            rows.gemm(steps: t, a: x, aRowStride: xDim, b: w.inputT, c: buffers[0], ldc: gh, accumulate: false)
+            let w = weights.layer(l), hs = hiddens[l]
+            rows.gemm(steps: t, a: x, aRowStride: xDim, b: w.inputT, c: cellLayers.inputProjection(layer: l), ldc: gh, accumulate: false)
             hs.update(repeating: 0, count: n * h)
-            cell.forward(buffers, h: hs, rows: rows, steps: 0..<t, shape: config.layerShape(l, rows: capacity), weights: w)
+            cellLayers.forward(layer: l, h: hs, rows: rows, steps: 0..<t, shape: config.layerShape(l, rows: capacity), weights: w)
             x = UnsafePointer(hs + n * h)
             xDim = h
         }
@@ -231,10 +238,11 @@ public final class BlockWorkspace: @unchecked Sendable {
             let r0 = range.lowerBound * n
             var x = UnsafePointer(sampledInputs) + r0 * d, xDim = d
             for l in 0..<config.layers {
-                let w = weights.layer(l), hs = hiddens[l], buffers = cellBuffers[l]
-                rows.gemm(steps: range.count, a: x, aRowStride: xDim, b: w.inputT, c: buffers[0] + r0 * gh, ldc: gh, accumulate: false)
+                let w = weights.layer(l), hs = hiddens[l]
+                rows.gemm(steps: range.count, a: x, aRowStride: xDim, b: w.inputT, c: cellLayers.inputProjection(layer: l) + r0 * gh,
+                          ldc: gh, accumulate: false)
                 if range.lowerBound == 0 { hs.update(repeating: 0, count: n * h) }
-                cell.forward(buffers, h: hs, rows: rows, steps: range, shape: config.layerShape(l, rows: capacity), weights: w)
+                cellLayers.forward(layer: l, h: hs, rows: rows, steps: range, shape: config.layerShape(l, rows: capacity), weights: w)
                 x = UnsafePointer(hs + (r0 + n) * h)
                 xDim = h
             }
@@ -288,8 +296,9 @@ public final class BlockWorkspace: @unchecked Sendable {
 
         for l in stride(from: layers - 1, through: 0, by: -1) {
             let v = layout.layers[l], w = weights.layer(l), hs = hiddens[l]
-            let (dInput, dHidden) = cell.backward(cellBuffers[l], scratch: cellScratch, h: hs, dhAbove: dHiddenAbove,
-                                                  rows: rows, shape: config.layerShape(l, rows: capacity), weights: w)
+            let gradients = cellLayers.backward(layer: l, h: hs, dhAbove: dHiddenAbove, rows: rows,
+                                                shape: config.layerShape(l, rows: capacity), weights: w)
+            let dInput = gradients.input, dHidden = gradients.hidden
             let xDim = config.layerInputSize(l)
             let x = l == 0 ? layerZeroInput : UnsafePointer(hiddens[l - 1] + n * h)
             for j in 0..<shards {
@@ -300,13 +309,14 @@ public final class BlockWorkspace: @unchecked Sendable {
                 let dG = packShard(dHidden, cols: gh, blockRows: n, rows: r, format: fmt)
                 let hRead = gatherShard(UnsafePointer(hs + n * h), cols: h, blockRows: n, rows: r, steps: t - 1)
                 gemm(m: h, a: hRead, aRowStride: 1, aColStride: h, b: dG.rows(rn..<tn), c: grad + v.weightHHt.offset, ldc: gh, accumulate: false)
-                if dHidden != dInput { _ = packShard(dInput, cols: gh, blockRows: n, rows: r, format: fmt) }
+                if case .separate = gradients { _ = packShard(dInput, cols: gh, blockRows: n, rows: r, format: fmt) }
                 let xs = gatherShard(x, cols: xDim, blockRows: n, rows: r, steps: t)
                 gemm(m: xDim, a: xs, aRowStride: 1, aColStride: xDim, b: dG, c: grad + v.weightIHt.offset, ldc: gh, accumulate: false)
                 shardColumnSums(dInput, cols: gh, blockRows: n, rows: r, steps: t, into: grad + v.biasIH.offset)
-                if dHidden == dInput {
+                switch gradients {
+                case .shared:
                     (grad + v.biasHH.offset).update(from: grad + v.biasIH.offset, count: gh)
-                } else {
+                case .separate:
                     shardColumnSums(dHidden, cols: gh, blockRows: n, rows: r, steps: t, into: grad + v.biasHH.offset)
                 }
                 sink.finished(shard: j, region: .layer(l))

@@ -97,36 +97,36 @@ public final class PackedWeights: @unchecked Sendable {
             let inDim = c.layerInputSize(l)
             var s = LayerSlots()
             if forms.contains(.forward) {
-                s.inputT = plan.add(format.floats(k: inDim, n: gh))
-                if grouped { s.hiddenPanels = plan.add(gates.panelFloats(k: h)) } else { s.hiddenT = plan.add(format.floats(k: h, n: gh)) }
+                s.inputT = plan.add("layer \(l): W_ih^T", format.floats(k: inDim, n: gh))
+                if grouped { s.hiddenPanels = plan.add("layer \(l): W_hh^T panels", gates.panelFloats(k: h)) } else { s.hiddenT = plan.add("layer \(l): W_hh^T", format.floats(k: h, n: gh)) }
             }
             if forms.contains(.backward) {
-                s.input = plan.add(format.floats(k: gh, n: inDim))
-                s.hidden = plan.add(format.floats(k: gh, n: h))
+                s.input = plan.add("layer \(l): W_ih", format.floats(k: gh, n: inDim))
+                s.hidden = plan.add("layer \(l): W_hh", format.floats(k: gh, n: h))
             }
             if forms.contains(.stacked) {
-                if grouped { s.stackedPanels = plan.add(gates.panelFloats(k: inDim + h)) } else { s.stackedT = plan.add(format.floats(k: inDim + h, n: gh)) }
+                if grouped { s.stackedPanels = plan.add("layer \(l): [W_ih^T ; W_hh^T] panels", gates.panelFloats(k: inDim + h)) } else { s.stackedT = plan.add("layer \(l): [W_ih^T ; W_hh^T]", format.floats(k: inDim + h, n: gh)) }
             }
             if forms.contains(.stepwise) {
                 if grouped {
-                    s.inputPanels = plan.add(gates.panelFloats(k: inDim))
-                    if s.hiddenPanels == nil { s.hiddenPanels = plan.add(gates.panelFloats(k: h)) }
+                    s.inputPanels = plan.add("layer \(l): W_ih^T panels", gates.panelFloats(k: inDim))
+                    if s.hiddenPanels == nil { s.hiddenPanels = plan.add("layer \(l): W_hh^T panels", gates.panelFloats(k: h)) }
                 } else {
-                    if s.inputT == nil { s.inputT = plan.add(format.floats(k: inDim, n: gh)) }
-                    if s.hiddenT == nil { s.hiddenT = plan.add(format.floats(k: h, n: gh)) }
+                    if s.inputT == nil { s.inputT = plan.add("layer \(l): W_ih^T", format.floats(k: inDim, n: gh)) }
+                    if s.hiddenT == nil { s.hiddenT = plan.add("layer \(l): W_hh^T", format.floats(k: h, n: gh)) }
                 }
             }
             if !forms.isDisjoint(with: [.forward, .stacked, .stepwise]) {
-                s.biasSum = plan.add(gh)
-                s.biasIH = plan.add(gh)
-                s.biasHH = plan.add(gh)
+                s.biasSum = plan.add("layer \(l): b_ih + b_hh", gh)
+                s.biasIH = plan.add("layer \(l): b_ih", gh)
+                s.biasHH = plan.add("layer \(l): b_hh", gh)
             }
             return s
         }
-        let denseT = forms.isDisjoint(with: [.forward, .stacked, .stepwise]) ? nil : plan.add(format.floats(k: h, n: c.outputSize))
-        let dense = forms.contains(.backward) ? plan.add(format.floats(k: c.outputSize, n: h)) : nil
+        let denseT = forms.isDisjoint(with: [.forward, .stacked, .stepwise]) ? nil : plan.add("W_d^T", format.floats(k: h, n: c.outputSize))
+        let dense = forms.contains(.backward) ? plan.add("W_d", format.floats(k: c.outputSize, n: h)) : nil
         // W_ih^T with its columns grouped, before it is packed into panels (the widest input).
-        let scratch = grouped && forms.contains(.forward) ? plan.add(max(c.inputSize, h) * gh) : nil
+        let scratch = grouped && forms.contains(.forward) ? plan.add("W_ih^T, columns grouped", max(c.inputSize, h) * gh) : nil
         return (plan, slots, denseT, dense, scratch)
     }
 
@@ -144,7 +144,7 @@ public final class PackedWeights: @unchecked Sendable {
         let c = layout.config
         gates = gateOrder.layout(gates: c.cell.gateCount, hidden: c.hidden, format: format)
         let (plan, slots, denseT, dense, scratch) = Self.plan(layout, forms: forms, format: format, gates: gates)
-        block = BufferBlock(plan)
+        block = BufferBlock(plan, what: "packed weights")
         self.slots = slots
         denseTSlot = denseT
         denseSlot = dense
