@@ -53,7 +53,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PatchRNNTests",
-            dependencies: ["PatchRNN", "PatchRNNKernels"],
+            // The tool's module too: its option groups are checked against the settings schema.
+            dependencies: ["PatchRNN", "PatchRNNKernels", "patchrnn"],
             exclude: ["Fixtures"],
             swiftSettings: checkedFlags
         ),

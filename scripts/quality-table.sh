@@ -42,13 +42,13 @@ for setting in $settings; do
     python3 - "$out/metrics.json" "$setting" "$seed" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1])); t = r = m  # metrics.json: the test metrics and the run's settings side by side
-print(f"| {sys.argv[2]} | {sys.argv[3]} | {t['test_free_running_bottom_mse']:.4f} | {t['test_teacher_forced_mse']:.4f} | {r['epochs']} ({r['best_epoch']}) | {r['train_seconds']:.0f} |")
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {t['test_free_running_bottom_mse']:.4f} | {t['test_teacher_forced_mse']:.4f} | {r['epochs_trained']} ({r['best_epoch']}) | {r['train_seconds']:.0f} |")
 PY
   done
   python3 - "$setting" $seeds <<'PY'
 import json, sys
 s = sys.argv[1]; ms = [json.load(open(f"runs/quality/{s}-seed{k}/metrics.json")) for k in sys.argv[2:]]
 mean = lambda xs: sum(xs) / len(xs)
-print(f"| {s}, mean | | {mean([m['test_free_running_bottom_mse'] for m in ms]):.4f} | {mean([m['test_teacher_forced_mse'] for m in ms]):.4f} | {mean([m['epochs'] for m in ms]):.0f} | {mean([m['train_seconds'] for m in ms]):.0f} |")
+print(f"| {s}, mean | | {mean([m['test_free_running_bottom_mse'] for m in ms]):.4f} | {mean([m['test_teacher_forced_mse'] for m in ms]):.4f} | {mean([m['epochs_trained'] for m in ms]):.0f} | {mean([m['train_seconds'] for m in ms]):.0f} |")
 PY
 done

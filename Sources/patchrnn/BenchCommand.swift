@@ -70,7 +70,7 @@ struct BenchCommand: ParsableCommand {
             // Besides the engine: the synthetic training set (4 batches, at least 4,096 sequences)
             // and the 10,000 sequences generation runs on.
             let syntheticSequences = Double(max(4096, 4 * options.shape.batchSize) + 10_000)
-            try TrainingRun.checkMemory(options, workers: pool.count, extraFloats: syntheticSequences * Double(PatchSet.sequenceLength))
+            try TrainingJob.checkMemory(options, workers: pool.count, extraFloats: syntheticSequences * Double(PatchSet.sequenceLength))
             let model = options.model, shape = options.shape
             if let profileSteps {
                 try TrainingOptions.check(.steps, profileSteps, 0...1_000_000)

@@ -31,7 +31,7 @@ struct GenerateCommand: ParsableCommand {
             let (report, warning) = ReportContext.forCheckpoint(checkpoint, metadata: file.metadata)
             if let warning { printError(warning) }
             let metrics = try Results.generate(params: params, test: test, pool: workers, outDirectory: output.out,
-                                               run: checkpointRunInfo(checkpoint, params, threads: workers.count),
+                                               run: checkpointRunInfo(checkpoint, params, metadata: file.metadata, threads: workers.count),
                                                classNames: classNames, report: report)
             try printResult(Results.summary(metrics, files: OutputFiles.generation.map(output.path)), terminator: "")
         }
@@ -111,7 +111,7 @@ struct ReportCommand: ParsableCommand {
             if let warning { printError(warning) }
             report.baselines = try train.map { try Baselines.measure(train: $0, test: test, pool: workers) }
             let (metrics, bytes, seconds) = try Results.report(params: params, test: test, pool: workers, outDirectory: out,
-                                                              run: checkpointRunInfo(checkpoint, params, threads: workers.count),
+                                                              run: checkpointRunInfo(checkpoint, params, metadata: file.metadata, threads: workers.count),
                                                               classNames: classNames, report: report)
             try printResult(Results.summary(metrics, files: []), terminator: "")
             try printResult("Wrote:\n  \(out)/\(OutputFiles.report) (\(bytes / 1024) KiB, written in \(fmt(seconds, 3)) s)")
@@ -119,14 +119,15 @@ struct ReportCommand: ParsableCommand {
     }
 }
 
-/// What `generate` and `report` know of the run behind a checkpoint (the report adds what the
-/// checkpoint's metadata records).
-func checkpointRunInfo(_ checkpoint: String, _ params: Parameters, threads: Int) -> RunInfo {
+/// What `generate` and `report` know of the run behind a checkpoint: its shape, and the
+/// settings and kept epoch its metadata records (settings that contradict the weights' shape
+/// are left out).
+func checkpointRunInfo(_ checkpoint: String, _ params: Parameters, metadata: [String: String], threads: Int) -> RunInfo {
     var info = RunInfo()
     info.checkpoint = checkpoint
     info.threads = threads
-    info.cell = params.config.cellName
-    info.hidden = params.config.hidden
-    info.layers = params.config.layers
+    info.model = params.config
+    info = info.filled(fromCheckpoint: metadata, history: [])
+    if info.settings?.model != params.config { info.settings = nil }
     return info
 }

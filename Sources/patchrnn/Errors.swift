@@ -2,40 +2,9 @@ import ArgumentParser
 import Foundation
 import PatchRNN
 
-/// The flag a library `Setting` is given by on the command line.
-func flag(_ setting: Setting) -> String {
-    switch setting {
-    case .cell: return "--cell"
-    case .hidden: return "--hidden"
-    case .layers: return "--layers"
-    case .batchSize: return "--batch-size"
-    case .shardSize: return "--shard-size"
-    case .epochs: return "--epochs"
-    case .patience: return "--patience"
-    case .lrPatience: return "--lr-patience"
-    case .learningRate: return "--learning-rate"
-    case .seed: return "--seed"
-    case .validationFraction: return "--validation-fraction"
-    case .trainLimit: return "--train-limit"
-    case .threads: return "--threads"
-    case .cores: return "--cores"
-    case .steps: return "--steps"
-    case .seconds: return "--seconds"
-    case .maxSteps: return "--max-steps"
-    case .repeats: return "--repeats"
-    case .tile: return "--tile"
-    case .monitor: return "--monitor"
-    case .minDelta: return "--min-delta"
-    case .sampling: return "--scheduled-sampling"
-    case .samplingRamp: return "--sampling-ramp"
-    case .tensorBoardImagesEvery: return "--tensorboard-images-every"
-    case .resumeEvery: return "--resume-every"
-    }
-}
-
 /// An error as the tool prints it: settings named by their flags.
 func message(_ e: PatchRNNError) -> String {
-    e.setting.map { "\(flag($0)) \(e.problem)" } ?? e.description
+    e.setting.map { "\($0.flag) \(e.problem)" } ?? e.description
 }
 
 /// A message on standard error (lost, not fatal, when standard error cannot be written).

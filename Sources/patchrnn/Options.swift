@@ -130,59 +130,90 @@ struct TrainOptions: ParsableArguments {
     @Flag(help: "The task's plain setting: teacher forcing, early stopping on the validation loss, learning rate 1e-3 (other flags still apply on top).")
     var plain = false
 
-    /// The settings of a new run: the defaults (or --plain's), with every given flag applied.
+    /// The settings of a new run, checked: the defaults (or --plain's) with every given flag
+    /// applied through the settings schema (`TrainingOptions.fields`).
     func options() throws -> TrainingOptions {
         var o = plain ? TrainingOptions.plain : TrainingOptions()
-        o.model = ModelConfig(cell: try cellOptions.resolved(), hidden: hidden ?? o.model.hidden, layers: layers ?? o.model.layers)
-        if let batchSize = step.batchSize { o.batchSize = batchSize }
-        o.shardSize = step.shardSize
-        if let epochs { o.maxEpochs = epochs }
-        if let learningRate { o.learningRate = learningRate }
-        if let patience { o.patience = patience }
-        if let lrPatience { o.lrPatience = lrPatience }
-        if let seed { o.seed = seed }
-        if let validationFraction { o.validationFraction = validationFraction }
-        o.trainLimit = trainLimit
-        if let monitor { o.monitor = monitor }
-        if let minDelta { o.minDelta = minDelta }
-        if let scheduledSampling { o.sampling.maxProbability = scheduledSampling }
-        if let samplingRamp { o.sampling.rampEpochs = samplingRamp }
+        for (field, value) in try givenSettings() { try field.write(&o, value) }
+        try o.validate()
         return o
+    }
+
+    /// The settings given as flags, each with its field: a property's name is its key in camel
+    /// case (`batchSize` is `batch_size`, given as `--batch-size`). `SettingFlagsTests` checks
+    /// that every property is a field and every field a property.
+    func givenSettings() throws -> [(SettingField, SettingValue)] {
+        try Self.flagValues(self).compactMap { name, value in
+            guard let value else { return nil }
+            let key = snakeCase(name)
+            guard let field = TrainingOptions.field(key) else { throw PatchRNNError("internal: --\(key) is no training setting") }
+            return (field, value)
+        }
+    }
+
+    /// Every flag of these options by property name (groups included, --plain excluded), with
+    /// its value when given.
+    static func flagValues(_ options: Any) -> [(name: String, value: SettingValue?)] {
+        Mirror(reflecting: options).children.flatMap { child -> [(name: String, value: SettingValue?)] in
+            let name = String((child.label ?? "").drop { $0 == "_" })
+            if let group = child.value as? any OptionGroupValue { return flagValues(group.groupValue) }
+            guard name != "plain", let option = child.value as? any OptionValue else { return [] }
+            return [(name, option.settingValue)]
+        }
     }
 
     /// With --resume: the run keeps the settings it started with, so a flag that gives another
     /// value is refused (one that repeats the resumed value is accepted), the same way for every
-    /// setting. (--cell is checked when the file is loaded.)
-    func checkConsistent(with r: TrainingOptions, file: String) throws {
-        func refuse(_ flag: String, _ given: String, _ resumed: String) -> PatchRNNError {
-            PatchRNNError("\(flag) \(given) contradicts \(file), whose run has \(resumed) (a resumed run keeps its settings: leave the flag out)")
+    /// setting, and so is --plain where the resumed run differs from it in what the flags left.
+    func checkConsistent(with resumed: TrainingOptions, file: String) throws {
+        func refuse(_ flag: String, _ given: String, _ theirs: String) -> PatchRNNError {
+            PatchRNNError("\(flag) \(given) contradicts \(file), whose run has \(theirs) (a resumed run keeps its settings: leave the flag out)")
         }
-        func check<T: Equatable>(_ setting: Setting, _ given: T?, _ resumed: T, _ show: (T) -> String = { "\($0)" }) throws {
-            guard let given, given != resumed else { return }
-            throw refuse(flag(setting), show(given), show(resumed))
+        let given = try givenSettings()
+        for (field, value) in given {
+            var asked = resumed
+            try field.write(&asked, value)
+            if field.read(asked) != field.read(resumed) { throw refuse(field.setting.flag, "\(value)", "\(field.read(resumed))") }
         }
-        let plainSetting = TrainingOptions.plain
-        if plain, (learningRate == nil && r.learningRate != plainSetting.learningRate) || (monitor == nil && r.monitor != plainSetting.monitor)
-            || (scheduledSampling == nil && r.sampling.maxProbability != plainSetting.sampling.maxProbability) {
-            throw PatchRNNError("--plain contradicts \(file), whose run has learning rate \(r.learningRate), monitor \(r.monitor.rawValue), scheduled sampling \(r.sampling.maxProbability) (a resumed run keeps its settings: leave the flag out)")
+        if plain {
+            let plainSetting = TrainingOptions.plain, defaults = TrainingOptions()
+            let differing = TrainingOptions.fields.filter { f in
+                f.read(plainSetting) != f.read(defaults) && !given.contains { $0.0.setting == f.setting }
+                    && f.read(plainSetting) != f.read(resumed)
+            }
+            if !differing.isEmpty {
+                throw refuse("--plain", "", differing.map { "\($0.setting.key) \($0.read(resumed))" }.joined(separator: ", "))
+            }
         }
-        try check(.hidden, hidden, r.model.hidden)
-        try check(.layers, layers, r.model.layers)
-        try check(.batchSize, step.batchSize, r.batchSize)
-        try check(.shardSize, step.shardSize.map { StepShape(batchSize: r.batchSize, shardSize: $0).shardSize }, r.shape.shardSize)
-        try check(.epochs, epochs, r.maxEpochs)
-        try check(.learningRate, learningRate, r.learningRate)
-        try check(.patience, patience, r.patience)
-        try check(.lrPatience, lrPatience, r.lrPatience)
-        try check(.seed, seed, r.seed)
-        try check(.validationFraction, validationFraction, r.validationFraction)
-        try check(.trainLimit, trainLimit.map { Optional($0) }, r.trainLimit) { $0.map(String.init) ?? "no limit" }
-        try check(.monitor, monitor, r.monitor) { $0.rawValue }
-        try check(.minDelta, minDelta, r.minDelta)
-        try check(.sampling, scheduledSampling, r.sampling.maxProbability)
-        try check(.samplingRamp, samplingRamp, r.sampling.rampEpochs)
     }
 }
+
+/// `batchSize` as `batch_size`.
+func snakeCase(_ name: String) -> String {
+    name.reduce(into: "") { out, ch in
+        if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) }
+    }
+}
+
+/// An `@Option`'s value as a setting's (nil: not given), for `TrainOptions.flagValues`.
+protocol OptionValue { var settingValue: SettingValue? { get } }
+extension Option: OptionValue {
+    // An optional that was not given casts to nothing; a given one unwraps.
+    var settingValue: SettingValue? { (wrappedValue as Any as? any SettingConvertible)?.settingValue }
+}
+
+/// An `@OptionGroup`'s options, for `TrainOptions.flagValues`.
+protocol OptionGroupValue { var groupValue: Any { get } }
+extension OptionGroup: OptionGroupValue { var groupValue: Any { wrappedValue } }
+
+/// A flag's value type, as the settings schema records it.
+protocol SettingConvertible { var settingValue: SettingValue { get } }
+extension Int: SettingConvertible { var settingValue: SettingValue { .integer(self) } }
+extension Double: SettingConvertible { var settingValue: SettingValue { .real(self) } }
+extension Float: SettingConvertible { var settingValue: SettingValue { .real(decimal) } }
+extension String: SettingConvertible { var settingValue: SettingValue { .word(self) } }
+extension UInt64: SettingConvertible { var settingValue: SettingValue { Int(exactly: self).map(SettingValue.integer) ?? .word("\(self)") } }
+extension TrainingOptions.Monitor: SettingConvertible { var settingValue: SettingValue { .word(rawValue) } }
 
 /// Where a run starts and how often it saves its state (`train` and `run`).
 struct RunControlOptions: ParsableArguments {
@@ -214,7 +245,9 @@ struct TensorBoardOptions: ParsableArguments {
 
     func validate() throws { try checkPath(tensorboard, "--tensorboard") }
 
-    var settings: TensorBoardSettings? {
-        tensorboard.map { TensorBoardSettings(directory: $0, imagesEvery: tensorboardImagesEvery) }
+    /// The settings, checked (the interval is checked even without --tensorboard).
+    func settings() throws -> TensorBoardSettings? {
+        let checked = try TensorBoardSettings(directory: tensorboard ?? "", imagesEvery: tensorboardImagesEvery)
+        return tensorboard.map { _ in checked }
     }
 }

@@ -19,14 +19,14 @@ struct TraceCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            try training.options().validate()
+            let options = try training.options()
             try TrainingOptions.check(.steps, steps, 1...10_000_000)
             try MNIST.check(directory: MNIST.resolveDirectory(dataOptions.data), withTest: false)
             let lock = try OutputLock(claiming: output.out)
             defer { withExtendedLifetime(lock) {} }
             if let w = lock.warning { printError(w) }
             let workers = try pool.makePool(reporter: ProgressReporter(quiet: true))
-            let trace = try Trace.record(dataDirectory: dataOptions.data, outDirectory: output.out, options: try training.options(),
+            let trace = try Trace.record(dataDirectory: dataOptions.data, outDirectory: output.out, options: options,
                                          steps: steps, pool: workers)
             try printResult("Recorded \(trace.steps) steps: \(output.path(OutputFiles.initialWeights)), \(output.path(OutputFiles.trace))")
         }

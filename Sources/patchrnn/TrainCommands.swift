@@ -11,12 +11,11 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let group = try startProcessGroup()
         try reportingErrors(group: group) {
-            if let maxSteps { try TrainingOptions.check(.maxSteps, maxSteps, 1...Int.max) }
-            let start = try job.start(group: group)
+            let start = try job.start(group: group, maxSteps: maxSteps)
             defer { withExtendedLifetime(start.lock) {} }
-            let o = try job.train(group: group, from: start, maxSteps: maxSteps).outcome
+            let (_, result) = try job.train(group: group, from: start)
             guard group.isRoot else { return }
-            try printResult("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s; kept epoch \(o.result.bestEpoch) (\(keptSummary(o.result)))")
+            try printResult("Trained \(result.history.count) epochs in \(fmt(result.trainSeconds, 1)) s; kept epoch \(result.bestEpoch) (\(keptSummary(result)))")
             try printResult("Wrote:\n" + OutputFiles.training.map { "  " + job.output.path($0) }.joined(separator: "\n"))
         }
     }
@@ -34,12 +33,12 @@ struct RunCommand: ParsableCommand {
         try reportingErrors(group: group) {
             let start = try job.start(group: group)
             defer { withExtendedLifetime(start.lock) {} }
-            let (o, workers) = try job.train(group: group, from: start)
+            let (trained, result) = try job.train(group: group, from: start)
             guard group.isRoot else { return }  // generation runs on rank 0; the others are done
-            let info = RunInfo(options: o.options, result: o.result, threads: workers.count, processes: group.size)
-            let metrics = try Results.generate(params: o.params, test: o.data.test, pool: workers, outDirectory: job.output.out, run: info,
-                                               classNames: o.data.classNames, report: ReportContext(history: o.result.history))
-            try printResult("Trained \(o.result.history.count) epochs in \(fmt(o.result.trainSeconds, 1)) s on \(workers.count) thread(s); kept epoch \(o.result.bestEpoch) (\(keptSummary(o.result)))")
+            let metrics = try Results.generate(params: trained.params, test: trained.data.test, pool: trained.pool, outDirectory: job.output.out,
+                                               run: trained.runInfo(result), classNames: trained.data.classNames,
+                                               report: ReportContext(history: result.history))
+            try printResult("Trained \(result.history.count) epochs in \(fmt(result.trainSeconds, 1)) s on \(trained.pool.count) thread(s); kept epoch \(result.bestEpoch) (\(keptSummary(result)))")
             try printResult(Results.summary(metrics, files: (OutputFiles.training + OutputFiles.generation).map(job.output.path)), terminator: "")
         }
     }
@@ -63,14 +62,18 @@ struct TrainingJobOptions: ParsableArguments {
     /// any image is decoded.
     struct Start {
         let lock: OutputLock?
-        let resume: ResumePoint?
+        let request: TrainingJob.Request
         let reporter: ProgressReporter
         let pool: WorkerPool
     }
 
-    func start(group: ProcessGroup) throws -> Start {
-        try training.options().validate()
-        try TensorBoardSettings.checkImagesEvery(tensorBoard.tensorboardImagesEvery)
+    func start(group: ProcessGroup, maxSteps: Int? = nil) throws -> Start {
+        var request = TrainingJob.Request(settings: try training.options(), dataDirectory: data.data, outDirectory: output.out)
+        request.tensorBoard = try tensorBoard.settings()
+        request.exchange = distributed.mpiExchange
+        request.maxSteps = maxSteps
+        request.resumeEveryMinutes = control.resumeEvery
+        if let maxSteps { try TrainingOptions.check(.maxSteps, maxSteps, 1...Int.max) }
         if let minutes = control.resumeEvery { try TrainingOptions.checkResumeEvery(minutes: minutes) }
         let resume = try control.resume.map { try ResumePoint(path: $0, requestedCell: training.cellOptions.cell) }
         if let resume { try training.checkConsistent(with: resume.state.options, file: resume.path) }
@@ -81,21 +84,29 @@ struct TrainingJobOptions: ParsableArguments {
         if group.isRoot {
             lock = try OutputLock(claiming: output.out)
             if let w = lock?.warning, !pool.quiet { printError(w) }
-            try tensorBoard.settings?.validate()
+            try request.tensorBoard?.prepareDirectory()
         }
-        let split = try TrainingRun.split(resume?.state.options ?? training.options(), fileCount: fileCount)
+        let split = try TrainingJob.split(resume?.state.options ?? request.settings, fileCount: fileCount)
         try resume?.state.checkPosition(trainCount: split.train.count, file: resume?.path)
-        return Start(lock: lock, resume: resume, reporter: reporter, pool: workers)
+        request.resume = resume
+        return Start(lock: lock, request: request, reporter: reporter, pool: workers)
     }
 
-    func train(group: ProcessGroup, from start: Start, maxSteps: Int? = nil) throws -> (outcome: TrainingRun.Outcome, pool: WorkerPool) {
-        let outcome = try TrainingRun.train(dataDirectory: data.data, outDirectory: output.out, options: try training.options(),
-                                            pool: start.pool, reporter: start.reporter, resume: start.resume, maxSteps: maxSteps,
-                                            resumeEveryMinutes: control.resumeEvery,
-                                            armInterrupts: Interrupts.install, disarmInterrupts: { Interrupts.uninstall(signalHandled: $0) }, group: group, exchange: distributed.mpiExchange,
-                                            tensorBoard: tensorBoard.settings)
-        return (outcome, start.pool)
+    /// The job built from `start` and trained (a signal or the step limit throws
+    /// `TrainingInterrupted` after saving the resume state).
+    func train(group: ProcessGroup, from start: Start) throws -> (job: TrainingJob, result: TrainingResult) {
+        let job = try TrainingJob(start.request, pool: start.pool, group: group, reporter: start.reporter, observers: [InterruptHandlers()])
+        return (job, try job.run())
     }
+}
+
+/// The tool's signal handlers, armed only while training runs: before (loading data) and after
+/// (the final files, generation) a signal ends the process at once. A signal that stopped
+/// training has had its effect; one that came during the last validation acts when disarmed.
+/// (When training ends in an error they stay: a pending signal must not swallow the error.)
+final class InterruptHandlers: TrainingObserver {
+    func trainingStarts() { Interrupts.install() }
+    func trainingEnded(interrupted: Bool) { Interrupts.uninstall(signalHandled: interrupted) }
 }
 
 /// "val_bottom 0.03257, val_loss 0.02907" (or just the validation loss when it was the monitor).

@@ -50,11 +50,11 @@ struct CommandLineTests {
         }
         let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/metrics.json"))) as? [String: Any])
         for key in ["test_free_running_bottom_mse", "test_teacher_forced_mse", "per_class_bottom_mse", "best_val_loss",
-                    "epochs", "train_seconds", "threads", "batch_size", "seed"] {
+                    "epochs_trained", "epochs", "train_seconds", "threads", "batch_size", "seed", "sampling_ramp"] {
             #expect(metrics[key] != nil, "metrics.json lacks \(key)")
         }
         #expect((metrics["per_class_bottom_mse"] as? [Double])?.count == 10)
-        #expect(metrics["epochs"] as? Int == 2)
+        #expect(metrics["epochs_trained"] as? Int == 2)
         let log = try String(contentsOfFile: "\(out)/train-log.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(log.count == 2)
 

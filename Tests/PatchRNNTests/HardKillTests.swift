@@ -22,7 +22,7 @@ struct HardKillTests {
         return o
     }
 
-    func trainer(_ params: Parameters, threads: Int, resumePath: String?, resume: ResumeState? = nil,
+    func trainer(_ params: Parameters, threads: Int, resumePath: String?, resume: ResumeState? = nil, observers: [any TrainingObserver] = [],
                  configure: (inout Trainer.Configuration) -> Void = { _ in }) throws -> Trainer {
         let o = options(), pool = makePool(threads)
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: o.learningRate), pool: pool, shape: o.shape)
@@ -31,7 +31,7 @@ struct HardKillTests {
         configuration.resumePath = resumePath
         configure(&configuration)
         return try Trainer(configuration, engine: engine, data: data, split: Split(count: data.count, validationFraction: 0.2, seed: o.seed),
-                           reporter: ProgressReporter(quiet: true), resume: resume)
+                           reporter: ProgressReporter(quiet: true), observers: observers, resume: resume)
     }
 
     /// Resumes from the file at `path` (on `threads` threads) and returns the final weights.
@@ -50,14 +50,13 @@ struct HardKillTests {
         let params = Parameters.initialized(options().model, seed: 9)
         var captured: [String] = []
         // When epoch k's record is made, the file still holds the state of epoch k - 1's end.
-        let expected = try trainer(params, threads: 2, resumePath: path) { c in
-            c.onEpoch = { record in
-                guard FileManager.default.fileExists(atPath: path) else { return }
-                let copy = dir + "/after-epoch-\(record.epoch - 1).safetensors"
-                try FileManager.default.copyItem(atPath: path, toPath: copy)
-                captured.append(copy)
-            }
-        }.train()
+        let copier = Hooks(epoch: { record in
+            guard FileManager.default.fileExists(atPath: path) else { return }
+            let copy = dir + "/after-epoch-\(record.epoch - 1).safetensors"
+            try FileManager.default.copyItem(atPath: path, toPath: copy)
+            captured.append(copy)
+        })
+        let expected = try trainer(params, threads: 2, resumePath: path, observers: [copier]).train()
         #expect(captured.count == expected.history.count - 1, "states captured: \(captured)")
         for (i, state) in captured.enumerated() {
             let (weights, result) = try resumed(from: state, threads: 1 + i % 3)
@@ -77,17 +76,15 @@ struct HardKillTests {
         var captured: [String] = []
         var rng = SeededRandom(seed: 4)
         // resumeEvery 0: after every step. At step n the file holds the state after step n - 1.
-        let expected = try trainer(params, threads: 1, resumePath: path) { c in
-            c.resumeEvery = 0
-            c.onStep = { step, _, _ in
-                if step > 1 && rng.below(4) == 0 {
-                    let copy = dir + "/after-step-\(step - 1).safetensors"
-                    try? FileManager.default.copyItem(atPath: path, toPath: copy)
-                    captured.append(copy)
-                }
-                return true
+        let copier = Hooks(step: { step in
+            if step > 1 && rng.below(4) == 0 {
+                let copy = dir + "/after-step-\(step - 1).safetensors"
+                try? FileManager.default.copyItem(atPath: path, toPath: copy)
+                captured.append(copy)
             }
-        }.train()
+            return true
+        })
+        let expected = try trainer(params, threads: 1, resumePath: path, observers: [copier]) { c in c.resumeEvery = 0 }.train()
         #expect(captured.count >= 3, "\(captured)")
         for state in captured.prefix(4) {
             let (weights, result) = try resumed(from: state, threads: 2)

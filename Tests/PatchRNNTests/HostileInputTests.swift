@@ -247,9 +247,9 @@ struct HostileInputTests {
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: o.learningRate), pool: pool, shape: o.shape)
         var configuration = Trainer.Configuration(options: o)
         configuration.checkpointPath = dir + "/model.safetensors"
-        configuration.onEpoch = { _ in params.buffer[5] = .nan }  // the weights break after epoch 1
+        let breaker = Hooks(epoch: { _ in params.buffer[5] = .nan })  // the weights break after epoch 1
         let trainer = try Trainer(configuration, engine: engine, data: set, split: Split(count: 80, validationFraction: 0.2, seed: 1),
-                                  reporter: ProgressReporter(quiet: true))
+                                  reporter: ProgressReporter(quiet: true), observers: [breaker])
         let e = #expect(throws: PatchRNNError.self) { _ = try trainer.train() }
         let text = e?.description ?? ""
         #expect(text.contains("became nan") && text.contains(dir + "/model.safetensors keeps the weights of epoch 1"), "\(text)")

@@ -78,15 +78,16 @@ struct ReportBrowserTests {
         options.maxEpochs = 2
         options.batchSize = 32
         let pool = makePool(2), out = data + "/out"
-        let o = try TrainingRun.train(dataDirectory: data, outDirectory: out, options: options, pool: pool, reporter: ProgressReporter(quiet: true))
+        let job = try TrainingJob(TrainingJob.Request(settings: options, dataDirectory: data, outDirectory: out), pool: pool,
+                                  reporter: ProgressReporter(quiet: true))
+        let result = try job.run()
         // Two epochs leave every output inside [0, 1]; lowered output biases push the faint
         // ones below 0, so that the clipping (of the output and of what is fed back) is tested too.
-        let bias = o.params.layout.denseBias
-        for i in 0..<bias.count { o.params.buffer[bias.offset + i] -= 0.15 }
-        _ = try Results.generate(params: o.params, test: o.data.test, pool: pool, outDirectory: out,
-                                 run: RunInfo(options: o.options, result: o.result, threads: pool.count, processes: 1),
-                                 report: ReportContext(history: o.result.history))
-        return (out + "/" + OutputFiles.report, o.params, pool)
+        let bias = job.params.layout.denseBias
+        for i in 0..<bias.count { job.params.buffer[bias.offset + i] -= 0.15 }
+        _ = try Results.generate(params: job.params, test: job.data.test, pool: pool, outDirectory: out, run: job.runInfo(result),
+                                 report: ReportContext(history: result.history))
+        return (out + "/" + OutputFiles.report, job.params, pool)
     }
 }
 

@@ -76,21 +76,57 @@ struct ScheduleTests {
         let plain = TrainingOptions.plain, defaults = TrainingOptions()
         #expect(plain.monitor == .valLoss && !plain.sampling.isOn && plain.learningRate == 1e-3)
         #expect(defaults.monitor == .valBottom && defaults.sampling.maxProbability == 0.25 && defaults.learningRate == 2e-3)
-        // training_options as a resume state wrote them before monitor, min-delta and sampling
-        // existed: today's JSON without those keys, with an explicit shard size of 16.
-        var then = TrainingOptions()
-        then.shardSize = 16
-        then.seed = 3
-        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(then)) as? [String: Any])
-        for key in ["monitor", "minDelta", "sampling"] { #expect(object.removeValue(forKey: key) != nil, "\(key) is encoded") }
-        let decoded = try JSONDecoder().decode(TrainingOptions.self, from: JSONSerialization.data(withJSONObject: object))
+        // training_options as a resume state wrote them before the settings schema (camel-case
+        // keys, the model nested) and before monitor, min-delta and sampling existed.
+        let before = #"{"batchSize":64,"learningRate":0.001,"lrPatience":2,"maxEpochs":100,"model":{"cell":"lstm","hidden":64,"inputSize":49,"layers":2,"outputSize":49,"steps":15},"patience":5,"seed":3,"shardSize":16,"validationFraction":0.1}"#
+        let decoded = try JSONDecoder().decode(TrainingOptions.self, from: Data(before.utf8))
         #expect(decoded.monitor == .valLoss && !decoded.sampling.isOn && decoded.minDelta == 0)
-        #expect(decoded.shape == StepShape(batchSize: 64, shardSize: 16) && decoded.seed == 3)
-        // And today's options survive their own round trip.
+        #expect(decoded.shape == StepShape(batchSize: 64, shardSize: 16) && decoded.seed == 3 && decoded.learningRate == 1e-3)
+        // And today's options survive their own round trip, as one flat object under the schema's keys.
         var o = TrainingOptions()
         o.minDelta = 1e-4
         o.sampling.rampEpochs = 7
-        #expect(try JSONDecoder().decode(TrainingOptions.self, from: JSONEncoder().encode(o)) == o)
+        o.trainLimit = 500
+        o.seed = UInt64.max
+        let json = try JSONEncoder().encode(o)
+        #expect(try JSONDecoder().decode(TrainingOptions.self, from: json) == o)
+        let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        #expect(Set(object.keys) == Set(TrainingOptions.fields.map(\.setting.key)))
+        #expect(object["sampling_ramp"] as? Int == 7 && object["train_limit"] as? Int == 500 && object["seed"] as? String == "\(UInt64.max)")
+    }
+
+    @Test("every setting is checked by its field: a value out of range names the setting, a value of the wrong kind is refused")
+    func schemaChecks() throws {
+        let bad: [(String, SettingValue)] = [("hidden", .integer(0)), ("batch_size", .integer(-1)), ("learning_rate", .real(0)),
+                                             ("validation_fraction", .real(1)), ("train_limit", .integer(1)), ("min_delta", .real(-0.1)),
+                                             ("scheduled_sampling", .real(1.5)), ("sampling_ramp", .integer(0)), ("lr_patience", .integer(-1))]
+        for (key, value) in bad {
+            var o = TrainingOptions()
+            let field = try #require(TrainingOptions.field(key))
+            try field.write(&o, value)
+            #expect(throws: PatchRNNError.self, "\(key) \(value)") { try o.validate() }
+            do { try o.validate() } catch let e as PatchRNNError { #expect(e.setting?.key == key) }
+        }
+        var o = TrainingOptions()
+        #expect(throws: PatchRNNError.self) { try TrainingOptions.field("hidden")!.write(&o, .word("wide")) }
+        #expect(throws: PatchRNNError.self) { try TrainingOptions.field("cell")!.write(&o, .word("transformer")) }
+        #expect(throws: PatchRNNError.self) { try TrainingOptions.field("monitor")!.write(&o, .word("val_top")) }
+        #expect(throws: PatchRNNError.self) { try TrainingOptions.field("seed")!.write(&o, .integer(-1)) }
+        try TrainingOptions().validate()
+    }
+
+    @Test("the checkpoint metadata records every setting, and a checkpoint's settings read back from it")
+    func metadataRoundTrip() throws {
+        var o = TrainingOptions.plain
+        o.model = ModelConfig(cell: GRUCell.self, hidden: 12, layers: 3)
+        o.shardSize = 8
+        o.learningRate = 3e-4
+        let m = o.summary(epoch: 4, bestValLoss: 0.02)
+        #expect(m["learning_rate"] == "0.0003" && m["cell"] == "gru" && m["shard_size"] == "8" && m["train_limit"] == "none")
+        #expect(TrainingOptions(metadata: m) == o)
+        var partial = m
+        partial["sampling_ramp"] = nil  // a checkpoint whose metadata predates a setting: its settings are unknown
+        #expect(TrainingOptions(metadata: partial) == nil)
     }
 
     @Test("early stopping on val_bottom with a min-delta: only falls larger than the delta count")
@@ -121,9 +157,9 @@ struct ScheduleTests {
         var configuration = Trainer.Configuration(options: o)
         configuration.checkpointPath = dir + "/best.safetensors"
         var lastWeights: [Float] = []
-        configuration.onStep = { _, _, _ in lastWeights = params.buffer.array; return true }
+        let recorder = Hooks(step: { _ in lastWeights = params.buffer.array; return true })
         let trainer = try Trainer(configuration, engine: engine, data: data, split: Split(count: 160, validationFraction: 0.25, seed: 1),
-                                  reporter: ProgressReporter(quiet: true))
+                                  reporter: ProgressReporter(quiet: true), observers: [recorder])
         let result = try trainer.train()
         #expect(result.stoppedEarly)
         #expect(result.history.count == result.bestEpoch + o.patience, "stopped \(o.patience) epochs after the best")

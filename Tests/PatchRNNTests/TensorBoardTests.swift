@@ -205,7 +205,7 @@ struct TensorBoardTests {
 
         let text = try #require(events.compactMap { e in e.texts["hyperparameters"].map { (e.step, $0) } }.first)
         #expect(text.0 == 0 && text.1.plugin == "text" && text.1.dtype == 7 && text.1.shape == [1])
-        #expect(text.1.text.contains("| batch_size | 32 |") && text.1.text.contains("| max_epochs | 3 |") && text.1.text.contains("| cell | lstm |"))
+        #expect(text.1.text.contains("| batch_size | 32 |") && text.1.text.contains("| epochs | 3 |") && text.1.text.contains("| cell | lstm |"))
 
         let log = try Self.log(data + "/out/train-log.jsonl")
         let scalarEvents = events.filter { !$0.scalars.isEmpty }
@@ -224,7 +224,7 @@ struct TensorBoardTests {
         }
 
         let images = events.compactMap { e in e.images["samples"].map { (e.step, $0) } }
-        #expect(images.map(\.0) == [2], "the grid every 2 epochs of 3")
+        #expect(images.map(\.0) == [2, 3], "the grid every 2 epochs of 3, and after the last")
         let image = try #require(images.first?.1)
         #expect(Array(image.png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "PNG signature")
         #expect(image.width == TensorBoardLog.pngSize(image.png).0 && image.height == TensorBoardLog.pngSize(image.png).1)

@@ -23,24 +23,20 @@ public struct TestMetrics: Sendable, Codable, Equatable {
 }
 
 /// How the model that was measured came about: the training run (`run`) or the checkpoint
-/// (`generate`). Absent fields are left out of the file.
+/// (`generate`, `report`). In metrics.json it is flat, beside the test metrics: every setting
+/// under the schema's key (`TrainingOptions.fields`), then how training ended. What is unknown
+/// is left out of the file.
 public struct RunInfo: Sendable, Codable, Equatable {
-    public var cell: String?
-    public var hidden: Int?
-    public var layers: Int?
-    public var batchSize: Int?
-    public var seed: UInt64?
-    public var learningRate: Double?
-    public var epochs: Int?
+    /// The run's settings (nil: unknown, as for a checkpoint whose metadata predates them).
+    public var settings: TrainingOptions?
+    /// The model's shape, recorded (as `cell`, `hidden`, `layers`) when the settings are unknown.
+    public var model: ModelConfig?
+    public var epochsTrained: Int?
     public var bestEpoch: Int?
+    /// The validation loss of the kept epoch.
     public var bestValLoss: Double?
-    /// What early stopping followed (val_loss or val_bottom) and its value at the kept epoch.
-    public var monitor: String?
+    /// The monitored figure (`settings.monitor`) at the kept epoch.
     public var bestMonitored: Double?
-    /// Scheduled sampling's probability after the ramp (0: teacher forcing) and the ramp's epochs.
-    public var scheduledSampling: Double?
-    public var samplingRampEpochs: Int?
-    public var shardSize: Int?
     public var trainSeconds: Double?
     public var stoppedEarly: Bool?
     public var threads: Int?
@@ -49,22 +45,13 @@ public struct RunInfo: Sendable, Codable, Equatable {
 
     public init() {}
 
-    /// The settings of a training run (the effective ones: a resumed run's come from its checkpoint).
-    public init(options o: TrainingOptions, result r: TrainingResult, threads: Int, processes: Int) {
-        cell = o.model.cellName
-        hidden = o.model.hidden
-        layers = o.model.layers
-        batchSize = o.batchSize
-        seed = o.seed
-        learningRate = o.learningRate.decimal
-        epochs = r.history.count
+    /// A training run (its effective settings: a resumed run's come from its resume state).
+    public init(options: TrainingOptions, result r: TrainingResult, threads: Int, processes: Int) {
+        settings = options
+        epochsTrained = r.history.count
         bestEpoch = r.bestEpoch
         bestValLoss = r.bestValLoss
-        monitor = r.monitor.rawValue
         bestMonitored = r.bestMonitored
-        scheduledSampling = o.sampling.maxProbability
-        samplingRampEpochs = o.sampling.rampEpochs
-        shardSize = o.shape.shardSize
         trainSeconds = r.trainSeconds
         stoppedEarly = r.stoppedEarly
         self.threads = threads
@@ -72,11 +59,48 @@ public struct RunInfo: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case cell, hidden, layers, seed, epochs, threads, processes, checkpoint
-        case batchSize = "batch_size", learningRate = "learning_rate", bestEpoch = "best_epoch"
-        case bestValLoss = "best_val_loss", trainSeconds = "train_seconds", stoppedEarly = "stopped_early"
-        case monitor, bestMonitored = "best_monitored", scheduledSampling = "scheduled_sampling"
-        case samplingRampEpochs = "sampling_ramp_epochs", shardSize = "shard_size"
+        case cell, hidden, layers, threads, processes, checkpoint
+        case epochsTrained = "epochs_trained", bestEpoch = "best_epoch", bestValLoss = "best_val_loss"
+        case bestMonitored = "best_monitored", trainSeconds = "train_seconds", stoppedEarly = "stopped_early"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        settings = try? TrainingOptions(from: decoder)
+        if settings == nil, let name = try c.decodeIfPresent(String.self, forKey: .cell), let cell = Cells.named(name),
+           let hidden = try c.decodeIfPresent(Int.self, forKey: .hidden), let layers = try c.decodeIfPresent(Int.self, forKey: .layers) {
+            model = ModelConfig(cell: cell, hidden: hidden, layers: layers)
+        }
+        epochsTrained = try c.decodeIfPresent(Int.self, forKey: .epochsTrained)
+        bestEpoch = try c.decodeIfPresent(Int.self, forKey: .bestEpoch)
+        bestValLoss = try c.decodeIfPresent(Double.self, forKey: .bestValLoss)
+        bestMonitored = try c.decodeIfPresent(Double.self, forKey: .bestMonitored)
+        trainSeconds = try c.decodeIfPresent(Double.self, forKey: .trainSeconds)
+        stoppedEarly = try c.decodeIfPresent(Bool.self, forKey: .stoppedEarly)
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads)
+        processes = try c.decodeIfPresent(Int.self, forKey: .processes)
+        checkpoint = try c.decodeIfPresent(String.self, forKey: .checkpoint)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        if let settings {
+            try settings.encode(to: encoder)
+        }
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        if settings == nil, let model {
+            try c.encode(model.cellName, forKey: .cell)
+            try c.encode(model.hidden, forKey: .hidden)
+            try c.encode(model.layers, forKey: .layers)
+        }
+        try c.encodeIfPresent(epochsTrained, forKey: .epochsTrained)
+        try c.encodeIfPresent(bestEpoch, forKey: .bestEpoch)
+        try c.encodeIfPresent(bestValLoss, forKey: .bestValLoss)
+        try c.encodeIfPresent(bestMonitored, forKey: .bestMonitored)
+        try c.encodeIfPresent(trainSeconds, forKey: .trainSeconds)
+        try c.encodeIfPresent(stoppedEarly, forKey: .stoppedEarly)
+        try c.encodeIfPresent(threads, forKey: .threads)
+        try c.encodeIfPresent(processes, forKey: .processes)
+        try c.encodeIfPresent(checkpoint, forKey: .checkpoint)
     }
 }
 

@@ -92,23 +92,16 @@ extension ReportData.Images {
 }
 
 extension RunInfo {
-    /// The settings a checkpoint records (`TrainingOptions.summary`) and its training log
-    /// hold, where this run information lacks them (`generate` and `report` know little more
-    /// than the checkpoint's shape).
-    func filled(fromCheckpoint m: [String: String], history: [EpochRecord]) -> RunInfo {
+    /// What a checkpoint's metadata (`TrainingOptions.summary`) and its training log hold,
+    /// where this run information lacks it (`generate` and `report` start from a checkpoint).
+    public func filled(fromCheckpoint m: [String: String], history: [EpochRecord]) -> RunInfo {
         var r = self
-        r.seed = r.seed ?? m["seed"].flatMap { UInt64($0) }
-        r.batchSize = r.batchSize ?? m["batch_size"].flatMap { Int($0) }
-        r.shardSize = r.shardSize ?? m["shard_size"].flatMap { Int($0) }
-        r.learningRate = r.learningRate ?? m["learning_rate"].flatMap { Double($0) }
-        r.monitor = r.monitor ?? m["monitor"]
-        r.scheduledSampling = r.scheduledSampling ?? m["scheduled_sampling"].flatMap { Double($0) }
-        r.samplingRampEpochs = r.samplingRampEpochs ?? m["sampling_ramp_epochs"].flatMap { Int($0) }
+        r.settings = r.settings ?? TrainingOptions(metadata: m)
         r.bestEpoch = r.bestEpoch ?? m["epoch"].flatMap { Int($0) }
         r.bestValLoss = r.bestValLoss ?? m["best_val_loss"].flatMap { Double($0) }
-        if !history.isEmpty { r.epochs = r.epochs ?? history.count }
-        if r.bestMonitored == nil, let b = r.bestEpoch, b >= 1, b <= history.count {
-            r.bestMonitored = r.monitor == TrainingOptions.Monitor.valBottom.rawValue ? history[b - 1].valBottomMSE : history[b - 1].valLoss
+        if !history.isEmpty { r.epochsTrained = r.epochsTrained ?? history.count }
+        if r.bestMonitored == nil, let monitor = r.settings?.monitor, let b = r.bestEpoch, b >= 1, b <= history.count {
+            r.bestMonitored = monitor == .valBottom ? history[b - 1].valBottomMSE : history[b - 1].valLoss
         }
         return r
     }
@@ -119,25 +112,27 @@ extension RunInfo {
         func add(_ label: String, _ value: String?) { if let value { rows.append([label, value]) } }
         add("model", "\(config.cell.title), \(config.layers) layer\(config.layers == 1 ? "" : "s") of \(config.hidden) + Dense \(config.hidden)\u{2192}\(config.outputSize)")
         add("parameters", grouped(parameters))
-        if let epochs {
-            add("epochs trained", "\(epochs)\(stoppedEarly == true ? " (stopped early)" : "")\(trainSeconds.map { " in \(duration($0))" } ?? "")")
+        if let epochsTrained {
+            add("epochs trained", "\(epochsTrained)\(stoppedEarly == true ? " (stopped early)" : "")\(trainSeconds.map { " in \(duration($0))" } ?? "")")
         }
+        let monitor = settings?.monitor
         if let bestEpoch {
             var kept = "\(bestEpoch)"
-            if let monitor, let bestMonitored, monitor != TrainingOptions.Monitor.valLoss.rawValue {
-                kept += " (\(monitor) \(fmt(bestMonitored, 5))\(bestValLoss.map { ", val_loss \(fmt($0, 5))" } ?? ""))"
+            if let monitor, let bestMonitored, monitor != .valLoss {
+                kept += " (\(monitor.rawValue) \(fmt(bestMonitored, 5))\(bestValLoss.map { ", val_loss \(fmt($0, 5))" } ?? ""))"
             } else if let bestValLoss {
                 kept += " (val_loss \(fmt(bestValLoss, 5)))"
             }
             add("kept epoch", kept)
         }
-        add("early stopping follows", monitor)
-        add("batch size", batchSize.map { b in "\(b)\(shardSize.map { ", shards of \($0)" } ?? "")" })
-        add("learning rate", learningRate.map { "\($0) (start)" })
-        if let p = scheduledSampling {
-            add("scheduled sampling", p == 0 ? "off (teacher forcing)" : "p = \(p)\(samplingRampEpochs.map { " after a \($0)-epoch ramp" } ?? "")")
+        if let s = settings {
+            add("early stopping follows", s.monitor.rawValue)
+            add("batch size", "\(s.batchSize), shards of \(s.shape.shardSize)")
+            add("learning rate", "\(s.learningRate.decimal) (start)")
+            let p = s.sampling.maxProbability
+            add("scheduled sampling", p == 0 ? "off (teacher forcing)" : "p = \(p) after a \(s.sampling.rampEpochs)-epoch ramp")
+            add("seed", "\(s.seed)")
         }
-        add("seed", seed.map { "\($0)" })
         add("threads", threads.map { t in "\(t)\(processes.map { $0 > 1 ? " per process, \($0) MPI processes" : "" } ?? "")" })
         add("checkpoint", checkpoint)
         add("test images", grouped(metrics.perClassCount.reduce(0, +)))

@@ -16,7 +16,7 @@ public enum ReportPage {
         let names = (0..<metrics.perClassCount.count).map { c in metrics.classNames?[c] ?? "\(c)" }
         let model = "\(config.cell.title) \(config.layers)\u{00D7}\(config.hidden)"
         var subtitle = "\(model) \u{00B7} \(grouped(metrics.perClassCount.reduce(0, +))) test images"
-        if let epochs = info.epochs { subtitle += " \u{00B7} \(epochs) epochs\(info.bestEpoch.map { ", kept \($0)" } ?? "")" }
+        if let epochs = info.epochsTrained { subtitle += " \u{00B7} \(epochs) epochs\(info.bestEpoch.map { ", kept \($0)" } ?? "")" }
         subtitle += " \u{00B7} written \(timestamp(written))"
         let b = context.baselines
         let data = ReportData(
@@ -31,7 +31,7 @@ public enum ReportPage {
         let curves = context.history.isEmpty ? "" : lossPlotSVG(
             train: context.history.map(\.trainLoss), validation: context.history.map(\.valLoss),
             validationBottom: context.history.map(\.valBottomMSE), bestEpoch: info.bestEpoch,
-            monitor: info.monitor.flatMap(TrainingOptions.Monitor.init(rawValue:)) ?? .valLoss)
+            monitor: info.settings?.monitor ?? .valLoss)
         let json = scriptSafe(try jsonText(data, pretty: false))
         return fill(template, with: ["title": escapeHTML(data.title), "style": style, "script": script, "curves": curves, "data": json])
     }

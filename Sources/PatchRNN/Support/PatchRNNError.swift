@@ -30,34 +30,49 @@ public struct PatchRNNError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// The settings a user chooses, as the library names them in errors.
-public enum Setting: String, Sendable, CaseIterable {
-    case cell, hidden, layers, batchSize, shardSize, epochs, patience, lrPatience, learningRate, seed
-    case validationFraction, trainLimit, threads, cores, steps, seconds, maxSteps, repeats, tile, tensorBoardImagesEvery
-    case monitor, minDelta, sampling, samplingRamp, resumeEvery
+/// A setting a user chooses, as errors name it: its key (the one spelling in every file the
+/// project writes; the command line's flag is the key with dashes, `--batch-size`) and its
+/// words for the library's messages ("the batch size").
+public struct Setting: Hashable, Sendable, CustomStringConvertible {
+    public let key: String
+    public let words: String
 
-    /// Plain words for messages of the library.
-    public var words: String {
-        switch self {
-        case .batchSize: return "the batch size"
-        case .shardSize: return "the shard size"
-        case .lrPatience: return "the learning-rate patience"
-        case .learningRate: return "the learning rate"
-        case .validationFraction: return "the validation fraction"
-        case .trainLimit: return "the training-image limit"
-        case .threads: return "the number of threads"
-        case .cores: return "the list of cores"
-        case .hidden: return "the hidden size"
-        case .maxSteps: return "the step limit"
-        case .layers: return "the number of layers"
-        case .minDelta: return "the minimum improvement"
-        case .sampling: return "the scheduled-sampling probability"
-        case .samplingRamp: return "the scheduled-sampling ramp"
-        case .tensorBoardImagesEvery: return "the TensorBoard image interval (epochs)"
-        case .resumeEvery: return "the resume-state interval (minutes)"
-        default: return "the " + rawValue
-        }
+    public init(_ key: String, _ words: String) {
+        self.key = key
+        self.words = words
     }
+
+    /// The command-line flag: `batch_size` is `--batch-size`.
+    public var flag: String { "--" + key.replacingOccurrences(of: "_", with: "-") }
+    public var description: String { key }
+
+    // The training settings (`TrainingOptions.fields`).
+    public static let cell = Setting("cell", "the cell")
+    public static let hidden = Setting("hidden", "the hidden size")
+    public static let layers = Setting("layers", "the number of layers")
+    public static let batchSize = Setting("batch_size", "the batch size")
+    public static let shardSize = Setting("shard_size", "the shard size")
+    public static let epochs = Setting("epochs", "the maximum number of epochs")
+    public static let learningRate = Setting("learning_rate", "the learning rate")
+    public static let patience = Setting("patience", "the patience")
+    public static let lrPatience = Setting("lr_patience", "the learning-rate patience")
+    public static let seed = Setting("seed", "the seed")
+    public static let validationFraction = Setting("validation_fraction", "the validation fraction")
+    public static let trainLimit = Setting("train_limit", "the training-image limit")
+    public static let monitor = Setting("monitor", "the monitor")
+    public static let minDelta = Setting("min_delta", "the minimum improvement")
+    public static let scheduledSampling = Setting("scheduled_sampling", "the scheduled-sampling probability")
+    public static let samplingRamp = Setting("sampling_ramp", "the scheduled-sampling ramp")
+    // Settings of how a job runs, not of what it computes.
+    public static let threads = Setting("threads", "the number of threads")
+    public static let cores = Setting("cores", "the list of cores")
+    public static let steps = Setting("steps", "the number of steps")
+    public static let seconds = Setting("seconds", "the seconds")
+    public static let maxSteps = Setting("max_steps", "the step limit")
+    public static let repeats = Setting("repeats", "the repeats")
+    public static let tile = Setting("tile", "the tile")
+    public static let tensorBoardImagesEvery = Setting("tensorboard_images_every", "the TensorBoard image interval (epochs)")
+    public static let resumeEvery = Setting("resume_every", "the resume-state interval (minutes)")
 }
 
 /// A training step whose loss came out NaN or infinite (thrown by `TrainingEngine.step`, before

@@ -1,14 +1,10 @@
 /// `patchrnn trace`: the first Adam steps of a run, recorded for a side-by-side check with
 /// another framework (scripts/compare/compare_pytorch.py replays them in PyTorch).
 public enum Trace {
-    /// trace.json.
+    /// trace.json: the settings the steps ran with (under the schema's keys, flat), then what
+    /// they did.
     public struct File: Codable, Sendable {
-        public var cell: String
-        public var batchSize: Int
-        public var seed: UInt64
-        public var learningRate: Double
-        public var hidden: Int
-        public var layers: Int
+        public var settings: TrainingOptions
         public var threads: Int
         public var steps: Int
         /// Training-set indices of every minibatch, in the order the steps used them.
@@ -16,14 +12,38 @@ public enum Trace {
         /// The loss of each step, before its update.
         public var losses: [Double]
 
-        enum CodingKeys: String, CodingKey {
-            case cell, seed, hidden, layers, threads, steps, batches, losses
-            case batchSize = "batch_size", learningRate = "learning_rate"
+        enum CodingKeys: String, CodingKey { case threads, steps, batches, losses }
+
+        public init(settings: TrainingOptions, threads: Int, steps: Int, batches: [[Int]], losses: [Double]) {
+            self.settings = settings
+            self.threads = threads
+            self.steps = steps
+            self.batches = batches
+            self.losses = losses
+        }
+
+        public init(from decoder: any Decoder) throws {
+            settings = try TrainingOptions(from: decoder)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            threads = try c.decode(Int.self, forKey: .threads)
+            steps = try c.decode(Int.self, forKey: .steps)
+            batches = try c.decode([[Int]].self, forKey: .batches)
+            losses = try c.decode([Double].self, forKey: .losses)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            try settings.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(threads, forKey: .threads)
+            try c.encode(steps, forKey: .steps)
+            try c.encode(batches, forKey: .batches)
+            try c.encode(losses, forKey: .losses)
         }
     }
 
     /// Writes init.safetensors (the initial weights) and trace.json for `steps` Adam steps of
-    /// `options` (the learning-rate plateau rule off: the steps come before any validation).
+    /// `options` (the learning-rate plateau rule off: the steps come before any validation),
+    /// run by the same `TrainingJob` as training, writing nothing else.
     public static func record(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions, steps: Int,
                               pool: WorkerPool) throws -> File {
         try TrainingOptions.check(.steps, steps, 1...10_000_000)
@@ -32,37 +52,37 @@ public enum Trace {
         var options = requested
         options.lrPatience = 0
         options.patience = TrainingOptions.limits.patience  // no early stop before the steps are done
-        // The replay (scripts/compare) is plain teacher forcing, and a trace needs no generator.
+        // The replay (scripts/compare) is plain teacher forcing.
         options.monitor = .valLoss
         options.sampling = ScheduledSampling()
-        try TrainingRun.checkMemory(options, workers: pool.count)
-        let mnist = try MNIST.load(directory: MNIST.resolveDirectory(dataDirectory), withTest: false)
-        var train = mnist.train
-        if let limit = options.trainLimit, limit < train.count { train = train.subset(Array(0..<limit)) }
-        let split = Split(count: train.count, validationFraction: options.validationFraction, seed: options.seed)
-        try options.validate(trainCount: split.train.count)
-        let params = Parameters.initialized(options.model, seed: options.seed)
-        try Safetensors.save(params, metadata: ["seed": "\(options.seed)", "step": "0", "cell": options.model.cellName],
+        let fileCount = try MNIST.check(directory: MNIST.resolveDirectory(dataDirectory), withTest: false)
+        let trainCount = try TrainingJob.split(options, fileCount: fileCount).train.count
+        options.maxEpochs = (steps * options.batchSize) / trainCount + 2
+        let recorder = StepRecorder(steps: steps)
+        let job = try TrainingJob(TrainingJob.Request(settings: options, dataDirectory: dataDirectory), pool: pool,
+                                  reporter: ProgressReporter(quiet: true), observers: [recorder])
+        try Safetensors.save(job.params, metadata: options.summary().merging(["step": "0"]) { $1 },
                              to: outDirectory + "/" + OutputFiles.initialWeights)
-        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: options.learningRate),
-                                        pool: pool, shape: options.shape)
-        options.maxEpochs = (steps * options.batchSize) / split.train.count + 2
-        var batches: [[Int]] = [], losses: [Double] = []
-        var configuration = Trainer.Configuration(options: options)
-        configuration.onStep = { step, batch, loss in
+        _ = try job.run()
+        guard recorder.losses.count == steps else {
+            throw PatchRNNError("recorded only \(recorder.losses.count) of the \(steps) steps asked for (\(options.maxEpochs) epochs of \(trainCount) training sequences)")
+        }
+        let file = File(settings: options, threads: pool.count, steps: steps, batches: recorder.batches, losses: recorder.losses)
+        try writeFileAtomically(jsonText(file), to: outDirectory + "/" + OutputFiles.trace)
+        return file
+    }
+
+    /// Every step's minibatch and loss, until `steps` are recorded.
+    final class StepRecorder: TrainingObserver {
+        let steps: Int
+        var batches: [[Int]] = []
+        var losses: [Double] = []
+        init(steps: Int) { self.steps = steps }
+
+        func stepEnded(step: Int, batch: UnsafeBufferPointer<Int>, loss: Double) -> Bool {
             batches.append(Array(batch))
             losses.append(loss)
             return step < steps
         }
-        let trainer = try Trainer(configuration, engine: engine, data: train, split: split, reporter: ProgressReporter(quiet: true))
-        _ = try trainer.train()
-        guard losses.count == steps else {
-            throw PatchRNNError("recorded only \(losses.count) of the \(steps) steps asked for (\(options.maxEpochs) epochs of \(split.train.count) training sequences)")
-        }
-        let file = File(cell: options.model.cellName, batchSize: options.batchSize, seed: options.seed,
-                        learningRate: options.learningRate.decimal, hidden: options.model.hidden, layers: options.model.layers,
-                        threads: pool.count, steps: losses.count, batches: batches, losses: losses)
-        try writeFileAtomically(jsonText(file), to: outDirectory + "/" + OutputFiles.trace)
-        return file
     }
 }

@@ -13,8 +13,6 @@ public final class Trainer {
         public var options: TrainingOptions
         /// The best weights, rewritten when validation improves (nil: not written).
         public var checkpointPath: String?
-        /// train-log.jsonl, rewritten after every epoch (nil: not written).
-        public var logPath: String?
         /// Where the resume state goes: rewritten (atomically) at every epoch's end, every
         /// `resumeEvery` seconds, and when training is stopped by a signal or the step limit.
         /// nil: written only when stopped, beside the checkpoint.
@@ -22,16 +20,8 @@ public final class Trainer {
         /// Also write the resume state after the first step that ends this many seconds after
         /// the last write (nil: at epoch ends only). For epochs long enough that losing one hurts.
         public var resumeEvery: Double?
-        /// loss.svg, rewritten after every epoch (nil: not written).
-        public var lossPlotPath: String?
         /// When set, each epoch also measures the free-running bottom-half MSE on validation images.
         public var generator: Generator?
-        /// Called after every Adam step with the step number (from 1), the minibatch (indices
-        /// into the training data) and its loss; returning false ends training there (`trace`).
-        public var onStep: ((Int, UnsafeBufferPointer<Int>, Double) -> Bool)?
-        /// Called after every epoch's record is made, with the epoch's weights still in the
-        /// engine (TensorBoard events).
-        public var onEpoch: ((EpochRecord) throws -> Void)?
         /// Stop after this many Adam steps in all (a resumed run's earlier steps count), saving
         /// the resume state as an interruption would: for time-boxed runs and checks.
         public var maxSteps: Int?
@@ -51,6 +41,8 @@ public final class Trainer {
     public let data: PatchSet
     public let split: Split
     public let reporter: ProgressReporter
+    /// Told of every step and epoch, in order (`TrainingObserver`).
+    public let observers: [any TrainingObserver]
     /// Where the run stands (the start state before `train`, the end state after it).
     public private(set) var progress = TrainingProgress()
     public var options: TrainingOptions { configuration.options }
@@ -61,7 +53,7 @@ public final class Trainer {
     /// A new run, or (with `resume`) the continuation of an interrupted one; the engine's
     /// parameters must already hold the weights to start from.
     public init(_ configuration: Configuration, engine: TrainingEngine, data: PatchSet, split: Split,
-                reporter: ProgressReporter, resume: ResumeState? = nil) throws {
+                reporter: ProgressReporter, observers: [any TrainingObserver] = [], resume: ResumeState? = nil) throws {
         guard engine.shape == configuration.options.shape else {
             throw PatchRNNError("the engine cuts steps as \(engine.shape), the options as \(configuration.options.shape)")
         }
@@ -73,6 +65,7 @@ public final class Trainer {
         self.data = data
         self.split = split
         self.reporter = reporter
+        self.observers = observers
         best = engine.params.copy()
         slots = ShardSlots(shape: configuration.options.shape, count: split.train.count)
         progress.learningRate = configuration.options.learningRate
@@ -104,7 +97,23 @@ public final class Trainer {
         return indices.map { Int(rowOf[$0]) }
     }
 
+    /// Trains until early stopping, the last epoch, an observer's stop, the step limit (which
+    /// throws `TrainingInterrupted` with signal 0) or a signal (`TrainingInterrupted`), and
+    /// leaves the best weights in the engine.
     public func train() throws -> TrainingResult {
+        for observer in observers { try observer.trainingStarts() }
+        let result: TrainingResult
+        do {
+            result = try trainEpochs()
+        } catch let interrupted as TrainingInterrupted {
+            for observer in observers { observer.trainingEnded(interrupted: true) }
+            throw interrupted
+        }
+        for observer in observers { observer.trainingEnded(interrupted: false) }
+        return result
+    }
+
+    private func trainEpochs() throws -> TrainingResult {
         engine.adamConfig.learningRate = progress.learningRate
         let start = monotonicSeconds()
         var p = progress
@@ -140,20 +149,15 @@ public final class Trainer {
                 p.history.append(record)
                 p.stepInEpoch = stepsPerEpoch  // this epoch is complete
                 reporter.info("Epoch \(epoch)/\(options.maxEpochs) - \(fmt(record.seconds, 1))s - loss: \(fmt(record.trainLoss, 5)) - val_loss: \(fmt(val, 5))\(valBottom.map { " - val_bottom: " + fmt($0, 5) } ?? "") - \(Int(record.samplesPerSecond)) samples/s\(improved ? " *" : "")\(lrNote)")
-                if let logPath = configuration.logPath, group.isRoot { try TrainingLog.write(p.history, to: logPath) }
-                if let plotPath = configuration.lossPlotPath, group.isRoot {
-                    try writeFileAtomically(lossPlotSVG(train: p.history.map(\.trainLoss), validation: p.history.map(\.valLoss),
-                                                        validationBottom: p.history.map(\.valBottomMSE), bestEpoch: p.bestEpoch,
-                                                        monitor: options.monitor), to: plotPath)
-                }
-                try configuration.onEpoch?(record)
                 stoppedEarly = options.earlyStopping.shouldStop(p)
+                let last = stoppedEarly || epoch == options.maxEpochs
+                for observer in observers { try observer.epochEnded(record, progress: p, last: last) }
                 // The epoch is complete: the state to resume from is the start of the next one
                 // (after the last epoch: marked finished, nothing to resume).
                 if configuration.resumePath != nil {
                     var next = p
                     next.epoch = epoch + 1; next.stepInEpoch = 0; next.lossSum = 0; next.samples = 0; next.secondsSoFar = 0
-                    try saveResumeState(next, finished: stoppedEarly || epoch == options.maxEpochs)
+                    try saveResumeState(next, finished: last)
                 }
                 if stoppedEarly {
                     reporter.info("Early stopping: \(options.monitor.rawValue) has not improved for \(options.patience) epochs; restoring epoch \(p.bestEpoch) (\(options.monitor.rawValue) \(fmt(p.bestValLoss, 5)))")
@@ -194,7 +198,8 @@ public final class Trainer {
                 let elapsed = monotonicSeconds() - t0
                 reporter.step(epoch: epoch, epochs: options.maxEpochs, done: p.stepInEpoch, total: steps,
                               loss: p.lossSum / Double(p.samples), samplesPerSecond: Double(p.samples) / elapsed, elapsed: elapsed)
-                let proceed = configuration.onStep?(p.globalStep, batch, loss) ?? true
+                var proceed = true
+                for observer in observers where !observer.stepEnded(step: p.globalStep, batch: batch, loss: loss) { proceed = false }
                 // Every rank must stop after the same step: agree on the signal.
                 let signal = group.size > 1 ? try group.maximum(configuration.interruptSignal()) : configuration.interruptSignal()
                 if signal != 0 { try saveAndStop(signal: signal, &p, elapsed: elapsed) }
@@ -261,14 +266,5 @@ public final class Trainer {
         }
         try measured.withUnsafeMutableBufferPointer { try group.broadcast($0.baseAddress!, count: 2, root: 0) }
         return (measured[0], measured[1].isNaN ? nil : measured[1])
-    }
-}
-
-/// train-log.jsonl: one EpochRecord per line.
-enum TrainingLog {
-    static func write(_ history: [EpochRecord], to path: String) throws {
-        var text = ""
-        for r in history { text += try jsonText(r, pretty: false) }
-        try writeFileAtomically(text, to: path)
     }
 }
