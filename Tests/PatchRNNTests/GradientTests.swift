@@ -117,7 +117,7 @@ struct GenerationReferenceTests {
 }
 
 /// The fixtures `scripts/golden_pytorch.py [--cell gru]` writes: nn.LSTM's and nn.GRU's.
-let goldenFixtures = ["golden.json", "golden_gru.json"]
+let goldenFixtures = ["golden_lstm.json", "golden_gru.json"]
 
 @Suite("Golden values from PyTorch (scripts/golden_pytorch.py), for each cell")
 struct GoldenTests {
