@@ -42,6 +42,7 @@ import argparse
 import json
 import math
 import statistics
+import sys
 
 P = 65_920
 M = P * 4
@@ -76,6 +77,9 @@ OLD_XEON = {
 def load_calibration(path, cell="lstm"):
     """The medians of a calibration file's rounds for `cell` (any cell's when it has none)."""
     if not path:
+        if cell not in DEFAULT_CALIBRATIONS:
+            sys.exit(f"cost-model: no built-in calibration for the cell {cell} (there are {', '.join(DEFAULT_CALIBRATIONS)}): "
+                     "give --calibration (patchrnn bench --calibrate --json)")
         return DEFAULT_CALIBRATIONS[cell]
     lines = [json.loads(line) for line in open(path) if line.strip()]
     rounds = [r for r in lines if r.get("cell") == cell] or lines
@@ -255,7 +259,8 @@ def main():
     sub = ap.add_subparsers(dest="model", required=True)
     c = sub.add_parser("cores", help="one process, N worker threads")
     c.add_argument("--calibration", help="JSON lines of `patchrnn bench --calibrate --json`")
-    c.add_argument("--cell", choices=["lstm", "gru"], default="lstm", help="whose calibration the prediction table uses")
+    c.add_argument("--cell", default="lstm", help="whose calibration the prediction table uses (default lstm; a cell without a "
+                   "built-in one needs --calibration)")
     c.add_argument("--measured", help="JSON lines of `patchrnn bench --json` (scaling-report.sh's scaling.jsonl)")
     c.add_argument("--measured-cores", help="a note on the measured machine, printed with the comparison")
     c.add_argument("--measured-l3", type=int, help="cores per L3 group of the measured machine (default: one L3)")

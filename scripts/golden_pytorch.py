@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Golden values from PyTorch for the Swift tests (Tests/PatchRNNTests/Fixtures/golden*.json).
 
-Builds the PatchRNN model in PyTorch (nn.LSTM or nn.GRU (49, H, L, batch_first=True) +
-nn.Linear(H, 49)), runs one teacher-forced forward/backward on a small fixed batch and three
-Adam steps, and free-running generation of the bottom halves, and writes everything as JSON.
-Weights are in PyTorch's state_dict layout (module keys "lstm" / "gru" and "linear"); the Swift
-test loads them through the same code path that reads checkpoints.
+Builds the PatchRNN model in PyTorch (torch.nn.<CELL>(49, H, L, batch_first=True) +
+nn.Linear(H, 49), the class named by the cell's patchrnn name in capitals: lstm -> nn.LSTM,
+gru -> nn.GRU), runs one teacher-forced forward/backward on a small fixed batch and three Adam
+steps, and free-running generation of the bottom halves, and writes everything as JSON.
+Weights are in PyTorch's state_dict layout (module keys: the cell's name, e.g. "lstm", and
+"linear"); the Swift test loads them through the same code path that reads checkpoints.
 Run (needs torch; the Swift tests do not):
-  python3 scripts/golden_pytorch.py              # LSTM -> Fixtures/golden.json
+  python3 scripts/golden_pytorch.py              # LSTM -> Fixtures/golden_lstm.json
   python3 scripts/golden_pytorch.py --cell gru   # GRU  -> Fixtures/golden_gru.json
   --out PATH writes elsewhere (e.g. to compare with the committed file).
+A new cell needs only its seed in SEEDS (or --seed) here.
 """
 import argparse
 import json
@@ -17,25 +19,30 @@ import os
 import pathlib
 
 # torch's CPU LSTM runs through oneDNN, whose AVX-512 kernels round differently from its AVX2
-# ones; the committed golden.json was made with the AVX2 kernels, so pin them (before torch is
-# imported) to regenerate it byte for byte on either kind of x86 CPU. Override by setting it.
+# ones; the committed golden_lstm.json was made with the AVX2 kernels, so pin them (before torch
+# is imported) to regenerate it byte for byte on either kind of x86 CPU. Override by setting it.
 os.environ.setdefault("DNNL_MAX_CPU_ISA", "AVX2")
 import torch  # noqa: E402
 
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
-parser.add_argument("--out", type=pathlib.Path, default=None,
-                    help="output path (default Tests/PatchRNNTests/Fixtures/golden.json, or golden_gru.json for --cell gru)")
-args = parser.parse_args()
-
-# Each cell has its own seed; the LSTM's (1234) must not change: golden.json is committed.
+# Each cell's fixture has its own seed; a committed fixture's seed must not change.
 SEEDS = {"lstm": 1234, "gru": 4321}
-CELLS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
-FIXTURES = {"lstm": "golden.json", "gru": "golden_gru.json"}
 
-torch.manual_seed(SEEDS[args.cell])
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+parser.add_argument("--cell", default="lstm", help="the cell's patchrnn name (default lstm); the model uses torch.nn.<CELL>")
+parser.add_argument("--seed", type=int, default=None, help="the fixture's seed (default: the cell's in SEEDS)")
+parser.add_argument("--out", type=pathlib.Path, default=None,
+                    help="output path (default Tests/PatchRNNTests/Fixtures/golden_<cell>.json)")
+args = parser.parse_args()
+cell_class = getattr(torch.nn, args.cell.upper(), None)
+if not (isinstance(cell_class, type) and issubclass(cell_class, torch.nn.RNNBase)):
+    parser.error(f"--cell {args.cell}: torch.nn has no recurrent layer {args.cell.upper()}")
+seed = args.seed if args.seed is not None else SEEDS.get(args.cell)
+if seed is None:
+    parser.error(f"--cell {args.cell} has no fixture seed: add one to SEEDS in {__file__}, or give --seed")
+
+torch.manual_seed(seed)
 H, L, B, T, D = 12, 2, 3, 15, 49
-rnn = CELLS[args.cell](D, H, L, batch_first=True)
+rnn = cell_class(D, H, L, batch_first=True)
 linear = torch.nn.Linear(H, D)
 model = torch.nn.ModuleDict({args.cell: rnn, "linear": linear})
 seqs = torch.rand(B, 16, D)
@@ -88,6 +95,6 @@ fixture = {
     "generated_bottoms": flat(gen),
     "torch_version": torch.__version__,
 }
-path = args.out or pathlib.Path(__file__).resolve().parent.parent / "Tests/PatchRNNTests/Fixtures" / FIXTURES[args.cell]
+path = args.out or pathlib.Path(__file__).resolve().parent.parent / "Tests/PatchRNNTests/Fixtures" / f"golden_{args.cell}.json"
 path.write_text(json.dumps(fixture, separators=(",", ":")))
 print(f"wrote {path} ({path.stat().st_size} bytes), loss {loss.item():.6f}")

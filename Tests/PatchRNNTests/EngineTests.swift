@@ -6,9 +6,10 @@ import PatchRNNKernels
 @Suite("Data-parallel engine: pinning, determinism, failures", .serialized)
 struct EngineTests {
     /// A short training run; returns the weights and the losses.
-    func train(threads: Int, pinned: Bool, format: PanelFormat = .preferred, sampling: Bool = false) throws -> ([Float], [Double]) {
+    func train(cell: any RecurrentCell.Type = LSTMCell.self, threads: Int, pinned: Bool, format: PanelFormat = .preferred,
+               sampling: Bool = false) throws -> ([Float], [Double]) {
         let data = randomPatchSet(count: 200, seed: 8)
-        let params = Parameters.initialized(ModelConfig(hidden: 24, layers: 2), seed: 42)
+        let params = Parameters.initialized(ModelConfig(cell: cell, hidden: 24, layers: 2), seed: 42)
         let pool: WorkerPool
         if pinned, let topo = try? Topology(), threads <= topo.cores.count {
             pool = try WorkerPool.make(threads: threads, topology: topo)
@@ -36,14 +37,15 @@ struct EngineTests {
         return (params.buffer.array, losses)
     }
 
-    @Test("the same seed gives bit-identical weights and losses with 1, 2, 3 and 4 threads, with each GEMM tile",
-          arguments: PanelFormat.all)
-    func deterministicAcrossThreadCounts(format: PanelFormat) throws {
-        let (w1, l1) = try train(threads: 1, pinned: true, format: format)
+    @Test("the same seed gives bit-identical weights and losses with 1, 2, 3 and 4 threads, with each cell and GEMM tile",
+          arguments: Cells.names, PanelFormat.all)
+    func deterministicAcrossThreadCounts(cellName: String, format: PanelFormat) throws {
+        let cell = try Cells.resolve(cellName)
+        let (w1, l1) = try train(cell: cell, threads: 1, pinned: true, format: format)
         for n in [2, 3, 4] {
-            let (w, l) = try train(threads: n, pinned: n <= 2, format: format)
-            #expect(w == w1, "\(format): weights differ with \(n) threads")
-            #expect(l == l1, "\(format): losses differ with \(n) threads")
+            let (w, l) = try train(cell: cell, threads: n, pinned: n <= 2, format: format)
+            #expect(w == w1, "\(cellName) \(format): weights differ with \(n) threads")
+            #expect(l == l1, "\(cellName) \(format): losses differ with \(n) threads")
         }
         #expect(l1.last! < l1.first!, "training lowered the loss")
     }

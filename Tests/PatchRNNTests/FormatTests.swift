@@ -5,21 +5,35 @@ import Testing
 
 @Suite("Checkpoints (safetensors), PNG and the loss plot")
 struct FormatTests {
-    @Test("a checkpoint round-trips bit for bit with PyTorch names, shapes and metadata")
-    func safetensorsRoundTrip() throws {
+    @Test("a checkpoint round-trips bit for bit with PyTorch names, shapes and metadata, records its cell, and loads as that cell",
+          arguments: Cells.names)
+    func safetensorsRoundTrip(cellName: String) throws {
+        let cell = try Cells.resolve(cellName)
         let dir = try temporaryDirectory()
-        let params = Parameters.initialized(ModelConfig(hidden: 12, layers: 2), seed: 3)
-        try Safetensors.save(params, metadata: ["epoch": "7", "seed": "3"], to: "\(dir)/m.safetensors")
+        let params = Parameters.initialized(ModelConfig(cell: cell, hidden: 12, layers: 2), seed: 3)
+        var options = TrainingOptions()
+        options.model = params.config
+        try Safetensors.save(params, metadata: options.summary(epoch: 7), to: "\(dir)/m.safetensors")
         let (loaded, file) = try Safetensors.load(path: "\(dir)/m.safetensors")
         #expect(loaded.config == params.config)
+        #expect(loaded.config.cellName == cellName)
         #expect(loaded.buffer.array == params.buffer.array)
         #expect(file.metadata["epoch"] == "7")
-        #expect(file.tensors["lstm.weight_ih_l0"]?.shape == [48, 49])
-        #expect(file.tensors["lstm.weight_hh_l1"]?.shape == [48, 12])
+        #expect(file.metadata["cell"] == cellName && file.metadata["gate_order"] == cell.gateOrder)
+        // PyTorch's shapes: [G*H x in] for the projections, [G*H] for the biases (G gate blocks).
+        let gates = cell.gateCount * 12
+        #expect(file.tensors["\(cellName).weight_ih_l0"]?.shape == [gates, 49])
+        #expect(file.tensors["\(cellName).weight_hh_l1"]?.shape == [gates, 12])
+        #expect(file.tensors["\(cellName).bias_hh_l1"]?.shape == [gates])
         #expect(file.tensors["linear.weight"]?.shape == [49, 12])
         #expect(file.tensors["linear.bias"]?.shape == [49])
         // No temporary file is left behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["m.safetensors"])
+        // A --cell naming another cell contradicts the checkpoint; naming its own does not.
+        for other in Cells.names where other != cellName {
+            #expect(throws: PatchRNNError.self) { try Cells.check(requested: other, against: loaded.config, file: "m") }
+        }
+        #expect(throws: Never.self) { try Cells.check(requested: cellName, against: loaded.config, file: "m") }
     }
 
     @Test("damaged or mismatched checkpoints are refused with a message saying what is wrong")

@@ -5,6 +5,13 @@ import PatchRNNKernels
 
 @Suite("Gradients: finite differences, the straightforward reference, and PyTorch")
 struct GradientTests {
+    @Test("every registered cell has its Double reference; a cell without one fails by name instead of being checked against another cell's")
+    func referenceLookup() throws {
+        for cell in Cells.all { #expect(try referenceModelType(cell.name).cell.name == cell.name) }
+        let missing = #expect(throws: MissingReference.self) { try referenceModelType("no-such-cell") }
+        #expect(missing?.description.contains("no reference model for the cell no-such-cell") == true, "\(String(describing: missing))")
+    }
+
     @Test("every parameter tensor passes a central finite-difference check (tiny model, hidden 5)", arguments: Cells.names)
     func finiteDifferences(cell: String) throws {
         let cfg = ModelConfig(cell: try Cells.resolve(cell), hidden: 5, layers: 2)
@@ -21,7 +28,7 @@ struct GradientTests {
             for _ in 0..<6 {
                 let i = rng.below(v.count)
                 let eps = 1e-3
-                var plus = referenceModel(params), minus = referenceModel(params)
+                var plus = try referenceModel(params), minus = try referenceModel(params)
                 plus.weights[v.name]![i] = Double(torchValues[i]) + eps
                 minus.weights[v.name]![i] = Double(torchValues[i]) - eps
                 let fd = (plus.run(seqs).loss - minus.run(seqs).loss) / (2 * eps)
@@ -42,7 +49,7 @@ struct GradientTests {
         let params = Parameters.initialized(ModelConfig(cell: try Cells.resolve(cell), hidden: hidden, layers: layers), seed: UInt64(hidden))
         let data = randomPatchSet(count: batch, seed: 5)
         let seqs = sequenceArrays(data)
-        let ref = referenceModel(params).run(seqs)
+        let ref = try referenceModel(params).run(seqs)
         for format in PanelFormat.all {
             let fast = fastForwardBackward(params, data, shardSize: shard, format: format)
             expectMatch(fast, ref, params, "\(format) \(cell) H=\(hidden) L=\(layers) B=\(batch) shard=\(shard)")
@@ -76,13 +83,13 @@ struct ScheduledSamplingReferenceTests {
         for j in 0..<params.config.outputSize { params.buffer[params.layout.denseBias.offset + j] = Float(j % 5) * 0.4 - 0.5 }
         let data = randomPatchSet(count: count, seed: 17)
         let ids = (0..<count).map { $0 * 31 + 5 }  // training-file indices: the draws' names for the rows
-        ids.withUnsafeBufferPointer { idp in
+        try ids.withUnsafeBufferPointer { idp in
             let draw = FeedbackDraw(probability: 0.5, seed: 4, epoch: 3, sequenceIDs: idp.baseAddress!)
             let fed = (0..<count).map { b in (Patches.topHalf..<15).filter { draw.feedsBack(row: b, step: $0) }.count }.reduce(0, +)
             #expect(fed > 10 && fed < 39, "about half of the 49 bottom-half inputs are fed back (\(fed))")
-            let ref = referenceModel(params).runSampled(sequenceArrays(data)) { b, t in draw.feedsBack(row: b, step: t) }
+            let ref = try referenceModel(params).runSampled(sequenceArrays(data)) { b, t in draw.feedsBack(row: b, step: t) }
             #expect(ref.inputs.flatMap { $0 }.contains(0) || ref.inputs.flatMap { $0 }.contains(1), "the clip should act")
-            let teacherForced = referenceModel(params).run(sequenceArrays(data))
+            let teacherForced = try referenceModel(params).run(sequenceArrays(data))
             #expect(abs(ref.loss - teacherForced.loss) > 1e-6 * teacherForced.loss, "feeding back changes the loss")
             for format in PanelFormat.all {
                 let fast = fastForwardBackward(params, data, shardSize: 3, format: format, feedback: draw)
@@ -102,7 +109,7 @@ struct GenerationReferenceTests {
         // Larger output bias so that some generated pixels leave [0, 1] and the clipping matters.
         for j in 0..<params.config.outputSize { params.buffer[params.layout.denseBias.offset + j] = Float(j % 7) * 0.3 - 0.6 }
         let data = randomPatchSet(count: count, seed: 11)
-        let reference = referenceModel(params)
+        let reference = try referenceModel(params)
         var expected: [Float] = []
         for i in 0..<count {
             expected += reference.generate(Array(UnsafeBufferPointer(start: data.sequence(i), count: PatchSet.sequenceLength))).map(Float.init)
@@ -116,8 +123,14 @@ struct GenerationReferenceTests {
     }
 }
 
-/// The fixtures `scripts/golden_pytorch.py [--cell gru]` writes: nn.LSTM's and nn.GRU's.
-let goldenFixtures = ["golden.json", "golden_gru.json"]
+/// A cell without a PyTorch fixture: its golden tests fail with this, saying how to make one.
+struct MissingGoldenFixture: Error, CustomStringConvertible {
+    let cell: String
+    var description: String {
+        "no PyTorch fixture for the cell \(cell): add its seed to SEEDS in scripts/golden_pytorch.py, run it with --cell \(cell) "
+            + "and commit Tests/PatchRNNTests/Fixtures/golden_\(cell).json"
+    }
+}
 
 @Suite("Golden values from PyTorch (scripts/golden_pytorch.py), for each cell")
 struct GoldenTests {
@@ -134,13 +147,15 @@ struct GoldenTests {
         let generated_bottoms: [Float]
     }
 
-    /// A fixture's batch and weights; the cell is the one its state_dict names.
-    func load(_ fixture: String) throws -> (Golden, Parameters, PatchSet) {
-        let g = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: fixtureURL(fixture)))
-        let cell = try #require(Cells.all.first { g.state["\($0.name).weight_ih_l0"] != nil }, "\(fixture): no known cell")
-        let params = Parameters(layout: ParameterLayout(ModelConfig(cell: cell, hidden: g.hidden, layers: g.layers)))
+    /// The fixture of the cell named `cell` (Fixtures/golden_<cell>.json, what
+    /// `scripts/golden_pytorch.py --cell <cell>` writes), its batch and its weights.
+    func load(cell: String) throws -> (Golden, Parameters, PatchSet) {
+        let url = fixtureURL("golden_\(cell).json")
+        guard FileManager.default.fileExists(atPath: url.path) else { throw MissingGoldenFixture(cell: cell) }
+        let g = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
+        let params = Parameters(layout: ParameterLayout(ModelConfig(cell: try Cells.resolve(cell), hidden: g.hidden, layers: g.layers)))
         for v in params.layout.allViews {
-            let t = try #require(g.state[v.name], "fixture lacks \(v.name)")
+            let t = try #require(g.state[v.name], "\(url.lastPathComponent) lacks \(v.name)")
             #expect(t.shape == v.torchShape, "\(v.name) shape")
             params.setTorchTensor(v, t.values)
         }
@@ -148,9 +163,9 @@ struct GoldenTests {
         return (g, params, data)
     }
 
-    @Test("loss, outputs and every gradient match PyTorch", arguments: goldenFixtures)
-    func forwardBackward(fixture: String) throws {
-        let (g, params, data) = try load(fixture)
+    @Test("loss, outputs and every gradient match PyTorch", arguments: Cells.names)
+    func forwardBackward(cell: String) throws {
+        let (g, params, data) = try load(cell: cell)
         let fast = fastForwardBackward(params, data, shardSize: 2)
         #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(fast.loss, g.loss), "loss \(fast.loss) vs torch \(g.loss)")
         #expect(worstMismatch(fast.outputs, g.outputs, Tolerance(absolute: 2e-6, relative: 1e-5)) == nil)
@@ -162,9 +177,9 @@ struct GoldenTests {
         }
     }
 
-    @Test("three Adam steps through the engine match torch.optim.Adam", arguments: goldenFixtures)
-    func adamSteps(fixture: String) throws {
-        let (g, params, data) = try load(fixture)
+    @Test("three Adam steps through the engine match torch.optim.Adam", arguments: Cells.names)
+    func adamSteps(cell: String) throws {
+        let (g, params, data) = try load(cell: cell)
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: makePool(2), shardSize: 2, maxBatch: g.batch)
         let all = Array(0..<g.batch)
         for k in 0..<3 {
@@ -178,9 +193,9 @@ struct GoldenTests {
         }
     }
 
-    @Test("free-running generation matches PyTorch", arguments: goldenFixtures)
-    func generation(fixture: String) throws {
-        let (g, params, data) = try load(fixture)
+    @Test("free-running generation matches PyTorch", arguments: Cells.names)
+    func generation(cell: String) throws {
+        let (g, params, data) = try load(cell: cell)
         let generator = try Generator(params: params, pool: makePool(2), chunkSize: 2)
         let bottoms = try generator.bottomHalves(data, Array(0..<g.batch))
         #expect(worstMismatch(bottoms.array, g.generated_bottoms, Tolerance(absolute: 1e-5, relative: 1e-4)) == nil)

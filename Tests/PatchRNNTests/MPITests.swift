@@ -43,11 +43,12 @@ struct MPITests {
         return (weights, losses)
     }
 
-    @Test("2 ranks x 1 thread == 1 rank x 2 threads == 1 x 1, bit for bit (and 3 ranks, uneven slots)")
-    func sameWeightsAnySplit() throws {
+    @Test("2 ranks x 1 thread == 1 rank x 2 threads == 1 x 1, bit for bit (and 3 ranks, uneven slots), for each cell",
+          arguments: Cells.names)
+    func sameWeightsAnySplit(cell: String) throws {
         let data = try writeSyntheticMNIST(train: 700, test: 50)
         // batch 48 = 12 shards of 4 (the default for 48); 630 training images leave a last minibatch of 6.
-        let common = ["train", "--data", data, "--epochs", "3", "--batch-size", "48", "--seed", "5", "--quiet"]
+        let common = ["train", "--cell", cell, "--data", data, "--epochs", "3", "--batch-size", "48", "--seed", "5", "--quiet"]
         let runs: [(String, () throws -> ProcessResult)] = [
             ("r1t1", { try single(common + ["--threads", "1", "--out", data + "/r1t1"]) }),
             ("r1t2", { try single(common + ["--threads", "2", "--out", data + "/r1t2"]) }),
@@ -63,11 +64,12 @@ struct MPITests {
         }
         let reference = try #require(outcomes["r1t1"])
         #expect(reference.losses.count == 3)
+        #expect(reference.weights.keys.contains("\(cell).weight_hh_l0"), "the runs trained a \(cell)")
         for name in ["r1t2", "r2t1", "r3t1"] {
             let o = try #require(outcomes[name])
-            #expect(o.losses == reference.losses, "\(name) losses")
+            #expect(o.losses == reference.losses, "\(cell) \(name) losses")
             for (tensor, values) in reference.weights {
-                #expect(o.weights[tensor] == values, "\(name): \(tensor) differs")
+                #expect(o.weights[tensor] == values, "\(cell) \(name): \(tensor) differs")
             }
         }
     }
@@ -89,19 +91,6 @@ struct MPITests {
             #expect(o.losses == reference.losses, "\(name) losses")
             for (tensor, values) in reference.weights { #expect(o.weights[tensor] == values, "\(name): \(tensor) differs") }
         }
-    }
-
-    @Test("GRU: 2 ranks x 1 thread == 1 rank x 2 threads, bit for bit")
-    func gruSameWeightsAnySplit() throws {
-        let data = try writeSyntheticMNIST(train: 500, test: 30)
-        let common = ["train", "--cell", "gru", "--data", data, "--epochs", "2", "--batch-size", "48", "--seed", "4", "--quiet"]
-        let one = try single(common + ["--threads", "2", "--out", data + "/one"])
-        let two = try mpirun(ranks: 2, common + ["--threads", "1", "--out", data + "/two"])
-        try #require(one.status == 0 && two.status == 0, "\(one.stderr)\n\(two.stderr)")
-        let a = try outcome(data + "/one"), b = try outcome(data + "/two")
-        #expect(a.losses.count == 2 && a.losses == b.losses)
-        #expect(a.weights.keys.contains("gru.weight_hh_l0"))
-        for (tensor, values) in a.weights { #expect(b.weights[tensor] == values, "\(tensor) differs") }
     }
 
     @Test("--mpi-exchange allreduce sums the same gradient as one process: Adam's moments after one step agree")

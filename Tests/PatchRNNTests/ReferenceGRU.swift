@@ -10,6 +10,7 @@ import Foundation
 ///   h' = (1 - z) ⊙ n + z ⊙ h
 /// The fast path is checked against it, and it against PyTorch (Fixtures/golden_gru.json).
 struct ReferenceGRU: ReferenceModel {
+    static var cell: any RecurrentCell.Type { GRUCell.self }
     let hidden: Int
     let layers: Int
     let d = Patches.patchSize

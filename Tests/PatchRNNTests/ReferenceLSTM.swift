@@ -6,6 +6,7 @@ import PatchRNNKernels
 /// arrays, one sequence and one time step at a time, weights in PyTorch's layout. The fast
 /// path (time-major GEMMs, fused SIMD gates, shards) is checked against it.
 struct ReferenceLSTM: ReferenceModel {
+    static var cell: any RecurrentCell.Type { LSTMCell.self }
     let hidden: Int
     let layers: Int
     let d = Patches.patchSize

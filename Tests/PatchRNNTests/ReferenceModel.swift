@@ -2,7 +2,9 @@
 
 /// A straightforward Double implementation of the whole model for one cell (ReferenceLSTM,
 /// ReferenceGRU): what the fast path is checked against, for every cell by the same tests.
-protocol ReferenceModel {
+protocol ReferenceModel: Sendable {
+    /// The cell it implements.
+    static var cell: any RecurrentCell.Type { get }
     init(_ params: Parameters)
     var hidden: Int { get }
     /// Floats per patch (49) and input steps (15).
@@ -79,12 +81,29 @@ extension ReferenceModel {
     }
 }
 
-/// The reference of the cell `params` holds.
-func referenceModel(_ params: Parameters) -> any ReferenceModel {
-    switch params.config.cellName {
-    case GRUCell.name: return ReferenceGRU(params)
-    default: return ReferenceLSTM(params)
+/// The references, one per cell in `Cells.all`: the tests parameterised by cell look them up
+/// here, so a new cell's line belongs here too.
+let referenceModels: [any ReferenceModel.Type] = [ReferenceLSTM.self, ReferenceGRU.self]
+
+/// A cell without a reference: the tests that need one fail with this rather than check the
+/// cell against another cell's reference.
+struct MissingReference: Error, CustomStringConvertible {
+    let cell: String
+    var description: String {
+        "no reference model for the cell \(cell): write one (a ReferenceModel in plain Double loops with PyTorch's semantics, "
+            + "like ReferenceGRU.swift) and add it to referenceModels in ReferenceModel.swift"
     }
+}
+
+/// The reference for the cell named `cellName`.
+func referenceModelType(_ cellName: String) throws -> any ReferenceModel.Type {
+    guard let reference = referenceModels.first(where: { $0.cell.name == cellName }) else { throw MissingReference(cell: cellName) }
+    return reference
+}
+
+/// The reference of the cell `params` holds, with its weights.
+func referenceModel(_ params: Parameters) throws -> any ReferenceModel {
+    try referenceModelType(params.config.cellName).init(params)
 }
 
 /// The sequences of `data` as arrays, for the references.

@@ -11,7 +11,7 @@ import Testing
                 "no headless chromium: install Debian's chromium (scripts/setup.sh --browser, which scripts/test.sh runs) or set PATCHRNN_CHROMIUM"))
 struct ReportBrowserTests {
     @Test("the page's model completes every embedded image as the Swift generation does (largest difference <= 1e-5); a stroke on the live panel changes its output",
-          arguments: ["lstm", "gru"])
+          arguments: Cells.names)
     func pageModelMatchesSwift(cell: String) throws {
         let browser = try #require(HeadlessBrowser.path, "CI is set but no headless chromium was found: scripts/setup.sh --browser installs Debian's chromium")
         let (page, params, pool) = try trainedReport(cell: cell)

@@ -35,7 +35,7 @@ struct ReportTests {
         #expect(http == namespace && namespace == 1, "http appears \(http) times, the SVG namespace \(namespace)")
     }
 
-    @Test("the embedded weights are the checkpoint's, bit for bit, in PyTorch's names, shapes and order", arguments: [LSTMCell.name, GRUCell.name])
+    @Test("the embedded weights are the checkpoint's, bit for bit, in PyTorch's names, shapes and order", arguments: Cells.names)
     func weightsExact(cell: String) throws {
         let (html, params, _, _) = try page(cell: try Cells.resolve(cell))
         let data = try #require(try reportData(html))

@@ -30,14 +30,29 @@ BIN = os.environ.get("PATCHRNN_BIN", "patchrnn")
 DATA = os.environ.get("PATCHRNN_DATA", "data/mnist")
 
 
+def torch_layer(cell):
+    """torch.nn's recurrent layer for the patchrnn cell named `cell`: the name in capitals
+    (lstm -> nn.LSTM, gru -> nn.GRU)."""
+    layer = getattr(torch.nn, cell.upper(), None)
+    if not (isinstance(layer, type) and issubclass(layer, torch.nn.RNNBase)):
+        raise argparse.ArgumentTypeError(f"torch.nn has no recurrent layer {cell.upper()} for the cell {cell}")
+    return layer
+
+
+def cell_name(cell):
+    """--cell's check: a cell PyTorch has a layer for (patchrnn checks it is one of its own)."""
+    torch_layer(cell)
+    return cell
+
+
 class PatchRNN(torch.nn.Module):
-    """The same model: nn.LSTM or nn.GRU(49, H, L, batch_first=True) + nn.Linear(H, 49), under
-    the state_dict names patchrnn writes ("lstm." / "gru." and "linear.")."""
+    """The same model: torch.nn.<CELL>(49, H, L, batch_first=True) + nn.Linear(H, 49), under
+    the state_dict names patchrnn writes ("<cell>." and "linear.")."""
 
     def __init__(self, hidden=64, layers=2, cell="lstm"):
         super().__init__()
         self.cell = cell
-        rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](49, hidden, layers, batch_first=True)
+        rnn = torch_layer(cell)(49, hidden, layers, batch_first=True)
         self.add_module(cell, rnn)
         self.linear = torch.nn.Linear(hidden, 49)
 
@@ -253,7 +268,8 @@ def main():
     t.add_argument("--rounds", type=int, default=3)
     t.add_argument("--seconds", type=float, default=3)
     for command in (e, i, t):
-        command.add_argument("--cell", choices=["lstm", "gru"], default="lstm", help="the recurrent cell (default lstm)")
+        command.add_argument("--cell", type=cell_name, default="lstm",
+                             help="the recurrent cell, by its patchrnn name (default lstm); PyTorch's is torch.nn.<CELL>")
     a = p.parse_args()
     {"equivalence": equivalence, "interop": interop, "throughput": throughput}[a.cmd](a)
 
