@@ -113,7 +113,7 @@ struct DocsTests {
         for wrong in ["--epochz", "--thread ", "--scalling", "'frobnicate'", "generate` has no --batch-size", "--out-dir"] {
             #expect(problems.filter { $0.contains(wrong) }.count == 1, "\(wrong) not reported once: \(problems)")
         }
-        #expect(problems.contains { $0.hasPrefix("README.md:15: ") && $0.contains("--out-dir") }, "a continued line is reported where it starts: \(problems)")
+        #expect(problems.contains { $0.hasPrefix("README.md:16: ") && $0.contains("--out-dir") }, "a continued line is reported where it starts: \(problems)")
     }
 }
 
