@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Two kinds of Swift code, built two ways (docs/performance-notes.md says why):
+// Two kinds of Swift code, built two ways (docs/performance.md, "Compiler flags", says why):
 // - PatchRNNKernels, the hot loops on raw pointers (GEMM tiles, packing, gate functions, cell
 //   kernels, Adam's inner loop), is built -Ounchecked: no overflow or bounds checks in loops
 //   that run billions of times. Its callers validate every size before calling it.
@@ -27,7 +27,7 @@ let package = Package(
         .executable(name: "patchrnn", targets: ["patchrnn"]),
     ],
     // `swift build --traits MPI` adds the Open MPI path; the default build and tests need no
-    // MPI. See README, "Past one machine".
+    // MPI. See docs/scaling.md, "MPI across processes and nodes".
     traits: [.trait(name: "MPI", description: "Data parallelism across processes/nodes with Open MPI (needs libopenmpi-dev)")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

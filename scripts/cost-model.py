@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Cost model of PatchRNN's training step: on the cores of one machine, and across nodes.
 
-`cores`: one process, N worker threads, a minibatch of B sequences in S shards of s (README,
-"Many cores"; docs/many-cores.md). Per step:
+`cores`: one process, N worker threads, a minibatch of B sequences in S shards of s (docs/scaling.md,
+"The cost model on one machine"). Per step:
   compute   ceil(S / N) x shard(s) + pack           (workers take shards from a queue; each
                                                      busy worker packs the weights once)
   queue     N x line(N)                             (N first takes of the shared counter, one
@@ -20,7 +20,7 @@ the N workers placed by `pack`, cannot be on two cores: --line-us within an L3 g
 0.05), --l3-us between L3 groups of a socket (0.12), --socket-us between sockets (0.20), in the
 range published core-to-core latencies give for current Xeons and EPYCs.
 The figures come from `patchrnn bench --calibrate --json` (--calibration FILE: a JSON line per
-round, medians used; defaults: this project's 2-vCPU Zen 3 VM, docs/many-cores.md).
+round, medians used; defaults: this project's 2-vCPU Zen 3 VM, docs/scaling.md).
 --measured FILE (bench --json lines, e.g. scripts/scaling-report.sh's scaling.jsonl) prints the
 measured speed-ups beside the predictions; --old-xeon-table compares with the 16-core table of
 an earlier round kept in the README.
@@ -52,7 +52,7 @@ LINKS = [10, 25, 100]
 
 # Measured on the project's 2-vCPU AMD EPYC (Zen 3, AVX2) VM with `patchrnn bench --calibrate
 # --cell C --threads 2 --repeats 1 --seconds 1`, five rounds (simd8 tile): the medians of the
-# rounds (docs/many-cores.md has the ranges).
+# rounds (docs/scaling.md has the ranges).
 DEFAULT_CALIBRATIONS = {
     "lstm": {"shards": [{"size": 4, "us": 286.0}, {"size": 16, "us": 1170.0}], "pack_us": 39.1,
              "sum_bytes_per_s": 18.7e9, "hand_offs": [{"workers": 1, "us": 0.10}, {"workers": 2, "us": 0.705}],
