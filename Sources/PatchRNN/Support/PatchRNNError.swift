@@ -46,23 +46,7 @@ public struct Setting: Hashable, Sendable, CustomStringConvertible {
     public var flag: String { "--" + key.replacingOccurrences(of: "_", with: "-") }
     public var description: String { key }
 
-    // The training settings (`TrainingOptions.fields`).
-    public static let cell = Setting("cell", "the cell")
-    public static let hidden = Setting("hidden", "the hidden size")
-    public static let layers = Setting("layers", "the number of layers")
-    public static let batchSize = Setting("batch_size", "the batch size")
-    public static let shardSize = Setting("shard_size", "the shard size")
-    public static let epochs = Setting("epochs", "the maximum number of epochs")
-    public static let learningRate = Setting("learning_rate", "the learning rate")
-    public static let patience = Setting("patience", "the patience")
-    public static let lrPatience = Setting("lr_patience", "the learning-rate patience")
-    public static let seed = Setting("seed", "the seed")
-    public static let validationFraction = Setting("validation_fraction", "the validation fraction")
-    public static let trainLimit = Setting("train_limit", "the training-image limit")
-    public static let monitor = Setting("monitor", "the monitor")
-    public static let minDelta = Setting("min_delta", "the minimum improvement")
-    public static let scheduledSampling = Setting("scheduled_sampling", "the scheduled-sampling probability")
-    public static let samplingRamp = Setting("sampling_ramp", "the scheduled-sampling ramp")
+    // The training settings are declared with their fields (`TrainingOptions.fields`).
     // Settings of how a job runs, not of what it computes.
     public static let threads = Setting("threads", "the number of threads")
     public static let cores = Setting("cores", "the list of cores")

@@ -4,8 +4,9 @@
 /// checkpoint metadata, metrics.json, trace.json, TensorBoard's hyper-parameters and the
 /// command line (whose flag for the key `batch_size` is `--batch-size`).
 ///
-/// Adding a setting: its property here, its entry in `fields`, its flag in the tool's
-/// `TrainOptions` (mapped by name, checked by a test) and a line in docs/usage.md.
+/// Adding a setting: its property here, its `Setting` and its entry in `fields` (below), its
+/// flag in the tool's `TrainOptions` (mapped by name, checked by `SettingFlagsTests`) and a
+/// line in docs/usage.md.
 public struct TrainingOptions: Sendable, Equatable {
     public var model = ModelConfig.default
     public var batchSize = 64
@@ -192,6 +193,26 @@ extension TrainingOptions {
         .real(.scheduledSampling, \.sampling.maxProbability, "must be a probability from 0 to 1") { $0 >= 0 && $0 <= 1 },
         .whole(.samplingRamp, \.sampling.rampEpochs, 1...limits.epochs),
     ]
+}
+
+/// The training settings: the key each is recorded under and its words in messages.
+extension Setting {
+    public static let cell = Setting("cell", "the cell")
+    public static let hidden = Setting("hidden", "the hidden size")
+    public static let layers = Setting("layers", "the number of layers")
+    public static let batchSize = Setting("batch_size", "the batch size")
+    public static let shardSize = Setting("shard_size", "the shard size")
+    public static let epochs = Setting("epochs", "the maximum number of epochs")
+    public static let learningRate = Setting("learning_rate", "the learning rate")
+    public static let patience = Setting("patience", "the patience")
+    public static let lrPatience = Setting("lr_patience", "the learning-rate patience")
+    public static let seed = Setting("seed", "the seed")
+    public static let validationFraction = Setting("validation_fraction", "the validation fraction")
+    public static let trainLimit = Setting("train_limit", "the training-image limit")
+    public static let monitor = Setting("monitor", "the monitor")
+    public static let minDelta = Setting("min_delta", "the minimum improvement")
+    public static let scheduledSampling = Setting("scheduled_sampling", "the scheduled-sampling probability")
+    public static let samplingRamp = Setting("sampling_ramp", "the scheduled-sampling ramp")
 }
 
 /// One setting in the schema (`TrainingOptions.fields`).
