@@ -10,30 +10,30 @@ import PatchRNNKernels
 /// one core moves through the gradient sum + Adam ((S + 6) x 4 bytes per parameter: S shard
 /// slices and the weights and both moments read, those three written), `hand-off` the round
 /// trip of one pool job (a generation bump out, N - 1 completion counts back).
-public struct CostCalibration: Sendable, Codable {
-    public struct Shard: Sendable, Codable {
-        public var size: Int
+package struct CostCalibration: Sendable, Codable {
+    package struct Shard: Sendable, Codable {
+        package var size: Int
         /// One shard's forward + backward on one core, without the weight packing.
-        public var microseconds: Double
+        package var microseconds: Double
         /// A worker's workspace for shards of this size (activations, gradients, packed weights).
-        public var workspaceBytes: Int
+        package var workspaceBytes: Int
     }
-    public struct HandOff: Sendable, Codable {
-        public var workers: Int
+    package struct HandOff: Sendable, Codable {
+        package var workers: Int
         /// Round trip of an empty pool job (the fastest batch's mean).
-        public var microseconds: Double
+        package var microseconds: Double
     }
-    public var cell: String
-    public var tile: String
-    public var parameters: Int
-    public var shards: [Shard]
+    package var cell: String
+    package var tile: String
+    package var parameters: Int
+    package var shards: [Shard]
     /// Packing the weights for forward and backward, once per busy worker per step.
-    public var packMicroseconds: Double
+    package var packMicroseconds: Double
     /// Bytes per second one core moves through the gradient sum and Adam.
-    public var sumBytesPerSecond: Double
-    public var handOffs: [HandOff]
+    package var sumBytesPerSecond: Double
+    package var handOffs: [HandOff]
     /// Whether the hand-offs ran on more workers than CPUs (then they measure the scheduler).
-    public var oversubscribed: Bool
+    package var oversubscribed: Bool
 
     enum CodingKeys: String, CodingKey {
         case cell, tile, parameters, shards, oversubscribed
@@ -49,14 +49,14 @@ extension CostCalibration.HandOff {
     enum CodingKeys: String, CodingKey { case workers, microseconds = "us" }
 }
 
-public enum CostCalibrationBenchmark {
+package enum CostCalibrationBenchmark {
     /// Measures every figure once: shard and sum times on `onePool` (one worker) for each of
     /// `shardSizes`, for about `seconds` each; the hand-off on a pool of
     /// each of `handOffWorkers` made by `makePool` (one at a time: each pins the caller, and
     /// gives its binding back when it goes). Each figure is the fastest of its repetitions
     /// (steps, batches of hand-offs, packings): on a shared machine the others are the ones
     /// another process interrupted, and the model wants the machine's own cost.
-    public static func run(onePool: WorkerPool, handOffWorkers: [Int], makePool: (Int) throws -> WorkerPool,
+    package static func run(onePool: WorkerPool, handOffWorkers: [Int], makePool: (Int) throws -> WorkerPool,
                            model: ModelConfig = .default, shardSizes: [Int] = [4, 16],
                            seconds: Double = 1, format: PanelFormat = .preferred) throws -> CostCalibration {
         precondition(onePool.count == 1)

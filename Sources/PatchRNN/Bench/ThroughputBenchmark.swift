@@ -3,27 +3,27 @@ import PatchRNNKernels
 /// Throughput of training steps and generation on synthetic data of MNIST's shape (the speed
 /// does not depend on pixel values), plus this machine's single-core GEMM peak measured with
 /// the project's own kernel in the same run, so the fraction of the hardware is visible.
-public struct ThroughputReport: Sendable, Codable {
-    public var cell: String
+package struct ThroughputReport: Sendable, Codable {
+    package var cell: String
     /// The GEMM tile (`PanelFormat.name`) of the training, the generation and the peak.
-    public var tile: String
+    package var tile: String
     /// Scheduled sampling's feedback probability of the timed steps (0: teacher forcing).
-    public var samplingProbability: Double
-    public var threads: Int
-    public var batchSize: Int
-    public var samplesPerSecond: Double
-    public var gflops: Double
-    public var peakGflops: Double
-    public var peakFraction: Double
-    public var generationImagesPerSecond: Double
-    public var computeFraction: Double
-    public var reduceUpdateFraction: Double
-    public var waitFraction: Double
-    public var stepMicroseconds: Double
+    package var samplingProbability: Double
+    package var threads: Int
+    package var batchSize: Int
+    package var samplesPerSecond: Double
+    package var gflops: Double
+    package var peakGflops: Double
+    package var peakFraction: Double
+    package var generationImagesPerSecond: Double
+    package var computeFraction: Double
+    package var reduceUpdateFraction: Double
+    package var waitFraction: Double
+    package var stepMicroseconds: Double
     /// How the workers were placed: a `PlacementPolicy` name, or "unpinned".
-    public var placement = "unpinned"
+    package var placement = "unpinned"
     /// More workers than CPUs: the speed figures mean nothing.
-    public var oversubscribed = false
+    package var oversubscribed = false
 
     enum CodingKeys: String, CodingKey {
         case cell, tile, threads, gflops
@@ -35,11 +35,11 @@ public struct ThroughputReport: Sendable, Codable {
     }
 }
 
-public enum ThroughputBenchmark {
+package enum ThroughputBenchmark {
     /// Single-thread GFLOP/s of the project's GEMM kernel with the given tile (B packed, as the
     /// model uses it) on a 504 x 512 x 512 problem (m a multiple of both tiles' rows, 6 and 8):
     /// the best of 15 runs, the one least disturbed by anything else on the machine.
-    public static func measurePeak(format: PanelFormat = .preferred) -> Double {
+    package static func measurePeak(format: PanelFormat = .preferred) -> Double {
         let m = 504, n = 512, k = 512
         let a = FloatBuffer(count: m * k), b = FloatBuffer(count: k * n), c = FloatBuffer(count: m * n)
         let packed = FloatBuffer(count: packedCount(k: k, n: n, format: format))
@@ -63,7 +63,7 @@ public enum ThroughputBenchmark {
     /// right before and right after the training steps, and the better of the two is the
     /// peak: a core that runs slower for a moment while one is measured cannot make the
     /// training look faster than the hardware.
-    public static func run(pool: WorkerPool, batchSize: Int, shardSize: Int? = nil, model: ModelConfig = .default,
+    package static func run(pool: WorkerPool, batchSize: Int, shardSize: Int? = nil, model: ModelConfig = .default,
                            seconds: Double = 3, format: PanelFormat = .preferred, samplingProbability: Double = 0) throws -> ThroughputReport {
         let peakBefore = measurePeak(format: format)
         let data = syntheticSet(count: max(4096, batchSize * 4))
@@ -116,7 +116,7 @@ public enum ThroughputBenchmark {
 
     /// Exactly `steps` training steps (after two that warm up) and `images` generated images, on
     /// the same synthetic data, with nothing else around them: a fixed workload for a profiler.
-    public static func profile(pool: WorkerPool, batchSize: Int, shardSize: Int? = nil, model: ModelConfig = .default,
+    package static func profile(pool: WorkerPool, batchSize: Int, shardSize: Int? = nil, model: ModelConfig = .default,
                                steps: Int, images: Int, format: PanelFormat = .preferred, samplingProbability: Double = 0) throws {
         let data = syntheticSet(count: max(4096, batchSize * 4))
         let params = Parameters.initialized(model, seed: 1)

@@ -3,14 +3,14 @@ import Foundation
 
 /// A parsed IDX file (the MNIST container): big-endian u32 magic 0x000008TT (TT = 08: u8
 /// data), big-endian u32 dimensions, then the raw data.
-public struct IDXFile: Equatable, Sendable {
-    public let dimensions: [Int]
-    public let bytes: [UInt8]
+package struct IDXFile: Equatable, Sendable {
+    package let dimensions: [Int]
+    package let bytes: [UInt8]
 
     /// The most data an IDX file of this tool may hold (MNIST's largest file is 47 MB).
-    public static let maxDataBytes = 1 << 31
+    package static let maxDataBytes = 1 << 31
 
-    public init(dimensions: [Int], bytes: [UInt8]) {
+    package init(dimensions: [Int], bytes: [UInt8]) {
         self.dimensions = dimensions
         self.bytes = bytes
     }
@@ -55,7 +55,7 @@ public struct IDXFile: Equatable, Sendable {
     }
 
     /// Parses IDX bytes; `name` goes into the error messages.
-    public static func parse(_ data: [UInt8], name: String) throws -> IDXFile {
+    package static func parse(_ data: [UInt8], name: String) throws -> IDXFile {
         let h = try header(Array(data.prefix(4)), name: name) { Array(data.dropFirst(4).prefix($0)) }
         let payload = data.count - h.size
         guard payload >= h.dataBytes else { throw truncated(name, h, has: payload) }
@@ -71,7 +71,7 @@ public struct IDXFile: Equatable, Sendable {
 
     /// Reads a file, gzip'd or not, checking before anything large is read or allocated
     /// (`open`); then exactly the declared bytes are read, and one more must not exist.
-    public static func read(path: String) throws -> IDXFile {
+    package static func read(path: String) throws -> IDXFile {
         let (stream, h) = try open(path: path)
         Memory.checkAvailable(bytes: h.dataBytes, for: "the data of \(path)")
         let data = try stream.read(h.dataBytes)
@@ -89,7 +89,7 @@ public struct IDXFile: Equatable, Sendable {
     /// The dimensions a file declares, with every check of `read` that needs no data: quick
     /// (the header only), so that a command can check its data files before it creates
     /// anything.
-    public static func dimensions(path: String) throws -> [Int] {
+    package static func dimensions(path: String) throws -> [Int] {
         try open(path: path).header.dimensions
     }
 

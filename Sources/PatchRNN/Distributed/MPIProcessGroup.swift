@@ -5,15 +5,15 @@ import Foundation
 /// The ranks of an Open MPI job (builds with `--traits MPI`). Only the coordinator thread
 /// (worker 0, the main thread) calls MPI, so MPI_THREAD_FUNNELED is all it asks for. MPI's
 /// default error handler ends the job on a communication failure; `abort` does so on ours.
-public final class MPIProcessGroup: ProcessGroup {
-    public let rank: Int
-    public let size: Int
-    public let host: String
+package final class MPIProcessGroup: ProcessGroup {
+    package let rank: Int
+    package let size: Int
+    package let host: String
     private let world = prnn_mpi_comm_world()
     private var finished = false
 
     /// Initialises MPI (once per process). Outside mpirun this is a group of one.
-    public init() throws {
+    package init() throws {
         var provided: Int32 = 0
         guard MPI_Init_thread(nil, nil, prnn_mpi_thread_funneled(), &provided) == MPI_SUCCESS else {
             throw PatchRNNError("MPI_Init_thread failed")
@@ -33,7 +33,7 @@ public final class MPIProcessGroup: ProcessGroup {
     }
 
     /// In place: rank r's shards are already in their slots, MPI copies everyone's to everyone.
-    public func allGatherShards(grads: UnsafeMutablePointer<Float>, stride: Int, losses: UnsafeMutablePointer<Double>,
+    package func allGatherShards(grads: UnsafeMutablePointer<Float>, stride: Int, losses: UnsafeMutablePointer<Double>,
                                 shardsOf: [Range<Int>]) throws {
         precondition(shardsOf.count == size)
         var counts = shardsOf.map { Int32($0.count * stride) }, displs = shardsOf.map { Int32($0.lowerBound * stride) }
@@ -43,22 +43,22 @@ public final class MPIProcessGroup: ProcessGroup {
         try check(MPI_Allgatherv(prnn_mpi_in_place(), 0, prnn_mpi_double(), losses, &counts, &displs, prnn_mpi_double(), world), "MPI_Allgatherv")
     }
 
-    public func allReduceSum(_ floats: UnsafeMutablePointer<Float>, count: Int, _ value: inout Double) throws {
+    package func allReduceSum(_ floats: UnsafeMutablePointer<Float>, count: Int, _ value: inout Double) throws {
         try check(MPI_Allreduce(prnn_mpi_in_place(), floats, Int32(count), prnn_mpi_float(), prnn_mpi_sum(), world), "MPI_Allreduce")
         try check(MPI_Allreduce(prnn_mpi_in_place(), &value, 1, prnn_mpi_double(), prnn_mpi_sum(), world), "MPI_Allreduce")
     }
 
-    public func broadcast(_ values: UnsafeMutablePointer<Double>, count: Int, root: Int) throws {
+    package func broadcast(_ values: UnsafeMutablePointer<Double>, count: Int, root: Int) throws {
         try check(MPI_Bcast(values, Int32(count), prnn_mpi_double(), Int32(root), world), "MPI_Bcast")
     }
 
-    public func maximum(_ value: Int32) throws -> Int32 {
+    package func maximum(_ value: Int32) throws -> Int32 {
         var v = value, result: Int32 = 0
         try check(MPI_Allreduce(&v, &result, 1, prnn_mpi_int(), prnn_mpi_max(), world), "MPI_Allreduce")
         return result
     }
 
-    public func gather(_ text: String) throws -> [String]? {
+    package func gather(_ text: String) throws -> [String]? {
         var bytes = Array(text.utf8)
         var length = Int32(bytes.count)
         var lengths = [Int32](repeating: 0, count: size)
@@ -71,14 +71,14 @@ public final class MPIProcessGroup: ProcessGroup {
         return (0..<size).map { String(decoding: all[Int(displs[$0])..<Int(displs[$0] + lengths[$0])], as: UTF8.self) }
     }
 
-    public func barrier() throws { try check(MPI_Barrier(world), "MPI_Barrier") }
+    package func barrier() throws { try check(MPI_Barrier(world), "MPI_Barrier") }
 
-    public func abort(code: Int32) -> Never {
+    package func abort(code: Int32) -> Never {
         MPI_Abort(world, code)
         exit(code)  // not reached: MPI_Abort ends the process
     }
 
-    public func finish() {
+    package func finish() {
         guard !finished else { return }
         finished = true
         MPI_Finalize()

@@ -1,9 +1,9 @@
 /// One slot per worker: worker i writes slot i only, so no two threads touch the same slot.
 /// (A Swift Array cannot be written from several threads at once; this can.)
-public final class PerWorker<T>: @unchecked Sendable {
+package final class PerWorker<T>: @unchecked Sendable {
     private let slots: UnsafeMutablePointer<T?>
-    public let count: Int
-    public init(count: Int) {
+    package let count: Int
+    package init(count: Int) {
         self.count = count
         slots = .allocate(capacity: count)
         slots.initialize(repeating: nil, count: count)
@@ -12,10 +12,10 @@ public final class PerWorker<T>: @unchecked Sendable {
         slots.deinitialize(count: count)
         slots.deallocate()
     }
-    public subscript(i: Int) -> T? {
+    package subscript(i: Int) -> T? {
         get { slots[i] }
         set { slots[i] = newValue }
     }
     /// The slots as an array (read by one thread after the workers are done).
-    public var values: [T?] { (0..<count).map { slots[$0] } }
+    package var values: [T?] { (0..<count).map { slots[$0] } }
 }

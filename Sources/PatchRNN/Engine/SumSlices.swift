@@ -9,13 +9,13 @@
 /// another has two blocks more. Worker numbers follow the machine's order (`PlacementPlan`),
 /// so the workers of one NUMA node own one contiguous run of the vector, which the engine's
 /// first touch then places on that node.
-public enum SumSlices {
+package enum SumSlices {
     /// Floats per block (`ParameterLayout.alignment`).
-    public static let block = ParameterLayout.alignment
+    package static let block = ParameterLayout.alignment
 
     /// Worker `w`'s slice of a padded vector of `count` floats (a multiple of `block`) shared
     /// by `workers` workers; empty only when there are more workers than blocks.
-    public static func range(worker w: Int, workers: Int, count: Int) -> Range<Int> {
+    package static func range(worker w: Int, workers: Int, count: Int) -> Range<Int> {
         precondition(workers >= 1 && w >= 0 && w < workers && count % block == 0)
         let blocks = count / block
         return (w * blocks / workers * block)..<((w + 1) * blocks / workers * block)

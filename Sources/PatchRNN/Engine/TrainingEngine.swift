@@ -32,7 +32,7 @@ public final class TrainingEngine: @unchecked Sendable {
     /// How ranks combine gradients (only matters with several ranks).
     public let exchange: GradientExchange
     /// The teacher-forced loss on the engine's own workspaces (validation).
-    public let evaluator: LossEvaluator
+    package let evaluator: LossEvaluator
     /// The ranks' gradient total for `.allreduce` (allocated only with several ranks).
     let rankTotal: FloatBuffer?
     public var layout: ParameterLayout { params.layout }

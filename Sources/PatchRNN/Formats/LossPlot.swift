@@ -1,7 +1,7 @@
 /// Training loss, validation loss and (when measured) the validation free-running bottom-half
 /// MSE per epoch as an SVG line chart (linear axes), with the kept epoch marked on the curve
 /// that decided it: what the generated bottom halves follow is visible next to the losses.
-public func lossPlotSVG(train: [Double], validation: [Double], validationBottom: [Double?] = [], bestEpoch: Int?,
+package func lossPlotSVG(train: [Double], validation: [Double], validationBottom: [Double?] = [], bestEpoch: Int?,
                         monitor: TrainingOptions.Monitor = .valLoss) -> String {
     let w = 640.0, h = 400.0, left = 70.0, right = 20.0, top = 30.0, bottom = 50.0
     let bottomCurve = validationBottom.map { $0 ?? .nan }

@@ -1,8 +1,8 @@
 import CZlib
 
 /// Minimal PNG writer (8-bit RGB, no interlace), compressed with zlib.
-public enum PNG {
-    public static func encodeRGB(width: Int, height: Int, pixels: [UInt8]) throws -> [UInt8] {
+package enum PNG {
+    package static func encodeRGB(width: Int, height: Int, pixels: [UInt8]) throws -> [UInt8] {
         precondition(pixels.count == width * height * 3)
         var raw = [UInt8]()
         raw.reserveCapacity(height * (width * 3 + 1))
@@ -39,7 +39,7 @@ public enum PNG {
 
 /// A 10x10 grid of digits (row = class), each image scaled up, with a faint red line at the
 /// top/bottom boundary of every image when `markBoundary` is set.
-public func digitGridPNG(images: [[Float]], columns: Int, scale: Int = 2, markBoundary: Bool) throws -> [UInt8] {
+package func digitGridPNG(images: [[Float]], columns: Int, scale: Int = 2, markBoundary: Bool) throws -> [UInt8] {
     let side = Patches.imageSide, gap = 2
     let rows = (images.count + columns - 1) / columns
     let cell = side * scale + gap

@@ -45,20 +45,20 @@ struct ProtobufWriter {
 }
 
 /// One `Event` message each: what a TensorBoard event file holds.
-public enum TensorBoardEvent {
+package enum TensorBoardEvent {
     /// The first record of every file: `file_version` "brain.Event:2".
-    public static func fileVersion(wallTime: Double) -> [UInt8] {
+    package static func fileVersion(wallTime: Double) -> [UInt8] {
         event(step: 0, wallTime: wallTime) { $0.string(3, "brain.Event:2") }
     }
 
     /// `session_log { status: START }` at `step`: TensorBoard drops what earlier files of the
     /// folder hold at this step and later ones (a resumed or repeated run replaces them).
-    public static func sessionStart(step: Int, wallTime: Double) -> [UInt8] {
+    package static func sessionStart(step: Int, wallTime: Double) -> [UInt8] {
         event(step: step, wallTime: wallTime) { e in e.message(7) { $0.int(1, 1) } }
     }
 
     /// Scalars (`Summary.Value.simple_value`), one value per tag.
-    public static func scalars(_ values: [(tag: String, value: Float)], step: Int, wallTime: Double) -> [UInt8] {
+    package static func scalars(_ values: [(tag: String, value: Float)], step: Int, wallTime: Double) -> [UInt8] {
         summary(step: step, wallTime: wallTime) { s in
             for (tag, value) in values {
                 s.message(1) { v in v.string(1, tag); v.float(2, value) }
@@ -67,7 +67,7 @@ public enum TensorBoardEvent {
     }
 
     /// An image (`Summary.Value.image`): PNG bytes and their size (colorspace 3: RGB).
-    public static func image(tag: String, png: [UInt8], width: Int, height: Int, step: Int, wallTime: Double) -> [UInt8] {
+    package static func image(tag: String, png: [UInt8], width: Int, height: Int, step: Int, wallTime: Double) -> [UInt8] {
         summary(step: step, wallTime: wallTime) { s in
             s.message(1) { v in
                 v.string(1, tag)
@@ -79,7 +79,7 @@ public enum TensorBoardEvent {
     /// Text (Markdown) as TensorBoard's text plugin reads it: a string tensor of shape [1]
     /// (`TensorProto` dtype DT_STRING = 7, `string_val`) with summary metadata naming the
     /// plugin "text", as `tf.summary.text` and PyTorch's `add_text` write it.
-    public static func text(tag: String, _ text: String, step: Int, wallTime: Double) -> [UInt8] {
+    package static func text(tag: String, _ text: String, step: Int, wallTime: Double) -> [UInt8] {
         summary(step: step, wallTime: wallTime) { s in
             s.message(1) { v in
                 v.string(1, tag)
@@ -108,8 +108,8 @@ public enum TensorBoardEvent {
 
 /// TFRecord framing: u64 length (little-endian), masked CRC-32C of those 8 bytes, the data,
 /// masked CRC-32C of the data.
-public enum TFRecord {
-    public static func frame(_ data: [UInt8]) -> [UInt8] {
+package enum TFRecord {
+    package static func frame(_ data: [UInt8]) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(data.count + 16)
         let length = UInt64(data.count)
@@ -129,11 +129,11 @@ public enum TFRecord {
 /// (`events.out.tfevents.<seconds>.<host>.<pid>.<n>`, the name TensorFlow and PyTorch give
 /// theirs), opened for appending; its first record is the file version. Each `write` appends
 /// whole records in one system call and syncs them, so a reader sees complete records.
-public final class TensorBoardWriter {
-    public let path: String
+package final class TensorBoardWriter {
+    package let path: String
     private let fd: Int32
 
-    public init(directory: String, wallTime: Double = Date().timeIntervalSince1970) throws {
+    package init(directory: String, wallTime: Double = Date().timeIntervalSince1970) throws {
         try prepareOutputDirectory(directory, what: "TensorBoard folder")
         var name = [UInt8](repeating: 0, count: 256)
         let named = name.withUnsafeMutableBufferPointer { gethostname(UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), 255) } == 0
@@ -153,7 +153,7 @@ public final class TensorBoardWriter {
     deinit { close(fd) }
 
     /// Appends the events (each framed as a TFRecord) and syncs the file.
-    public func write(_ events: [[UInt8]]) throws {
+    package func write(_ events: [[UInt8]]) throws {
         let bytes = events.flatMap(TFRecord.frame)
         var offset = 0
         while offset < bytes.count {

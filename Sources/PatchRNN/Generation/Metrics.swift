@@ -106,24 +106,24 @@ public struct RunInfo: Sendable, Codable, Equatable {
 
 /// metrics.json (and `evaluate --json`): the test metrics and, beside them in the same object,
 /// how the model came about and, when asked for, the baselines.
-public struct MetricsFile: Sendable, Codable, Equatable {
-    public var test: TestMetrics
-    public var run: RunInfo
-    public var baselines: BaselineMetrics?
+package struct MetricsFile: Sendable, Codable, Equatable {
+    package var test: TestMetrics
+    package var run: RunInfo
+    package var baselines: BaselineMetrics?
 
-    public init(test: TestMetrics, run: RunInfo, baselines: BaselineMetrics? = nil) {
+    package init(test: TestMetrics, run: RunInfo, baselines: BaselineMetrics? = nil) {
         self.test = test
         self.run = run
         self.baselines = baselines
     }
 
-    public init(from decoder: Decoder) throws {
+    package init(from decoder: Decoder) throws {
         test = try TestMetrics(from: decoder)
         run = try RunInfo(from: decoder)
         baselines = try? BaselineMetrics(from: decoder)
     }
 
-    public func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         try test.encode(to: encoder)
         try run.encode(to: encoder)
         try baselines?.encode(to: encoder)

@@ -22,7 +22,7 @@ public enum Results {
 
     /// `patchrnn report`: the same generation and measurements, and report.html alone; with the
     /// page's size and the seconds its writing took (what it adds to `run` and `generate`).
-    public static func report(params: Parameters, test: PatchSet, pool: WorkerPool, outDirectory: String,
+    package static func report(params: Parameters, test: PatchSet, pool: WorkerPool, outDirectory: String,
                               run: RunInfo, classNames: [String]? = nil, report: ReportContext) throws
         -> (metrics: TestMetrics, bytes: Int, seconds: Double)
     {

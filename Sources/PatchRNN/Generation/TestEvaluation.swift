@@ -1,14 +1,14 @@
 import PatchRNNKernels
 
-public struct ClassGeneration: Sendable {
-    public let digit: Int
-    public let indices: [Int]
-    public let bottoms: FloatBuffer   // [indices.count x 8 x 49]
+package struct ClassGeneration: Sendable {
+    package let digit: Int
+    package let indices: [Int]
+    package let bottoms: FloatBuffer   // [indices.count x 8 x 49]
 }
 
 /// Generates every test image's bottom half, class by class (one batch per class), and
 /// measures the errors: free-running per class and overall, teacher-forced overall.
-public func evaluateTestSet(generator: Generator, evaluator: LossEvaluator, test: PatchSet) throws
+package func evaluateTestSet(generator: Generator, evaluator: LossEvaluator, test: PatchSet) throws
     -> (TestMetrics, [ClassGeneration])
 {
     let perImage = PatchSet.sequenceLength - Patches.topHalf * Patches.patchSize
@@ -35,7 +35,7 @@ public func evaluateTestSet(generator: Generator, evaluator: LossEvaluator, test
 }
 
 /// Free-running bottom-half MSE of `indices` of `data` (one batch).
-public func bottomHalfMSE(generator: Generator, data: PatchSet, indices: [Int]) throws -> Double {
+package func bottomHalfMSE(generator: Generator, data: PatchSet, indices: [Int]) throws -> Double {
     let perImage = PatchSet.sequenceLength - Patches.topHalf * Patches.patchSize
     let bottoms = try generator.bottomHalves(data, indices)
     return bottomHalfSSE(bottoms, data, indices) / Double(indices.count * perImage)

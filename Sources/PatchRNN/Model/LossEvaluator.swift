@@ -4,12 +4,12 @@ import PatchRNNKernels
 /// parameters over a set of sequences, forward only, in blocks of shards the workers take from
 /// a queue. The shards are fixed by `shardSize` and their losses are added in shard order, so
 /// the result does not depend on the thread count.
-public final class LossEvaluator: @unchecked Sendable {
-    public let params: Parameters
-    public let pool: WorkerPool
-    public let shardSize: Int
+package final class LossEvaluator: @unchecked Sendable {
+    package let params: Parameters
+    package let pool: WorkerPool
+    package let shardSize: Int
     /// Shards a worker runs at once.
-    public let blockShards: Int
+    package let blockShards: Int
     let workspaces: PerWorker<BlockWorkspace>
 
     /// With forward-only workspaces of its own (evaluation of a checkpoint).
@@ -32,12 +32,12 @@ public final class LossEvaluator: @unchecked Sendable {
     }
 
     /// Floats the forward-only workspaces of `workers` workers allocate.
-    public static func floats(_ layout: ParameterLayout, workers: Int, shardSize: Int = 64) -> Int {
+    package static func floats(_ layout: ParameterLayout, workers: Int, shardSize: Int = 64) -> Int {
         workers * BlockWorkspace.floats(layout, capacity: shardSize, shardSize: shardSize, backward: false)
     }
 
     /// Mean loss over `indices` of `data` (NaN for none).
-    public func meanLoss(_ data: PatchSet, _ indices: [Int]) throws -> Double {
+    package func meanLoss(_ data: PatchSet, _ indices: [Int]) throws -> Double {
         if indices.isEmpty { return .nan }
         let shards = (indices.count + shardSize - 1) / shardSize
         let blocks = (shards + blockShards - 1) / blockShards

@@ -94,7 +94,7 @@ extension ReportData.Images {
 extension RunInfo {
     /// What a checkpoint's metadata (`TrainingOptions.summary`) and its training log hold,
     /// where this run information lacks it (`generate` and `report` start from a checkpoint).
-    public func filled(fromCheckpoint m: [String: String], history: [EpochRecord]) -> RunInfo {
+    package func filled(fromCheckpoint m: [String: String], history: [EpochRecord]) -> RunInfo {
         var r = self
         r.settings = r.settings ?? TrainingOptions(metadata: m)
         r.bestEpoch = r.bestEpoch ?? m["epoch"].flatMap { Int($0) }

@@ -6,7 +6,7 @@ import Foundation
 /// worst completions of each class, and a live panel where the page runs the model itself
 /// (report.js, a second implementation of `GenerationWorkspace`'s generation) to complete a
 /// top half drawn by hand. docs/report.md says how it is built and tested.
-public enum ReportPage {
+package enum ReportPage {
     /// The page for `params`, whose generation of every test image is `generations`.
     static func html(params: Parameters, metrics: TestMetrics, generations: [ClassGeneration], test: PatchSet,
                      run: RunInfo, context: ReportContext, written: Date = Date()) throws -> String {

@@ -15,7 +15,7 @@ func fileExists(_ path: String, isDirectory: inout Bool) -> Bool {
 /// planted under that name in a shared folder is never opened, let alone written through, and
 /// no one else can read the file until it is complete. It gets the usual mode (0644 less the
 /// umask) just before it is renamed into place.
-public func writeFileAtomically(_ data: [UInt8], to path: String) throws {
+package func writeFileAtomically(_ data: [UInt8], to path: String) throws {
     let url = URL(fileURLWithPath: path)
     let dir = url.deletingLastPathComponent().path
     let (fd, tmp) = try createTemporaryFile(forWriting: path, in: dir, name: url.lastPathComponent)
@@ -60,7 +60,7 @@ func createTemporaryFile(forWriting path: String, in dir: String, name: String) 
     throw PatchRNNError.file(path, "cannot write (\(systemError()))")
 }
 
-public func writeFileAtomically(_ text: String, to path: String) throws {
+package func writeFileAtomically(_ text: String, to path: String) throws {
     try writeFileAtomically(Array(text.utf8), to: path)
 }
 
@@ -79,7 +79,7 @@ func makeDirectories(_ dir: String) -> Int32? {
 /// Creates `dir` if needed and checks that a file can be created in it, so that a bad
 /// --out (or --tensorboard: `what` names the folder in the message) fails before training
 /// starts rather than after an hour.
-public func prepareOutputDirectory(_ dir: String, what: String = "output folder") throws {
+package func prepareOutputDirectory(_ dir: String, what: String = "output folder") throws {
     var isDir = false
     if fileExists(dir, isDirectory: &isDir), !isDir {
         throw PatchRNNError.file(dir, "cannot create \(what) (a file of that name exists)")
@@ -100,7 +100,7 @@ public func prepareOutputDirectory(_ dir: String, what: String = "output folder"
 /// The whole content of a regular file of at most `limit` bytes, read with POSIX calls so that
 /// a device (/dev/zero), a folder or a file too large for what it should be ends in an error
 /// naming the path, in the system's words.
-public func readFileContents(_ path: String, limit: Int, what: String) throws -> [UInt8] {
+package func readFileContents(_ path: String, limit: Int, what: String) throws -> [UInt8] {
     // O_NONBLOCK: a FIFO must not block the open before it is found not to be a file.
     let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
     guard fd >= 0 else { throw PatchRNNError.file(path, errno == ENOENT ? "no such \(what)" : "cannot open (\(systemError()))") }

@@ -5,19 +5,19 @@ import Foundation
 /// it can finish the step, save its state and exit (a second signal of the same kind ends the
 /// process at once). The command-line tool installs the handlers; the library only reads the
 /// flag.
-public enum Interrupts {
+package enum Interrupts {
     /// The signals that stop training with a resume state.
-    public static let stopSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+    package static let stopSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
 
     /// Installs the handlers (and unblocks the signals, which a parent may have blocked).
-    public static func install() { csync_install_interrupt_handlers() }
+    package static func install() { csync_install_interrupt_handlers() }
 
     /// The four signals not blocked, whatever the parent left (Foundation's Process starts
     /// children with some blocked), so that they take their normal action in every command;
     /// an action the parent set to "ignore" stays as it is. SIGQUIT gets its default action
     /// back: the Swift runtime catches it to print a crash report (and then carries on), which
     /// is not what a user who asks a process to quit means.
-    public static func reset() {
+    package static func reset() {
         csync_unblock_interrupt_signals()
         csync_reset_quit_signal()
     }
@@ -26,8 +26,8 @@ public enum Interrupts {
     /// files or generation ends the process at once). A signal that came after the last step
     /// takes its normal effect now, unless `signalHandled` (it already stopped training).
     /// (Training that ends in an error does not uninstall them: the error is reported first.)
-    public static func uninstall(signalHandled: Bool = false) { csync_uninstall_interrupt_handlers(signalHandled ? 0 : 1) }
+    package static func uninstall(signalHandled: Bool = false) { csync_uninstall_interrupt_handlers(signalHandled ? 0 : 1) }
 
     /// The signal received since installation (0: none).
-    public static var signal: Int32 { csync_interrupt_signal() }
+    package static var signal: Int32 { csync_interrupt_signal() }
 }

@@ -7,7 +7,7 @@ import Foundation
 /// A large allocation is granted only if `headroom` more could be had as well: the many small
 /// allocations between two large ones (arrays of indices, a PNG being encoded, JSON) cannot be
 /// intercepted, so it is the large ones, which can, that meet the limit first.
-public enum Memory {
+package enum Memory {
     /// What a large allocation leaves free for the small ones that follow it.
     static let headroom = 32 << 20
     /// From this size on an allocation is "large" (checked, with headroom).
@@ -53,7 +53,7 @@ public enum Memory {
     /// standard error and exit status 1. (`_exit`: other threads may be running, and nothing is
     /// buffered: results go out with write(2), files are written atomically, so whatever was
     /// saved before stays complete.)
-    public static func refuse(_ what: String, bytes: Int) -> Never {
+    package static func refuse(_ what: String, bytes: Int) -> Never {
         let mebibytes = bytes == Int.max ? "more than the address space" : "\(bytes / 1_048_576 + (bytes % 1_048_576 == 0 ? 0 : 1)) MiB"
         StandardStreams.error("error: not enough memory for \(what) (\(mebibytes))\n")
         _exit(1)

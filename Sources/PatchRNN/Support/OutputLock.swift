@@ -4,15 +4,15 @@ import Foundation
 /// same folder is refused at once, naming the first; the kernel releases the lock when the
 /// holder ends, however it ends (kill -9 included), so a dead run never blocks the next one.
 /// Taking the lock also removes the temporary files a killed run left behind there.
-public final class OutputLock {
-    public let directory: String
+package final class OutputLock {
+    package let directory: String
     private let fd: Int32
     /// Set when the folder's file system cannot lock (NFS without lockd, some cluster and FUSE
     /// file systems): the run goes on unlocked, and the tool says so.
-    public private(set) var warning: String?
-    public static let fileName = ".patchrnn.lock"
+    package private(set) var warning: String?
+    package static let fileName = ".patchrnn.lock"
 
-    public init(claiming directory: String) throws {
+    package init(claiming directory: String) throws {
         try prepareOutputDirectory(directory)
         self.directory = directory
         let path = directory + "/" + Self.fileName

@@ -8,7 +8,7 @@ import Foundation
 /// there is ignored (training goes on; a lost progress line costs nothing). Standard output
 /// carries the results (`evaluate --json`, the summaries), and a failure to write there is an
 /// error with a non-zero exit status.
-public enum StandardStreams {
+package enum StandardStreams {
     /// Whether standard output was closed when the process started (it is /dev/null since
     /// `prepare`, and results written to it are refused, not lost in silence).
     nonisolated(unsafe) private(set) static var outputWasClosed = false
@@ -20,7 +20,7 @@ public enum StandardStreams {
     /// - SIGPIPE is ignored, so that a reader that went away (`| head`, a closed log pipe)
     ///   makes a write fail with EPIPE, which is dropped (stderr) or reported (stdout), instead
     ///   of killing a training run.
-    public static func prepare() {
+    package static func prepare() {
         for fd: Int32 in [STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO] where fcntl(fd, F_GETFD) == -1 && errno == EBADF {
             if fd == STDOUT_FILENO { outputWasClosed = true }
             let null = open("/dev/null", fd == STDIN_FILENO ? O_RDONLY : O_WRONLY)
@@ -33,12 +33,12 @@ public enum StandardStreams {
     }
 
     /// Writes `text` to standard error; gives up silently when that fails (closed, full, broken).
-    public static func error(_ text: String) {
+    package static func error(_ text: String) {
         _ = writeAll(STDERR_FILENO, text)
     }
 
     /// Writes `text` to standard output completely, or throws naming the system's reason.
-    public static func output(_ text: String) throws {
+    package static func output(_ text: String) throws {
         if outputWasClosed {
             throw PatchRNNError("standard output is closed: the results cannot be written")
         }

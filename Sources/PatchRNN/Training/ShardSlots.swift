@@ -9,31 +9,31 @@
 /// order. A rank that owns slots k0..<k1 owns those shards of every minibatch and so reads only
 /// those parts. The last, smaller minibatch of an epoch has the same cut as any batch of its
 /// size: full shards first, then one partial shard.
-public struct ShardSlots: Sendable, Equatable {
-    public let shape: StepShape
-    public let count: Int   // training positions
+package struct ShardSlots: Sendable, Equatable {
+    package let shape: StepShape
+    package let count: Int   // training positions
 
-    public init(shape: StepShape, count: Int) {
+    package init(shape: StepShape, count: Int) {
         precondition(shape.batchSize >= 1 && shape.shardSize >= 1 && count >= 0)
         self.shape = shape
         self.count = count
     }
 
-    public init(batchSize: Int, shardSize: Int, count: Int) {
+    package init(batchSize: Int, shardSize: Int, count: Int) {
         self.init(shape: StepShape(batchSize: batchSize, shardSize: shardSize), count: count)
     }
 
-    public var batchSize: Int { shape.batchSize }
-    public var shardSize: Int { shape.shardSize }
-    public var slots: Int { shape.slots }
+    package var batchSize: Int { shape.batchSize }
+    package var shardSize: Int { shape.shardSize }
+    package var slots: Int { shape.slots }
 
     /// Sequences slot k contributes to a full minibatch.
-    public func width(ofSlot k: Int) -> Int { min(shardSize, batchSize - k * shardSize) }
+    package func width(ofSlot k: Int) -> Int { min(shardSize, batchSize - k * shardSize) }
 
-    public func slot(ofPosition j: Int) -> Int { (j % batchSize) / shardSize }
+    package func slot(ofPosition j: Int) -> Int { (j % batchSize) / shardSize }
 
     /// The training positions dealt to slot k, ascending.
-    public func positions(inSlot k: Int) -> [Int] {
+    package func positions(inSlot k: Int) -> [Int] {
         let w = width(ofSlot: k)
         var result: [Int] = []
         result.reserveCapacity(count / max(slots, 1) + w)
@@ -47,7 +47,7 @@ public struct ShardSlots: Sendable, Equatable {
     }
 
     /// The epoch's training order: `train[j]` for the positions j, minibatch after minibatch.
-    public func epochOrder(_ train: [Int], seed: UInt64, epoch: Int) -> [Int] {
+    package func epochOrder(_ train: [Int], seed: UInt64, epoch: Int) -> [Int] {
         precondition(train.count == count)
         let parts = (0..<slots).map { k -> [Int] in
             var part = positions(inSlot: k)
@@ -70,12 +70,12 @@ public struct ShardSlots: Sendable, Equatable {
     }
 
     /// The shards of a minibatch with `shards` shards that rank `rank` of `size` computes.
-    public func ownedShards(rank: Int, size: Int, shards: Int) -> Range<Int> {
+    package func ownedShards(rank: Int, size: Int, shards: Int) -> Range<Int> {
         shape.ownedShards(rank: rank, size: size, shards: shards)
     }
 
     /// The training positions rank `rank` of `size` reads: the parts of its slots, ascending.
-    public func positions(rank: Int, size: Int) -> [Int] {
+    package func positions(rank: Int, size: Int) -> [Int] {
         shape.ownedSlots(rank: rank, size: size).flatMap { positions(inSlot: $0) }.sorted()
     }
 }

@@ -32,7 +32,7 @@ public struct TensorBoardSettings: Sendable, Equatable {
 /// anything an earlier file holds from that step on: no step is shown twice.
 public final class TensorBoardLog: TrainingObserver {
     public let settings: TensorBoardSettings
-    public let writer: TensorBoardWriter
+    package let writer: TensorBoardWriter
     let generator: Generator
     let test: PatchSet
     /// The first 10 test images of each class, row by row (the grid of samples.png).

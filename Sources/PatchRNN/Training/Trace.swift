@@ -1,20 +1,20 @@
 /// `patchrnn trace`: the first Adam steps of a run, recorded for a side-by-side check with
 /// another framework (scripts/compare/compare_pytorch.py replays them in PyTorch).
-public enum Trace {
+package enum Trace {
     /// trace.json: the settings the steps ran with (under the schema's keys, flat), then what
     /// they did.
-    public struct File: Codable, Sendable {
-        public var settings: TrainingOptions
-        public var threads: Int
-        public var steps: Int
+    package struct File: Codable, Sendable {
+        package var settings: TrainingOptions
+        package var threads: Int
+        package var steps: Int
         /// Training-set indices of every minibatch, in the order the steps used them.
-        public var batches: [[Int]]
+        package var batches: [[Int]]
         /// The loss of each step, before its update.
-        public var losses: [Double]
+        package var losses: [Double]
 
         enum CodingKeys: String, CodingKey { case threads, steps, batches, losses }
 
-        public init(settings: TrainingOptions, threads: Int, steps: Int, batches: [[Int]], losses: [Double]) {
+        package init(settings: TrainingOptions, threads: Int, steps: Int, batches: [[Int]], losses: [Double]) {
             self.settings = settings
             self.threads = threads
             self.steps = steps
@@ -22,7 +22,7 @@ public enum Trace {
             self.losses = losses
         }
 
-        public init(from decoder: any Decoder) throws {
+        package init(from decoder: any Decoder) throws {
             settings = try TrainingOptions(from: decoder)
             let c = try decoder.container(keyedBy: CodingKeys.self)
             threads = try c.decode(Int.self, forKey: .threads)
@@ -31,7 +31,7 @@ public enum Trace {
             losses = try c.decode([Double].self, forKey: .losses)
         }
 
-        public func encode(to encoder: any Encoder) throws {
+        package func encode(to encoder: any Encoder) throws {
             try settings.encode(to: encoder)
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(threads, forKey: .threads)
@@ -44,7 +44,7 @@ public enum Trace {
     /// Writes init.safetensors (the initial weights) and trace.json for `steps` Adam steps of
     /// `options` (the learning-rate plateau rule off: the steps come before any validation),
     /// run by the same `TrainingJob` as training, writing nothing else.
-    public static func record(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions, steps: Int,
+    package static func record(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions, steps: Int,
                               pool: WorkerPool) throws -> File {
         try TrainingOptions.check(.steps, steps, 1...10_000_000)
         try prepareOutputDirectory(outDirectory)
