@@ -145,11 +145,15 @@ public enum Cells {
 
     public static var names: [String] { all.map { $0.name } }
 
+    /// The registered cell of that name (`LSTMCell.name` is "lstm"), or nil.
     public static func named(_ name: String) -> (any RecurrentCell.Type)? {
         all.first { $0.name == name }
     }
 
     /// The cell a user named, or an error listing the ones there are.
+    /// - Parameter name: A cell's name ("lstm", "gru").
+    /// - Returns: The cell's type, for `ModelConfig(cell:)`.
+    /// - Throws: `PatchRNNError` about the setting `cell`, listing the names there are.
     public static func resolve(_ name: String) throws -> any RecurrentCell.Type {
         guard let cell = named(name) else {
             throw PatchRNNError.setting(.cell, "must be one of \(names.joined(separator: ", ")) (got \(name))")

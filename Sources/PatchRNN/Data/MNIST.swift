@@ -32,8 +32,11 @@ public struct MNIST: Sendable {
     /// Environment variable naming the data folder when --data is not given.
     public static let environmentVariable = "PATCHRNN_DATA"
 
-    /// --data, else $PATCHRNN_DATA, else ./data/mnist (filled by scripts/fetch-mnist.sh), else
-    /// ../shared/data/mnist (the read-only copy on the project's machines).
+    /// The data folder to use: `explicit`, else $PATCHRNN_DATA, else ./data/mnist (filled by
+    /// scripts/fetch-mnist.sh), else ../shared/data/mnist (the read-only copy on the project's
+    /// machines).
+    /// - Parameter explicit: A folder the user named (`--data`), if any.
+    /// - Returns: The folder's path (not checked: `check(directory:withTest:)` does that).
     public static func resolveDirectory(_ explicit: String?) -> String {
         if let explicit { return explicit }
         if let env = ProcessInfo.processInfo.environment[environmentVariable], !env.isEmpty { return env }
@@ -55,9 +58,14 @@ public struct MNIST: Sendable {
         return nil
     }
 
-    /// Loads the training and test pairs. `keepTrain`, given the number of training images,
-    /// names the ones to keep (ascending; an MPI rank keeps only its part); `withTest: false`
-    /// skips the test files (ranks other than 0 never generate).
+    /// Loads the training and test pairs (gzip'd or raw IDX files) and the class names.
+    /// - Parameters:
+    ///   - directory: The folder with the four MNIST files.
+    ///   - withTest: Also load the test pair (false: ranks other than 0, which never generate).
+    ///   - keepTrain: Given the number of training images, the ones to keep (ascending; an MPI
+    ///     rank keeps only its part); nil: all.
+    /// - Returns: The training images, the test images and the class names (`classes.txt`).
+    /// - Throws: `PatchRNNError` naming the file that is missing, truncated or not MNIST.
     public static func load(directory: String, withTest: Bool = true, keepTrain: ((Int) throws -> [Int])? = nil) throws -> MNIST {
         // Every file needed is found before the long work of decoding any of them.
         let trainImages = try path(directory, files.trainImages), trainLabels = try path(directory, files.trainLabels)
@@ -70,7 +78,11 @@ public struct MNIST: Sendable {
     /// Checks the data folder without decoding it (the headers only, quick): every file
     /// needed is there, is a regular file whose header fits its size, and each images file
     /// pairs with its labels file. Commands call it before they create their output folder.
-    /// Returns the number of training-file images.
+    /// - Parameters:
+    ///   - directory: The folder with the MNIST files.
+    ///   - withTest: Also check the test pair.
+    /// - Returns: The number of training-file images.
+    /// - Throws: `PatchRNNError` naming the file that is missing or wrong.
     @discardableResult
     public static func check(directory: String, withTest: Bool = true) throws -> Int {
         var pairs = [(files.trainImages, files.trainLabels)]
@@ -87,6 +99,9 @@ public struct MNIST: Sendable {
     }
 
     /// Only the test pair (`generate`, `evaluate`).
+    /// - Parameter directory: The folder with the MNIST files.
+    /// - Returns: The 10,000 test images.
+    /// - Throws: `PatchRNNError` naming the file that is missing or wrong.
     public static func loadTest(directory: String) throws -> PatchSet {
         try loadPair(images: path(directory, files.testImages), labels: path(directory, files.testLabels))
     }

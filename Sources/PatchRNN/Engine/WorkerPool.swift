@@ -51,8 +51,11 @@ public final class WorkerPool: @unchecked Sendable {
     private let spinIterations: Int
     static let spinIterationsPerCPU = 20_000, spinIterationsOversubscribed = 50
 
-    /// `placement[i]` is worker i's PU (nil for no binding); `topology` does the binding.
-    /// Fails when the system will not start a thread (e.g. a low `ulimit -u`).
+    /// Starts the worker threads, each bound to its PU.
+    /// - Parameters:
+    ///   - placement: Worker i's PU (an OS index), nil for no binding; worker 0 is the caller.
+    ///   - topology: Does the binding (nil: no worker is bound).
+    /// - Throws: `PatchRNNError` when the system will not start a thread (e.g. a low `ulimit -u`).
     public init(placement: [Int?], topology: Topology?) throws {
         guard !placement.isEmpty else { throw PatchRNNError.setting(.threads, "must be at least 1 (got 0)") }
         count = placement.count
@@ -89,6 +92,16 @@ public final class WorkerPool: @unchecked Sendable {
     /// unpinned when hwloc cannot load. `oversubscribe` allows more workers than cores (up to
     /// `maxUnpinnedThreads`), all unpinned: for checking results and placement plans on a
     /// small machine; speed figures from such a pool mean nothing.
+    /// - Parameters:
+    ///   - threads: The number of workers.
+    ///   - topology: This machine's (`Topology()`), or nil to run unpinned.
+    ///   - cores: The PUs to pin the workers to, one per worker, instead of the plan's.
+    ///   - smt: Allow SMT siblings once every physical core has a worker.
+    ///   - policy: Pack or spread when there are more cores than workers.
+    ///   - oversubscribe: Allow more workers than cores, all unpinned.
+    /// - Returns: The started pool.
+    /// - Throws: `PatchRNNError` for an impossible request (more workers than cores, a PU that
+    ///   does not exist) or when a thread cannot start.
     public static func make(threads: Int, topology: Topology?, cores: [Int]? = nil, smt: Bool = false,
                             policy: PlacementPolicy = .pack, oversubscribe: Bool = false) throws -> WorkerPool {
         guard threads >= 1 else { throw PatchRNNError.setting(.threads, "must be at least 1 (got \(threads))") }

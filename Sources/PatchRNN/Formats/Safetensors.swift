@@ -31,6 +31,13 @@ public enum Safetensors {
         return out
     }
 
+    /// Writes a checkpoint (atomically: a temporary file, fsync, rename).
+    /// - Parameters:
+    ///   - params: The weights, written under PyTorch's state_dict names.
+    ///   - metadata: The header's `__metadata__` (`TrainingOptions.summary` for a run's).
+    ///   - path: Where to write it.
+    ///   - extra: More float32 tensors (a resume state's `optimizer.*`).
+    /// - Throws: `PatchRNNError` when the file cannot be written.
     public static func save(_ params: Parameters, metadata: [String: String], to path: String,
                             extra: [(name: String, values: [Float])] = []) throws {
         try writeFileAtomically(encode(params, metadata: metadata, extra: extra), to: path)
@@ -126,6 +133,11 @@ public enum Safetensors {
 
     /// Loads parameters, checking every name, shape and dtype against `config` (inferred from
     /// the file when nil). Extra tensors under "optimizer." are allowed; others are reported.
+    /// - Parameters:
+    ///   - path: A checkpoint of PatchRNN's or a PyTorch state_dict saved as safetensors.
+    ///   - config: The shape it must have (nil: inferred from its tensors).
+    /// - Returns: The weights and the parsed file (its header and metadata).
+    /// - Throws: `PatchRNNError` naming the file and what is wrong with it.
     public static func load(path: String, config: ModelConfig? = nil) throws -> (Parameters, File) {
         // A checkpoint can hold at most what memory can.
         let physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))

@@ -14,6 +14,13 @@ public final class Generator: @unchecked Sendable {
     public static let defaultChunkSize = 64
     let workspaces: PerWorker<GenerationWorkspace>
 
+    /// A generator drawing with `params` (read at every call: it follows training).
+    /// - Parameters:
+    ///   - params: The model's weights.
+    ///   - pool: The workers that generate, one chunk of images each at a time.
+    ///   - chunkSize: Images a worker generates together.
+    ///   - format: The GEMM tile (the CPU's best by default).
+    /// - Throws: `PatchRNNError` when the workspaces cannot be allocated.
     public init(params: Parameters, pool: WorkerPool, chunkSize: Int = Generator.defaultChunkSize, format: PanelFormat = .preferred) throws {
         self.params = params
         self.pool = pool
@@ -28,7 +35,13 @@ public final class Generator: @unchecked Sendable {
         workers * GenerationWorkspace.floats(layout, capacity: chunkSize, format: format)
     }
 
-    /// Generated bottom halves for `indices` of `data`: [indices.count x 8 x 49].
+    /// Generates the bottom halves of some images from their top halves: the 8 top patches
+    /// are fed in, then each prediction (clipped to [0, 1]) is fed back for the next.
+    /// - Parameters:
+    ///   - data: The images.
+    ///   - indices: Which of them.
+    /// - Returns: [indices.count x 8 x 49] floats, the 8 generated patches of each image.
+    /// - Throws: `PatchRNNError` when the output cannot be allocated.
     public func bottomHalves(_ data: PatchSet, _ indices: [Int]) throws -> FloatBuffer {
         let perImage = (Patches.count - Patches.topHalf) * Patches.patchSize
         let out = FloatBuffer(count: indices.count * perImage, what: "\(indices.count) generated bottom halves")

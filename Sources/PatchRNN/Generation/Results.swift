@@ -4,6 +4,17 @@ public enum Results {
     /// writes samples.png (true top + generated bottom), truth.png (the same 100 digits as they
     /// are) and, when `run` is given, metrics.json (the test metrics and `run`) and report.html
     /// (all of it, with `report`'s curves and baselines: `ReportPage`).
+    /// - Parameters:
+    ///   - params: The model.
+    ///   - test: The test images.
+    ///   - pool: The workers that generate.
+    ///   - outDirectory: Where the files go (nil: none are written, the metrics are returned).
+    ///   - run: How the model came about (`TrainingJob.runInfo`), for metrics.json and the report.
+    ///   - classNames: The data set's names of the classes, if it has them.
+    ///   - report: The training curves and baselines for report.html.
+    /// - Returns: The test metrics: the free-running bottom-half MSE per class and overall, and
+    ///   the teacher-forced MSE.
+    /// - Throws: `PatchRNNError` when memory or a file write fails.
     public static func generate(params: Parameters, test: PatchSet, pool: WorkerPool, outDirectory: String?,
                                 run: RunInfo?, classNames: [String]? = nil, report: ReportContext = ReportContext()) throws -> TestMetrics {
         let (metrics, generations) = try measure(params: params, test: test, pool: pool, classNames: classNames)
@@ -60,6 +71,10 @@ public enum Results {
     }
 
     /// The summary printed at the end of `run`, `generate` and `evaluate`.
+    /// - Parameters:
+    ///   - m: The test metrics.
+    ///   - files: The files written, listed at the end.
+    /// - Returns: The per-class table and the totals, as lines of text.
     public static func summary(_ m: TestMetrics, files: [String]) -> String {
         func column(_ v: Int) -> String { String(v).padding(toLength: 8, withPad: " ", startingAt: 0) }
         var s = "Test set (\(m.perClassCount.reduce(0, +)) images), bottom half generated from the top half:\n"

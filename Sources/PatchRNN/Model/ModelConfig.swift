@@ -10,6 +10,13 @@ public struct ModelConfig: Equatable, Sendable, Codable {
     /// Inputs per training sequence (16 patches: 15 inputs, each predicting the next).
     public var steps: Int
 
+    /// - Parameters:
+    ///   - cell: The recurrent cell (`LSTMCell.self`, `GRUCell.self`, or `Cells.resolve(name)`).
+    ///   - inputSize: Floats per input patch (49).
+    ///   - hidden: The hidden size of each recurrent layer.
+    ///   - layers: Stacked recurrent layers.
+    ///   - outputSize: Floats per predicted patch (49).
+    ///   - steps: Inputs per training sequence (15).
     public init(cell: any RecurrentCell.Type = LSTMCell.self, inputSize: Int = Patches.patchSize, hidden: Int = 64,
                 layers: Int = 2, outputSize: Int = Patches.patchSize, steps: Int = Patches.count - 1) {
         cellName = cell.name

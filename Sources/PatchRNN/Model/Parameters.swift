@@ -13,6 +13,10 @@ public final class Parameters: @unchecked Sendable {
     /// PyTorch's defaults: LSTM and GRU weights and biases U(-1/sqrt(H), 1/sqrt(H)); Linear
     /// weight and bias U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform with a = sqrt(5) reduces to
     /// that; here in = H). One seeded stream, tensors in state_dict order.
+    /// - Parameters:
+    ///   - config: The model's shape.
+    ///   - seed: The seed; the same seed gives the same weights on every machine.
+    /// - Returns: New weights.
     public static func initialized(_ config: ModelConfig, seed: UInt64) -> Parameters {
         let p = Parameters(layout: ParameterLayout(config))
         var rng = SeededRandom(seed: seed, stream: "init")

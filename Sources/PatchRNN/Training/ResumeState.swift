@@ -146,6 +146,10 @@ public struct ResumePoint {
 
     /// Loads `path` and checks it all: a weights-only checkpoint, a damaged or impossible state,
     /// a `requestedCell` that contradicts it, and a finished run are refused.
+    /// - Parameters:
+    ///   - path: A resume.safetensors an interrupted run wrote.
+    ///   - requestedCell: The cell the user asked for, if any (checked against the file's).
+    /// - Throws: `PatchRNNError` naming the file and why it cannot be resumed from.
     public init(path: String, requestedCell: String? = nil) throws {
         let (loaded, file) = try Safetensors.load(path: path)
         let state = try ResumeState.read(file, name: path, layout: loaded.layout)

@@ -51,7 +51,17 @@ public final class Trainer {
     private var group: ProcessGroup { engine.group }
 
     /// A new run, or (with `resume`) the continuation of an interrupted one; the engine's
-    /// parameters must already hold the weights to start from.
+    /// parameters must already hold the weights to start from. (`TrainingJob` makes one with
+    /// everything wired; make one directly to drive an engine of your own.)
+    /// - Parameters:
+    ///   - configuration: The settings and where the checkpoint and resume state go.
+    ///   - engine: The engine holding the weights, cut as `configuration.options.shape`.
+    ///   - data: The training (and validation) sequences.
+    ///   - split: Which of `data` train and which validate.
+    ///   - reporter: Where progress lines go.
+    ///   - observers: Told of every step and epoch, in order.
+    ///   - resume: The state of an interrupted run to continue.
+    /// - Throws: `PatchRNNError` when the engine, the options and the resume state disagree.
     public init(_ configuration: Configuration, engine: TrainingEngine, data: PatchSet, split: Split,
                 reporter: ProgressReporter, observers: [any TrainingObserver] = [], resume: ResumeState? = nil) throws {
         guard engine.shape == configuration.options.shape else {
@@ -100,6 +110,9 @@ public final class Trainer {
     /// Trains until early stopping, the last epoch, an observer's stop, the step limit (which
     /// throws `TrainingInterrupted` with signal 0) or a signal (`TrainingInterrupted`), and
     /// leaves the best weights in the engine.
+    /// - Returns: Every epoch's record, the kept epoch and how training ended.
+    /// - Throws: `TrainingInterrupted` (the resume state saved); `PatchRNNError` when a file
+    ///   cannot be written or the loss becomes non-finite (naming what was saved).
     public func train() throws -> TrainingResult {
         for observer in observers { try observer.trainingStarts() }
         let result: TrainingResult

@@ -29,6 +29,10 @@ public final class TrainingJob {
         /// How MPI ranks combine gradients.
         public var exchange: GradientExchange = .exact
 
+        /// - Parameters:
+        ///   - settings: The run's settings (`TrainingOptions()`: the defaults).
+        ///   - dataDirectory: The MNIST folder (nil: `MNIST.resolveDirectory(nil)`).
+        ///   - outDirectory: Where the job writes its files (nil: nowhere).
         public init(settings: TrainingOptions, dataDirectory: String? = nil, outDirectory: String? = nil) {
             self.settings = settings
             self.dataDirectory = dataDirectory
@@ -49,8 +53,16 @@ public final class TrainingJob {
     let outDirectory: String?
     let reporter: ProgressReporter
 
-    /// Checks the request, loads the data and builds everything; `observers` are told of every
-    /// step and epoch after the job's own (the log and plot, TensorBoard).
+    /// Checks the request, loads the data and builds everything.
+    /// - Parameters:
+    ///   - request: The settings, folders and options of the job.
+    ///   - pool: The workers that train (and generate during validation).
+    ///   - group: The MPI processes of the job (`SingleProcess()` alone).
+    ///   - reporter: Where progress lines go (`ProgressReporter(quiet: true)` for none).
+    ///   - observers: Told of every step and epoch, after the job's own (the log and plot,
+    ///     TensorBoard).
+    /// - Throws: `PatchRNNError` for a setting out of range, a model that does not fit in
+    ///   memory, missing or damaged data, or an output folder that cannot be written.
     public init(_ request: Request, pool: WorkerPool, group: ProcessGroup = SingleProcess(), reporter: ProgressReporter,
                 observers: [any TrainingObserver] = []) throws {
         if let maxSteps = request.maxSteps { try TrainingOptions.check(.maxSteps, maxSteps, 1...Int.max) }
@@ -133,6 +145,9 @@ public final class TrainingJob {
     /// Trains (`Trainer.train`: a signal or the step limit throws `TrainingInterrupted` after
     /// saving the resume state), leaves the kept epoch's weights in `params` and writes the
     /// final model.safetensors and loss.svg.
+    /// - Returns: Every epoch's record, the kept epoch and how training ended.
+    /// - Throws: `TrainingInterrupted` after a signal or the step limit (the resume state is
+    ///   saved); `PatchRNNError` when a file cannot be written or the loss becomes non-finite.
     public func run() throws -> TrainingResult {
         let result = try trainer.train()
         if let out = outDirectory {
@@ -150,6 +165,8 @@ public final class TrainingJob {
     }
 
     /// Information for metrics.json: the settings, how training ended, the workers.
+    /// - Parameter result: What `run()` returned.
+    /// - Returns: The run's record for `Results.generate`.
     public func runInfo(_ result: TrainingResult) -> RunInfo {
         RunInfo(options: settings, result: result, threads: pool.count, processes: group.size)
     }
@@ -158,6 +175,12 @@ public final class TrainingJob {
     /// checked: the batch fits the training part and the validation part is not empty. (From
     /// the file's header, before any image is decoded: the tool checks it before it creates
     /// the output folder.)
+    /// - Parameters:
+    ///   - options: The run's settings (seed, validation fraction, training-image limit, batch).
+    ///   - fileCount: The number of images in the training file.
+    /// - Returns: Training and validation indices into the training file.
+    /// - Throws: `PatchRNNError` when the batch is larger than the training part or the
+    ///   validation part is empty.
     public static func split(_ options: TrainingOptions, fileCount: Int) throws -> Split {
         let count = min(options.trainLimit ?? fileCount, fileCount)
         let s = Split(count: count, validationFraction: options.validationFraction, seed: options.seed)
@@ -176,6 +199,12 @@ public final class TrainingJob {
 
     /// Refuses, before any work, a model or batch whose buffers (and `extraFloats` more)
     /// would not fit in memory.
+    /// - Parameters:
+    ///   - options: The run's settings (model shape, batch and shard size).
+    ///   - workers: The worker threads (each holds its own buffers).
+    ///   - ranks: MPI processes on this machine's share of the job.
+    ///   - extraFloats: More floats the caller will allocate.
+    /// - Throws: `PatchRNNError` when the buffers would take more than 80% of physical memory.
     public static func checkMemory(_ options: TrainingOptions, workers: Int, ranks: Int = 1, extraFloats: Double = 0) throws {
         let needed = (plannedFloats(options, workers: workers, ranks: ranks) + extraFloats) * 4
         let physical = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))

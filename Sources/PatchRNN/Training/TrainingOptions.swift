@@ -70,11 +70,14 @@ public struct TrainingOptions: Sendable, Equatable {
     public var learningRateSchedule: PlateauSchedule { PlateauSchedule(patience: lrPatience) }
 
     /// Checks every setting (each field's own check), before any work starts.
+    /// - Throws: `PatchRNNError` naming the first setting out of range (`error.setting`).
     public func validate() throws {
         for field in Self.fields { try field.check(self) }
     }
 
     /// Also checks the batch against the training set.
+    /// - Parameter trainCount: The number of training sequences after the validation split.
+    /// - Throws: `PatchRNNError` naming the setting out of range.
     public func validate(trainCount: Int) throws {
         try validate()
         guard trainCount > 0 else {
@@ -111,6 +114,10 @@ public struct TrainingOptions: Sendable, Equatable {
 
     /// The checkpoint metadata: every setting under its key (as text), the model's shape and
     /// gate order, and where the kept weights come from.
+    /// - Parameters:
+    ///   - epoch: The epoch whose weights the checkpoint holds.
+    ///   - bestValLoss: Its validation loss.
+    /// - Returns: Key-value text for a safetensors header's `__metadata__`.
     public func summary(epoch: Int? = nil, bestValLoss: Double? = nil) -> [String: String] {
         var m = ["format": "patchrnn-1", "gate_order": model.cell.gateOrder,
                  "input_size": "\(model.inputSize)", "output_size": "\(model.outputSize)"]
