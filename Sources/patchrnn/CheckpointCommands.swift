@@ -119,15 +119,12 @@ struct ReportCommand: ParsableCommand {
     }
 }
 
-/// What `generate` and `report` know of the run behind a checkpoint: its shape, and the
-/// settings and kept epoch its metadata records (settings that contradict the weights' shape
-/// are left out).
+/// What `generate` and `report` know of the run behind a checkpoint: its shape (from its
+/// tensors), and the other settings and the kept epoch its metadata records.
 func checkpointRunInfo(_ checkpoint: String, _ params: Parameters, metadata: [String: String], threads: Int) -> RunInfo {
     var info = RunInfo()
     info.checkpoint = checkpoint
     info.threads = threads
-    info.model = params.config
-    info = info.filled(fromCheckpoint: metadata, history: [])
-    if info.settings?.model != params.config { info.settings = nil }
-    return info
+    info.record(params.config)
+    return info.filled(fromCheckpoint: metadata, history: [])
 }

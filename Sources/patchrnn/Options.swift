@@ -146,7 +146,9 @@ struct TrainOptions: ParsableArguments {
         try Self.flagValues(self).compactMap { name, value in
             guard let value else { return nil }
             let key = snakeCase(name)
-            guard let field = TrainingOptions.field(key) else { throw PatchRNNError("internal: --\(key) is no training setting") }
+            guard let field = TrainingOptions.field(key) else {
+                throw PatchRNNError("internal: \(Setting(key, key).flag) is no training setting")
+            }
             return (field, value)
         }
     }
@@ -167,7 +169,7 @@ struct TrainOptions: ParsableArguments {
     /// setting, and so is --plain where the resumed run differs from it in what the flags left.
     func checkConsistent(with resumed: TrainingOptions, file: String) throws {
         func refuse(_ flag: String, _ given: String, _ theirs: String) -> PatchRNNError {
-            PatchRNNError("\(flag) \(given) contradicts \(file), whose run has \(theirs) (a resumed run keeps its settings: leave the flag out)")
+            PatchRNNError("\(flag)\(given.isEmpty ? "" : " " + given) contradicts \(file), whose run has \(theirs) (a resumed run keeps its settings: leave the flag out)")
         }
         let given = try givenSettings()
         for (field, value) in given {
@@ -198,8 +200,14 @@ func snakeCase(_ name: String) -> String {
 /// An `@Option`'s value as a setting's (nil: not given), for `TrainOptions.flagValues`.
 protocol OptionValue { var settingValue: SettingValue? { get } }
 extension Option: OptionValue {
-    // An optional that was not given casts to nothing; a given one unwraps.
-    var settingValue: SettingValue? { (wrappedValue as Any as? any SettingConvertible)?.settingValue }
+    // An optional that was not given casts to nothing; a given one unwraps. A given value of a
+    // type the schema cannot record is a programming error, not a flag to drop.
+    var settingValue: SettingValue? {
+        if let given = wrappedValue as Any as? any SettingConvertible { return given.settingValue }
+        let value = Mirror(reflecting: wrappedValue)
+        precondition(value.displayStyle == .optional && value.children.isEmpty, "\(Value.self) is not SettingConvertible")
+        return nil
+    }
 }
 
 /// An `@OptionGroup`'s options, for `TrainOptions.flagValues`.

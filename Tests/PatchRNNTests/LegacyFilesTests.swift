@@ -43,16 +43,25 @@ struct LegacyFilesTests {
         #expect(file.metadata["training_options"]?.contains("\"batch_size\":16") == true)
     }
 
-    @Test("a checkpoint whose metadata predates the schema: its settings are unknown, not guessed")
+    @Test("a checkpoint whose metadata predates the schema: the settings it records are read (old keys too), the others left unknown, not guessed")
     func legacyCheckpointMetadata() throws {
         let (_, file) = try Safetensors.load(path: fixtureURL("legacy-resume.safetensors").path)
-        #expect(file.metadata["sampling_ramp_epochs"] == "10")
-        #expect(TrainingOptions(metadata: file.metadata) == nil)
-        var run = RunInfo()
-        run.model = ModelConfig(hidden: 4, layers: 1)
-        let filled = run.filled(fromCheckpoint: file.metadata, history: [])
-        #expect(filled.settings == nil && filled.model?.hidden == 4)
+        #expect(file.metadata["sampling_ramp_epochs"] == "10" && file.metadata["patience"] == nil)
+        #expect(TrainingOptions(metadata: file.metadata) == nil, "not every setting is recorded")
+        let filled = RunInfo().filled(fromCheckpoint: file.metadata, history: [])
+        #expect(filled.settings["seed"] == .integer(7) && filled.settings["batch_size"] == .integer(16))
+        #expect(filled.settings["sampling_ramp"] == .integer(10) && filled.settings["learning_rate"] == .real(0.002))
+        #expect(filled.settings["epochs"] == nil && filled.settings["patience"] == nil && filled.settings["train_limit"] == nil)
+        #expect(filled.monitor == .valBottom)
         let json = try jsonText(filled)
-        #expect(json.contains("\"hidden\" : 4") && !json.contains("batch_size"))
+        #expect(json.contains("\"sampling_ramp\" : 10") && !json.contains("sampling_ramp_epochs") && !json.contains("\"patience\""))
+    }
+
+    @Test("a resume state without a setting that every file records is refused (a setting added later gives its whenMissing value)")
+    func settingAddedLater() throws {
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainingOptions())) as? [String: Any])
+        object["min_delta"] = nil
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(TrainingOptions.self, from: JSONSerialization.data(withJSONObject: object)) }
+        #expect(TrainingOptions.fields.allSatisfy { $0.whenMissing == nil }, "today every file records every setting")
     }
 }

@@ -124,6 +124,9 @@ struct ScheduleTests {
         let m = o.summary(epoch: 4, bestValLoss: 0.02)
         #expect(m["learning_rate"] == "0.0003" && m["cell"] == "gru" && m["shard_size"] == "8" && m["train_limit"] == "none")
         #expect(TrainingOptions(metadata: m) == o)
+        var big = o
+        big.seed = .max  // recorded as a word: above Int.max
+        #expect(TrainingOptions(metadata: big.summary()) == big)
         var partial = m
         partial["sampling_ramp"] = nil  // a checkpoint whose metadata predates a setting: its settings are unknown
         #expect(TrainingOptions(metadata: partial) == nil)

@@ -23,19 +23,18 @@ public struct TestMetrics: Sendable, Codable, Equatable {
 }
 
 /// How the model that was measured came about: the training run (`run`) or the checkpoint
-/// (`generate`, `report`). In metrics.json it is flat, beside the test metrics: every setting
-/// under the schema's key (`TrainingOptions.fields`), then how training ended. What is unknown
-/// is left out of the file.
+/// (`generate`, `report`). In metrics.json it is flat, beside the test metrics: the settings
+/// under the schema's keys (`TrainingOptions.fields`), then how training ended. What is
+/// unknown is left out of the file.
 public struct RunInfo: Sendable, Codable, Equatable {
-    /// The run's settings (nil: unknown, as for a checkpoint whose metadata predates them).
-    public var settings: TrainingOptions?
-    /// The model's shape, recorded (as `cell`, `hidden`, `layers`) when the settings are unknown.
-    public var model: ModelConfig?
+    /// The run's settings by key: all of them for a run (`TrainingOptions.values`), those its
+    /// metadata records for a checkpoint (fewer for one written before they were all recorded).
+    public var settings: [String: SettingValue] = [:]
     public var epochsTrained: Int?
     public var bestEpoch: Int?
     /// The validation loss of the kept epoch.
     public var bestValLoss: Double?
-    /// The monitored figure (`settings.monitor`) at the kept epoch.
+    /// The monitored figure (`settings["monitor"]`) at the kept epoch.
     public var bestMonitored: Double?
     public var trainSeconds: Double?
     public var stoppedEarly: Bool?
@@ -47,7 +46,7 @@ public struct RunInfo: Sendable, Codable, Equatable {
 
     /// A training run (its effective settings: a resumed run's come from its resume state).
     public init(options: TrainingOptions, result r: TrainingResult, threads: Int, processes: Int) {
-        settings = options
+        record(options)
         epochsTrained = r.history.count
         bestEpoch = r.bestEpoch
         bestValLoss = r.bestValLoss
@@ -58,19 +57,44 @@ public struct RunInfo: Sendable, Codable, Equatable {
         self.processes = processes
     }
 
+    /// Records every setting of `options`.
+    public mutating func record(_ options: TrainingOptions) {
+        for (key, value) in options.values { settings[key] = value }
+    }
+
+    /// Records the model's shape (the truth of a checkpoint's tensors).
+    public mutating func record(_ model: ModelConfig) {
+        settings[Setting.cell.key] = .word(model.cellName)
+        settings[Setting.hidden.key] = .integer(model.hidden)
+        settings[Setting.layers.key] = .integer(model.layers)
+    }
+
+    /// The monitored figure, when the settings record it.
+    public var monitor: TrainingOptions.Monitor? {
+        if case .word(let w) = settings[Setting.monitor.key] { return TrainingOptions.Monitor(rawValue: w) }
+        return nil
+    }
+
     enum CodingKeys: String, CodingKey {
-        case cell, hidden, layers, threads, processes, checkpoint
+        case threads, processes, checkpoint
         case epochsTrained = "epochs_trained", bestEpoch = "best_epoch", bestValLoss = "best_val_loss"
         case bestMonitored = "best_monitored", trainSeconds = "train_seconds", stoppedEarly = "stopped_early"
     }
 
+    private struct SettingKey: CodingKey {
+        let stringValue: String
+        init(_ s: String) { stringValue = s }
+        init?(stringValue s: String) { stringValue = s }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        settings = try? TrainingOptions(from: decoder)
-        if settings == nil, let name = try c.decodeIfPresent(String.self, forKey: .cell), let cell = Cells.named(name),
-           let hidden = try c.decodeIfPresent(Int.self, forKey: .hidden), let layers = try c.decodeIfPresent(Int.self, forKey: .layers) {
-            model = ModelConfig(cell: cell, hidden: hidden, layers: layers)
+        let keyed = try decoder.container(keyedBy: SettingKey.self)
+        for field in TrainingOptions.fields where keyed.contains(SettingKey(field.setting.key)) {
+            settings[field.setting.key] = try keyed.decode(SettingValue.self, forKey: SettingKey(field.setting.key))
         }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
         epochsTrained = try c.decodeIfPresent(Int.self, forKey: .epochsTrained)
         bestEpoch = try c.decodeIfPresent(Int.self, forKey: .bestEpoch)
         bestValLoss = try c.decodeIfPresent(Double.self, forKey: .bestValLoss)
@@ -83,15 +107,9 @@ public struct RunInfo: Sendable, Codable, Equatable {
     }
 
     public func encode(to encoder: any Encoder) throws {
-        if let settings {
-            try settings.encode(to: encoder)
-        }
+        var keyed = encoder.container(keyedBy: SettingKey.self)
+        for (key, value) in settings { try keyed.encode(value, forKey: SettingKey(key)) }
         var c = encoder.container(keyedBy: CodingKeys.self)
-        if settings == nil, let model {
-            try c.encode(model.cellName, forKey: .cell)
-            try c.encode(model.hidden, forKey: .hidden)
-            try c.encode(model.layers, forKey: .layers)
-        }
         try c.encodeIfPresent(epochsTrained, forKey: .epochsTrained)
         try c.encodeIfPresent(bestEpoch, forKey: .bestEpoch)
         try c.encodeIfPresent(bestValLoss, forKey: .bestValLoss)

@@ -96,11 +96,13 @@ extension RunInfo {
     /// where this run information lacks it (`generate` and `report` start from a checkpoint).
     package func filled(fromCheckpoint m: [String: String], history: [EpochRecord]) -> RunInfo {
         var r = self
-        r.settings = r.settings ?? TrainingOptions(metadata: m)
+        for field in TrainingOptions.fields where r.settings[field.setting.key] == nil {
+            r.settings[field.setting.key] = field.recorded(in: m)
+        }
         r.bestEpoch = r.bestEpoch ?? m["epoch"].flatMap { Int($0) }
         r.bestValLoss = r.bestValLoss ?? m["best_val_loss"].flatMap { Double($0) }
         if !history.isEmpty { r.epochsTrained = r.epochsTrained ?? history.count }
-        if r.bestMonitored == nil, let monitor = r.settings?.monitor, let b = r.bestEpoch, b >= 1, b <= history.count {
+        if r.bestMonitored == nil, let monitor = r.monitor, let b = r.bestEpoch, b >= 1, b <= history.count {
             r.bestMonitored = monitor == .valBottom ? history[b - 1].valBottomMSE : history[b - 1].valLoss
         }
         return r
@@ -115,7 +117,6 @@ extension RunInfo {
         if let epochsTrained {
             add("epochs trained", "\(epochsTrained)\(stoppedEarly == true ? " (stopped early)" : "")\(trainSeconds.map { " in \(duration($0))" } ?? "")")
         }
-        let monitor = settings?.monitor
         if let bestEpoch {
             var kept = "\(bestEpoch)"
             if let monitor, let bestMonitored, monitor != .valLoss {
@@ -125,14 +126,14 @@ extension RunInfo {
             }
             add("kept epoch", kept)
         }
-        if let s = settings {
-            add("early stopping follows", s.monitor.rawValue)
-            add("batch size", "\(s.batchSize), shards of \(s.shape.shardSize)")
-            add("learning rate", "\(s.learningRate.decimal) (start)")
-            let p = s.sampling.maxProbability
-            add("scheduled sampling", p == 0 ? "off (teacher forcing)" : "p = \(p) after a \(s.sampling.rampEpochs)-epoch ramp")
-            add("seed", "\(s.seed)")
+        func setting(_ s: Setting) -> String? { settings[s.key].map { "\($0)" } }
+        add("early stopping follows", setting(.monitor))
+        add("batch size", setting(.batchSize).map { b in "\(b)\(setting(.shardSize).map { ", shards of \($0)" } ?? "")" })
+        add("learning rate", setting(.learningRate).map { "\($0) (start)" })
+        if let p = settings[Setting.scheduledSampling.key]?.real {
+            add("scheduled sampling", p == 0 ? "off (teacher forcing)" : "p = \(p)\(setting(.samplingRamp).map { " after a \($0)-epoch ramp" } ?? "")")
         }
+        add("seed", setting(.seed))
         add("threads", threads.map { t in "\(t)\(processes.map { $0 > 1 ? " per process, \($0) MPI processes" : "" } ?? "")" })
         add("checkpoint", checkpoint)
         add("test images", grouped(metrics.perClassCount.reduce(0, +)))

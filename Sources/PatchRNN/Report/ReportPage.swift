@@ -31,7 +31,7 @@ package enum ReportPage {
         let curves = context.history.isEmpty ? "" : lossPlotSVG(
             train: context.history.map(\.trainLoss), validation: context.history.map(\.valLoss),
             validationBottom: context.history.map(\.valBottomMSE), bestEpoch: info.bestEpoch,
-            monitor: info.settings?.monitor ?? .valLoss)
+            monitor: info.monitor ?? .valLoss)
         let json = scriptSafe(try jsonText(data, pretty: false))
         return fill(template, with: ["title": escapeHTML(data.title), "style": style, "script": script, "curves": curves, "data": json])
     }

@@ -35,7 +35,10 @@ public struct ResumeState {
         enc.outputFormatting = [.sortedKeys]
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: floats.positiveInfinity,
                                                                   negativeInfinity: floats.negativeInfinity, nan: floats.nan)
-        var meta = options.summary(epoch: progress.epoch, bestValLoss: progress.bestValLoss)
+        // The metadata's epoch and best_val_loss mean what a checkpoint's do: the kept epoch and
+        // its validation loss (none before an epoch has improved); the position is in resume_progress.
+        let kept = progress.history.first { $0.epoch == progress.bestEpoch }
+        var meta = options.summary(epoch: kept?.epoch, bestValLoss: kept?.valLoss)
         meta[progressKey] = String(decoding: try enc.encode(progress), as: UTF8.self)
         meta[optionsKey] = String(decoding: try enc.encode(options), as: UTF8.self)
         meta[stepKey] = "\(adam.step)"

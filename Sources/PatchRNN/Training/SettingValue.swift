@@ -46,6 +46,8 @@ public enum SettingValue: Sendable, Equatable, Codable, CustomStringConvertible 
     public init(text: String) {
         if let v = Int(text) {
             self = .integer(v)
+        } else if UInt64(text) != nil {
+            self = .word(text)  // a seed above Int.max, as the seed's field records it
         } else if let v = Double(text), text != "nan", text != "inf" {
             self = .real(v)
         } else {

@@ -59,8 +59,9 @@ package enum Trace {
         let trainCount = try TrainingJob.split(options, fileCount: fileCount).train.count
         options.maxEpochs = (steps * options.batchSize) / trainCount + 2
         let recorder = StepRecorder(steps: steps)
-        let job = try TrainingJob(TrainingJob.Request(settings: options, dataDirectory: dataDirectory), pool: pool,
-                                  reporter: ProgressReporter(quiet: true), observers: [recorder])
+        var request = TrainingJob.Request(settings: options, dataDirectory: dataDirectory)
+        request.loadsTestSet = false
+        let job = try TrainingJob(request, pool: pool, reporter: ProgressReporter(quiet: true), observers: [recorder])
         try Safetensors.save(job.params, metadata: options.summary().merging(["step": "0"]) { $1 },
                              to: outDirectory + "/" + OutputFiles.initialWeights)
         _ = try job.run()

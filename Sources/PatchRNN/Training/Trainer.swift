@@ -140,7 +140,7 @@ public final class Trainer {
                 }
                 let t0 = monotonicSeconds() - p.secondsSoFar
                 let epochLearningRate = engine.adamConfig.learningRate
-                guard try runSteps(of: epoch, &p, startedAt: t0) else { break }  // onStep asked to stop
+                guard try runSteps(of: epoch, &p, startedAt: t0) else { break }  // an observer asked to stop
                 let trainSeconds = monotonicSeconds() - t0
                 let (val, valBottom) = try validate()
                 let monitored = options.monitor == .valBottom ? valBottom ?? .nan : val
@@ -186,7 +186,7 @@ public final class Trainer {
 
     private var stepsPerEpoch: Int { (split.train.count + options.batchSize - 1) / options.batchSize }
 
-    /// The rest of an epoch's steps. Returns false when `onStep` asked to stop; throws
+    /// The rest of an epoch's steps. Returns false when an observer asked to stop; throws
     /// `TrainingInterrupted` (after saving the resume state) on a signal.
     private func runSteps(of epoch: Int, _ p: inout TrainingProgress, startedAt t0: Double) throws -> Bool {
         let fileOrder = epochOrder(epoch)

@@ -28,6 +28,9 @@ public final class TrainingJob {
         public var tensorBoard: TensorBoardSettings?
         /// How MPI ranks combine gradients.
         public var exchange: GradientExchange = .exact
+        /// Load the test images (rank 0): for TensorBoard's grid and for generating afterwards
+        /// (`data.test`); false leaves `data.test` empty.
+        public var loadsTestSet = true
 
         /// - Parameters:
         ///   - settings: The run's settings (`TrainingOptions()`: the defaults).
@@ -65,15 +68,20 @@ public final class TrainingJob {
     ///   memory, missing or damaged data, or an output folder that cannot be written.
     public init(_ request: Request, pool: WorkerPool, group: ProcessGroup = SingleProcess(), reporter: ProgressReporter,
                 observers: [any TrainingObserver] = []) throws {
-        if let maxSteps = request.maxSteps { try TrainingOptions.check(.maxSteps, maxSteps, 1...Int.max) }
+        if let maxSteps = request.maxSteps {
+            try TrainingOptions.check(.maxSteps, maxSteps, 1...Int.max)
+            // The step limit saves the resume state, which needs a folder to go to.
+            guard request.outDirectory != nil else { throw PatchRNNError.setting(.maxSteps, "needs an output folder for the resume state") }
+        }
         if let minutes = request.resumeEveryMinutes { try TrainingOptions.checkResumeEvery(minutes: minutes) }
-        let writes = group.isRoot ? request.outDirectory : nil
-        if let writes { try prepareOutputDirectory(writes) }
-        if group.isRoot { try request.tensorBoard?.prepareDirectory() }
-        // A resumed run keeps its settings; the memory check comes before any weights are made.
+        // A resumed run keeps its settings; the memory check comes before any weights are made,
+        // and every check before any folder is made.
         let settings = request.resume?.state.options ?? request.settings
         try settings.validate()
         try Self.checkMemory(settings, workers: pool.count, ranks: group.size)
+        let writes = group.isRoot ? request.outDirectory : nil
+        if let writes { try prepareOutputDirectory(writes) }
+        if group.isRoot { try request.tensorBoard?.prepareDirectory() }
         if let resume = request.resume {
             params = resume.params
             reporter.info("resuming from \(resume.path): epoch \(resume.state.progress.epoch), step \(resume.state.progress.stepInEpoch) (settings from the checkpoint)")
@@ -89,7 +97,8 @@ public final class TrainingJob {
         let dir = MNIST.resolveDirectory(request.dataDirectory)
         let loadStart = monotonicSeconds()
         var split: Split?, held: [Int] = []
-        data = try MNIST.load(directory: dir, withTest: group.isRoot) { fileCount in
+        let loadsTestSet = group.isRoot && (request.loadsTestSet || request.tensorBoard != nil)
+        data = try MNIST.load(directory: dir, withTest: loadsTestSet) { fileCount in
             let s = try Self.split(settings, fileCount: fileCount)
             split = s
             if group.size == 1 {
@@ -119,7 +128,10 @@ public final class TrainingJob {
         configuration.checkpointPath = request.outDirectory.map { $0 + "/" + OutputFiles.checkpoint }
         configuration.resumePath = request.outDirectory.map { $0 + "/" + OutputFiles.resume }
         configuration.resumeEvery = request.resumeEveryMinutes.map { $0 * 60 }
-        let generator = try Generator(params: params, pool: pool)
+        // The free-running validation MSE: monitored, in the log and drawn by TensorBoard; a
+        // job that writes none of them (trace) needs no generator.
+        let generator = settings.monitor == .valBottom || writes != nil || request.tensorBoard != nil
+            ? try Generator(params: params, pool: pool) : nil
         configuration.generator = generator
         configuration.maxSteps = request.maxSteps
         if group.size > 1 {
@@ -132,7 +144,7 @@ public final class TrainingJob {
             own.append(TrainingFiles(logPath: writes + "/" + OutputFiles.log, lossPlotPath: writes + "/" + OutputFiles.lossPlot,
                                      monitor: settings.monitor))
         }
-        if let tensorBoard = request.tensorBoard, group.isRoot {
+        if let tensorBoard = request.tensorBoard, group.isRoot, let generator {
             let log = try TensorBoardLog(tensorBoard, options: settings, firstEpoch: request.resume?.state.progress.epoch ?? 1,
                                          generator: generator, test: data.test, reporter: reporter)
             reporter.info("TensorBoard events: \(log.writer.path)")
@@ -144,7 +156,7 @@ public final class TrainingJob {
 
     /// Trains (`Trainer.train`: a signal or the step limit throws `TrainingInterrupted` after
     /// saving the resume state), leaves the kept epoch's weights in `params` and writes the
-    /// final model.safetensors and loss.svg.
+    /// final model.safetensors (loss.svg and the log are `TrainingFiles`', after every epoch).
     /// - Returns: Every epoch's record, the kept epoch and how training ended.
     /// - Throws: `TrainingInterrupted` after a signal or the step limit (the resume state is
     ///   saved); `PatchRNNError` when a file cannot be written or the loss becomes non-finite.
@@ -153,9 +165,6 @@ public final class TrainingJob {
         if let out = outDirectory {
             try Safetensors.save(params, metadata: settings.summary(epoch: result.bestEpoch, bestValLoss: result.bestValLoss),
                                  to: out + "/" + OutputFiles.checkpoint)
-            try writeFileAtomically(lossPlotSVG(train: result.history.map(\.trainLoss), validation: result.history.map(\.valLoss),
-                                                validationBottom: result.history.map(\.valBottomMSE),
-                                                bestEpoch: result.bestEpoch, monitor: result.monitor), to: out + "/" + OutputFiles.lossPlot)
         }
         if group.size > 1 {
             let t = engine.timing, steps = Double(max(t.steps, 1))

@@ -7,7 +7,8 @@ public protocol TrainingObserver: AnyObject {
     func trainingStarts() throws
     /// After every Adam step (from 1, counting a resumed run's earlier steps), with the
     /// minibatch (indices into the training data) and its loss. Returning false ends training
-    /// after this step, without a resume state (`trace`).
+    /// after this step, without a resume state (`trace`). Under MPI every rank calls its own
+    /// observers: one that stops must stop on every rank after the same step.
     func stepEnded(step: Int, batch: UnsafeBufferPointer<Int>, loss: Double) -> Bool
     /// After every epoch, with its weights still in the trainer's engine and `progress` as it
     /// stands after the epoch (its history ends with `record`); `last`: training ends after it

@@ -134,11 +134,12 @@ public struct TrainingOptions: Sendable, Equatable {
     }
 
     /// The settings a checkpoint's metadata records (`summary`), or nil when it lacks any of
-    /// them (a checkpoint written before the metadata held them all).
+    /// them (a checkpoint written before the metadata held them all: `RunInfo` then keeps
+    /// those it does record, `SettingField.recorded(in:)`).
     public init?(metadata: [String: String]) {
         var o = TrainingOptions()
         for field in Self.fields {
-            guard let text = metadata[field.setting.key], (try? field.write(&o, SettingValue(text: text))) != nil else { return nil }
+            guard let value = field.recorded(in: metadata), (try? field.write(&o, value)) != nil else { return nil }
         }
         self = o
     }
@@ -198,7 +199,7 @@ extension TrainingOptions {
                      }),
         .real(.minDelta, \.minDelta, "must be 0 or more and below 1") { $0 >= 0 && $0 < 1 },
         .real(.scheduledSampling, \.sampling.maxProbability, "must be a probability from 0 to 1") { $0 >= 0 && $0 <= 1 },
-        .whole(.samplingRamp, \.sampling.rampEpochs, 1...limits.epochs),
+        .whole(.samplingRamp, \.sampling.rampEpochs, 1...limits.epochs).formerly("sampling_ramp_epochs"),
     ]
 }
 
@@ -233,14 +234,41 @@ public struct SettingField: Sendable {
     public let write: @Sendable (inout TrainingOptions, SettingValue) throws -> Void
     /// Throws when the options' value is out of range.
     public let check: @Sendable (TrainingOptions) throws -> Void
+    /// What a resume state written before this setting existed means (the behaviour runs had
+    /// then), so that it still resumes; nil: every file records it. A setting added later
+    /// must give one.
+    public let whenMissing: SettingValue?
+    /// Keys this setting was recorded under in older checkpoint metadata.
+    public let formerKeys: [String]
 
     public init(_ setting: Setting, read: @escaping @Sendable (TrainingOptions) -> SettingValue,
                 write: @escaping @Sendable (inout TrainingOptions, SettingValue) throws -> Void,
-                check: @escaping @Sendable (TrainingOptions) throws -> Void = { _ in }) {
+                check: @escaping @Sendable (TrainingOptions) throws -> Void = { _ in },
+                whenMissing: SettingValue? = nil, formerKeys: [String] = []) {
         self.setting = setting
         self.read = read
         self.write = write
         self.check = check
+        self.whenMissing = whenMissing
+        self.formerKeys = formerKeys
+    }
+
+    /// The same field, also read under `keys` from older checkpoint metadata.
+    func formerly(_ keys: String...) -> SettingField {
+        SettingField(setting, read: read, write: write, check: check, whenMissing: whenMissing, formerKeys: formerKeys + keys)
+    }
+
+    /// The value `metadata` (a checkpoint's, as text) records for this setting, if it records
+    /// one that this setting accepts.
+    public func recorded(in metadata: [String: String]) -> SettingValue? {
+        for key in [setting.key] + formerKeys {
+            guard let text = metadata[key] else { continue }
+            let value = SettingValue(text: text)
+            var scratch = TrainingOptions()
+            guard (try? write(&scratch, value)) != nil, (try? check(scratch)) != nil else { return nil }
+            return read(scratch)
+        }
+        return nil
     }
 
     /// A whole number within `range`.
@@ -299,6 +327,10 @@ extension TrainingOptions: Codable {
         self.init()
         for field in Self.fields {
             let key = Key(field.setting.key)
+            guard c.contains(key) || field.whenMissing == nil else {
+                try field.write(&self, field.whenMissing!)
+                continue
+            }
             let value = try c.decode(SettingValue.self, forKey: key)
             do { try field.write(&self, value) } catch {
                 throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(error)")
