@@ -31,6 +31,6 @@ let package = Package(
             // pointers); the project's CPU flags (its Package.swift says why).
             swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-target-cpu", "native", "-Xcc", "-fno-math-errno"])],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
+        )
     ]
 )

@@ -16,6 +16,8 @@ for arg in "$@"; do
 done
 if [ "$mpi" = 1 ]; then scripts/setup.sh --mpi --browser; else scripts/setup.sh --browser; fi
 scripts/fetch-mnist.sh >/dev/null || echo "test: MNIST not available; the integration tests will be skipped (under CI: fail)" >&2
+# The house style first: a formatting finding fails the run (fix with scripts/format.sh).
+scripts/format.sh --lint
 swift build -c release -Xswiftc -enable-testing --product patchrnn
 if [ "$mpi" = 1 ] && pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1; then
   swift build -c release --traits MPI --scratch-path .build-mpi --product patchrnn

@@ -81,20 +81,38 @@ public func fastTanh<V: GateVector>(_ x: V) -> V {
 /// Applies sigmoid in place to `count` floats.
 public func sigmoidInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) {
     var i = 0
-    while i + 8 <= count { store8(fastSigmoid(load8(p + i)), p + i); i += 8 }
-    while i < count { p[i] = fastSigmoid(p[i]); i += 1 }
+    while i + 8 <= count {
+        store8(fastSigmoid(load8(p + i)), p + i)
+        i += 8
+    }
+    while i < count {
+        p[i] = fastSigmoid(p[i])
+        i += 1
+    }
 }
 
 /// Applies tanh in place to `count` floats.
 public func tanhInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) {
     var i = 0
-    while i + 8 <= count { store8(fastTanh(load8(p + i)), p + i); i += 8 }
-    while i < count { p[i] = fastTanh(p[i]); i += 1 }
+    while i + 8 <= count {
+        store8(fastTanh(load8(p + i)), p + i)
+        i += 8
+    }
+    while i < count {
+        p[i] = fastTanh(p[i])
+        i += 1
+    }
 }
 
 /// Clamps `count` floats to [lo, hi] in place.
 public func clampInPlace(_ p: UnsafeMutablePointer<Float>, count: Int, _ lo: Float, _ hi: Float) {
     var i = 0
-    while i + 8 <= count { store8(prnn_clamp8(load8(p + i), lo, hi), p + i); i += 8 }
-    while i < count { p[i] = min(max(p[i], lo), hi); i += 1 }
+    while i + 8 <= count {
+        store8(prnn_clamp8(load8(p + i), lo, hi), p + i)
+        i += 8
+    }
+    while i < count {
+        p[i] = min(max(p[i], lo), hi)
+        i += 1
+    }
 }

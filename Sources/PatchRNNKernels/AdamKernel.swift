@@ -4,7 +4,7 @@
 
 /// Per-step constants of torch.optim.Adam's update (foreach=False), in Float as PyTorch uses.
 public struct AdamCoefficients: Sendable {
-    public var stepSize: Float         // lr / (1 - beta1^t)
+    public var stepSize: Float  // lr / (1 - beta1^t)
     public var biasCorrection2Sqrt: Float  // sqrt(1 - beta2^t)
     public var beta1: Float
     public var beta2: Float
@@ -42,7 +42,10 @@ public func reduceAndAdamUpdate(
     while i < end {
         var g = load16(shardGrads + i)
         var s = max(folded, 1)
-        while s < shards { g += load16(shardGrads + s * stride + i); s += 1 }
+        while s < shards {
+            g += load16(shardGrads + s * stride + i)
+            s += 1
+        }
         var mv = load16(m + i)
         mv = mv + oneMinusB1 * (g - mv)
         let vv = b2 * load16(v + i) + oneMinusB2 * (g * g)
@@ -57,8 +60,10 @@ public func reduceAndAdamUpdate(
 /// out[i] = sum of the shard gradients shards.lowerBound..<shards.upperBound, in shard
 /// order, for i in [begin, end) (multiples of 8); zero for an empty range. A rank's partial
 /// sum before MPI_Allreduce.
-public func sumShards(_ shardGrads: UnsafePointer<Float>, shards: Range<Int>, stride: Int,
-                      into out: UnsafeMutablePointer<Float>, begin: Int, end: Int) {
+public func sumShards(
+    _ shardGrads: UnsafePointer<Float>, shards: Range<Int>, stride: Int,
+    into out: UnsafeMutablePointer<Float>, begin: Int, end: Int
+) {
     var i = begin
     while i < end {
         var g = V8(repeating: 0)
@@ -72,6 +77,12 @@ public func sumShards(_ shardGrads: UnsafePointer<Float>, shards: Range<Int>, st
 /// single-precision additions, in the same order, as `reduceAndAdamUpdate` makes).
 public func addInPlace(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
     var i = 0
-    while i + 16 <= count { store16(load16(dst + i) + load16(src + i), dst + i); i += 16 }
-    while i < count { dst[i] += src[i]; i += 1 }
+    while i + 16 <= count {
+        store16(load16(dst + i) + load16(src + i), dst + i)
+        i += 16
+    }
+    while i < count {
+        dst[i] += src[i]
+        i += 1
+    }
 }

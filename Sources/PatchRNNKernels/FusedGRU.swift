@@ -36,11 +36,13 @@ public struct GRUStepBuffers {
     public var hOutRowStride: Int
     public var layout: GateLayout
 
-    public init(kHidden: Int, hPrev: UnsafePointer<Float>, hPrevRowStride: Int, hiddenPanels: UnsafePointer<Float>,
-                input: UnsafePointer<Float>?, inputRowStride: Int, kInput: Int, inputPanels: UnsafePointer<Float>?,
-                gates: UnsafeMutablePointer<Float>, storesGates: Bool,
-                biasSum: UnsafePointer<Float>, biasIH: UnsafePointer<Float>, biasHH: UnsafePointer<Float>,
-                hiddenN: UnsafeMutablePointer<Float>?, hOut: UnsafeMutablePointer<Float>, hOutRowStride: Int, layout: GateLayout) {
+    public init(
+        kHidden: Int, hPrev: UnsafePointer<Float>, hPrevRowStride: Int, hiddenPanels: UnsafePointer<Float>,
+        input: UnsafePointer<Float>?, inputRowStride: Int, kInput: Int, inputPanels: UnsafePointer<Float>?,
+        gates: UnsafeMutablePointer<Float>, storesGates: Bool,
+        biasSum: UnsafePointer<Float>, biasIH: UnsafePointer<Float>, biasHH: UnsafePointer<Float>,
+        hiddenN: UnsafeMutablePointer<Float>?, hOut: UnsafeMutablePointer<Float>, hOutRowStride: Int, layout: GateLayout
+    ) {
         self.kHidden = kHidden
         self.hPrev = hPrev
         self.hPrevRowStride = hPrevRowStride
@@ -72,7 +74,9 @@ struct GateSums3<V: GateVector> {
         var pb = panel
         for p in 0..<k {
             let x = V(repeating: a[p])
-            r.addProduct(x, V.load(pb)); z.addProduct(x, V.load(pb + u)); n.addProduct(x, V.load(pb + 2 * u))
+            r.addProduct(x, V.load(pb))
+            z.addProduct(x, V.load(pb + u))
+            n.addProduct(x, V.load(pb + 2 * u))
             pb += 3 * u
         }
     }
@@ -86,22 +90,34 @@ struct GateSums3<V: GateVector> {
         var p = 0
         while p + 2 <= k {
             let x = V(repeating: a[p]), y = V(repeating: a[p + 1])
-            r.addProduct(x, V.load(pb)); z.addProduct(x, V.load(pb + u)); n.addProduct(x, V.load(pb + 2 * u))
-            dr.addProduct(y, V.load(pb + 3 * u)); dz.addProduct(y, V.load(pb + 4 * u)); dn.addProduct(y, V.load(pb + 5 * u))
+            r.addProduct(x, V.load(pb))
+            z.addProduct(x, V.load(pb + u))
+            n.addProduct(x, V.load(pb + 2 * u))
+            dr.addProduct(y, V.load(pb + 3 * u))
+            dz.addProduct(y, V.load(pb + 4 * u))
+            dn.addProduct(y, V.load(pb + 5 * u))
             pb += 6 * u
             p += 2
         }
         if p < k {
             let x = V(repeating: a[p])
-            r.addProduct(x, V.load(pb)); z.addProduct(x, V.load(pb + u)); n.addProduct(x, V.load(pb + 2 * u))
+            r.addProduct(x, V.load(pb))
+            z.addProduct(x, V.load(pb + u))
+            n.addProduct(x, V.load(pb + 2 * u))
         }
-        r += dr; z += dz; n += dn
+        r += dr
+        z += dz
+        n += dn
     }
 }
 
 /// The fused step for `rows`, in vectors of the layout's units (8: SIMD8, 16: SIMD16).
 public func gruFusedStep(_ s: GRUStepBuffers, rows: Range<Int>, split: Bool = false) {
-    if s.layout.units == 16 { gruFusedStep(s, rows: rows, split: split, vector: V16.self) } else { gruFusedStep(s, rows: rows, split: split, vector: V8.self) }
+    if s.layout.units == 16 {
+        gruFusedStep(s, rows: rows, split: split, vector: V16.self)
+    } else {
+        gruFusedStep(s, rows: rows, split: split, vector: V8.self)
+    }
 }
 
 /// The fused step for `rows` (tiles of 4 rows in training, 2 in generation, then single rows),
@@ -153,11 +169,20 @@ func gruTile4<V: GateVector>(_ s: GRUStepBuffers, row r: Int, hiddenPanel: Unsaf
     for p in 0..<s.kHidden {
         let x0 = V(repeating: a0[p]), x1 = V(repeating: a1[p]), x2 = V(repeating: a2[p]), x3 = V(repeating: a3[p])
         var b = V.load(pb)
-        h0.r.addProduct(x0, b); h1.r.addProduct(x1, b); h2.r.addProduct(x2, b); h3.r.addProduct(x3, b)
+        h0.r.addProduct(x0, b)
+        h1.r.addProduct(x1, b)
+        h2.r.addProduct(x2, b)
+        h3.r.addProduct(x3, b)
         b = V.load(pb + u)
-        h0.z.addProduct(x0, b); h1.z.addProduct(x1, b); h2.z.addProduct(x2, b); h3.z.addProduct(x3, b)
+        h0.z.addProduct(x0, b)
+        h1.z.addProduct(x1, b)
+        h2.z.addProduct(x2, b)
+        h3.z.addProduct(x3, b)
         b = V.load(pb + 2 * u)
-        h0.n.addProduct(x0, b); h1.n.addProduct(x1, b); h2.n.addProduct(x2, b); h3.n.addProduct(x3, b)
+        h0.n.addProduct(x0, b)
+        h1.n.addProduct(x1, b)
+        h2.n.addProduct(x2, b)
+        h3.n.addProduct(x3, b)
         pb += 3 * u
     }
     let none = GateSums3<V>()
@@ -169,8 +194,10 @@ func gruTile4<V: GateVector>(_ s: GRUStepBuffers, row r: Int, hiddenPanel: Unsaf
 
 /// Generation: 2 rows x (r, z, n) of both projections (12 accumulators).
 @inline(__always)
-func gruTile2<V: GateVector>(_ s: GRUStepBuffers, row r: Int, hiddenPanel: UnsafePointer<Float>, inputPanel: UnsafePointer<Float>,
-                             group: Int, vector: V.Type) {
+func gruTile2<V: GateVector>(
+    _ s: GRUStepBuffers, row r: Int, hiddenPanel: UnsafePointer<Float>, inputPanel: UnsafePointer<Float>,
+    group: Int, vector: V.Type
+) {
     let u = V.scalarCount
     var h0 = GateSums3<V>(), h1 = GateSums3<V>(), x0 = GateSums3<V>(), x1 = GateSums3<V>()
     if let input = s.input {
@@ -179,11 +206,14 @@ func gruTile2<V: GateVector>(_ s: GRUStepBuffers, row r: Int, hiddenPanel: Unsaf
         for p in 0..<s.kInput {
             let v0 = V(repeating: a0[p]), v1 = V(repeating: a1[p])
             var b = V.load(pb)
-            x0.r.addProduct(v0, b); x1.r.addProduct(v1, b)
+            x0.r.addProduct(v0, b)
+            x1.r.addProduct(v1, b)
             b = V.load(pb + u)
-            x0.z.addProduct(v0, b); x1.z.addProduct(v1, b)
+            x0.z.addProduct(v0, b)
+            x1.z.addProduct(v1, b)
             b = V.load(pb + 2 * u)
-            x0.n.addProduct(v0, b); x1.n.addProduct(v1, b)
+            x0.n.addProduct(v0, b)
+            x1.n.addProduct(v1, b)
             pb += 3 * u
         }
     }
@@ -192,11 +222,14 @@ func gruTile2<V: GateVector>(_ s: GRUStepBuffers, row r: Int, hiddenPanel: Unsaf
     for p in 0..<s.kHidden {
         let v0 = V(repeating: a0[p]), v1 = V(repeating: a1[p])
         var b = V.load(pb)
-        h0.r.addProduct(v0, b); h1.r.addProduct(v1, b)
+        h0.r.addProduct(v0, b)
+        h1.r.addProduct(v1, b)
         b = V.load(pb + u)
-        h0.z.addProduct(v0, b); h1.z.addProduct(v1, b)
+        h0.z.addProduct(v0, b)
+        h1.z.addProduct(v1, b)
         b = V.load(pb + 2 * u)
-        h0.n.addProduct(v0, b); h1.n.addProduct(v1, b)
+        h0.n.addProduct(v0, b)
+        h1.n.addProduct(v1, b)
         pb += 3 * u
     }
     gruEpilogue(s, row: r, group: group, hidden: h0, input: x0)
@@ -210,13 +243,25 @@ func gruEpilogue<V: GateVector>(_ s: GRUStepBuffers, row r: Int, group: Int, hid
     let u = V.scalarCount, column = group * 3 * u, unit = group * u
     let g = s.gates + r * 3 * s.layout.hidden + column
     let xr: V, xz: V, xn: V
-    if s.input == nil { xr = V.load(g); xz = V.load(g + u); xn = V.load(g + 2 * u) } else { xr = x.r; xz = x.z; xn = x.n }
+    if s.input == nil {
+        xr = V.load(g)
+        xz = V.load(g + u)
+        xn = V.load(g + 2 * u)
+    } else {
+        xr = x.r
+        xz = x.z
+        xn = x.n
+    }
     let rg = fastSigmoid(xr + a.r + V.load(s.biasSum + column))
     let zg = fastSigmoid(xz + a.z + V.load(s.biasSum + column + u))
     let hn = a.n + V.load(s.biasHH + column + 2 * u)
     let ng = fastTanh((xn + V.load(s.biasIH + column + 2 * u)).addingProduct(rg, hn))
     let out = ng.addingProduct(zg, V.load(s.hPrev + r * s.hPrevRowStride + unit) - ng)
-    if s.storesGates { rg.store(g); zg.store(g + u); ng.store(g + 2 * u) }
+    if s.storesGates {
+        rg.store(g)
+        zg.store(g + u)
+        ng.store(g + 2 * u)
+    }
     if let hiddenN = s.hiddenN { hn.store(hiddenN + r * s.layout.hidden + unit) }
     out.store(s.hOut + r * s.hOutRowStride + unit)
 }

@@ -38,10 +38,12 @@ public struct LSTMStepBuffers {
     public var hRowStride: Int
     public var layout: GateLayout
 
-    public init(k: Int, a: UnsafePointer<Float>, aRowStride: Int, panels: UnsafePointer<Float>,
-                gates: UnsafeMutablePointer<Float>, startsFromGates: Bool, storesGates: Bool, bias: UnsafePointer<Float>,
-                cPrev: UnsafePointer<Float>, cOut: UnsafeMutablePointer<Float>, cRowStride: Int,
-                tanhC: UnsafeMutablePointer<Float>?, hOut: UnsafeMutablePointer<Float>, hRowStride: Int, layout: GateLayout) {
+    public init(
+        k: Int, a: UnsafePointer<Float>, aRowStride: Int, panels: UnsafePointer<Float>,
+        gates: UnsafeMutablePointer<Float>, startsFromGates: Bool, storesGates: Bool, bias: UnsafePointer<Float>,
+        cPrev: UnsafePointer<Float>, cOut: UnsafeMutablePointer<Float>, cRowStride: Int,
+        tanhC: UnsafeMutablePointer<Float>?, hOut: UnsafeMutablePointer<Float>, hRowStride: Int, layout: GateLayout
+    ) {
         self.k = k
         self.a = a
         self.aRowStride = aRowStride
@@ -62,7 +64,11 @@ public struct LSTMStepBuffers {
 
 /// The fused step for `rows`, in vectors of the layout's units (8: SIMD8, 16: SIMD16).
 public func lstmFusedStep(_ s: LSTMStepBuffers, rows: Range<Int>, split: Bool = false) {
-    if s.layout.units == 16 { lstmFusedStep(s, rows: rows, split: split, vector: V16.self) } else { lstmFusedStep(s, rows: rows, split: split, vector: V8.self) }
+    if s.layout.units == 16 {
+        lstmFusedStep(s, rows: rows, split: split, vector: V16.self)
+    } else {
+        lstmFusedStep(s, rows: rows, split: split, vector: V8.self)
+    }
 }
 
 /// The fused step for `rows` (tiles of 3 rows, then single rows), in vectors of V's lanes
@@ -97,22 +103,39 @@ func lstmTile3<V: GateVector>(_ s: LSTMStepBuffers, row r: Int, panel: UnsafePoi
     var i1 = V(), f1 = V(), c1 = V(), o1 = V()
     var i2 = V(), f2 = V(), c2 = V(), o2 = V()
     if s.startsFromGates {
-        i0 = V.load(g0); f0 = V.load(g0 + u); c0 = V.load(g0 + 2 * u); o0 = V.load(g0 + 3 * u)
-        i1 = V.load(g1); f1 = V.load(g1 + u); c1 = V.load(g1 + 2 * u); o1 = V.load(g1 + 3 * u)
-        i2 = V.load(g2); f2 = V.load(g2 + u); c2 = V.load(g2 + 2 * u); o2 = V.load(g2 + 3 * u)
+        i0 = V.load(g0)
+        f0 = V.load(g0 + u)
+        c0 = V.load(g0 + 2 * u)
+        o0 = V.load(g0 + 3 * u)
+        i1 = V.load(g1)
+        f1 = V.load(g1 + u)
+        c1 = V.load(g1 + 2 * u)
+        o1 = V.load(g1 + 3 * u)
+        i2 = V.load(g2)
+        f2 = V.load(g2 + u)
+        c2 = V.load(g2 + 2 * u)
+        o2 = V.load(g2 + 3 * u)
     }
     let a0 = s.a + r * s.aRowStride, a1 = a0 + s.aRowStride, a2 = a1 + s.aRowStride
     var pb = panel
     for p in 0..<s.k {
         let x0 = V(repeating: a0[p]), x1 = V(repeating: a1[p]), x2 = V(repeating: a2[p])
         var b = V.load(pb)
-        i0.addProduct(x0, b); i1.addProduct(x1, b); i2.addProduct(x2, b)
+        i0.addProduct(x0, b)
+        i1.addProduct(x1, b)
+        i2.addProduct(x2, b)
         b = V.load(pb + u)
-        f0.addProduct(x0, b); f1.addProduct(x1, b); f2.addProduct(x2, b)
+        f0.addProduct(x0, b)
+        f1.addProduct(x1, b)
+        f2.addProduct(x2, b)
         b = V.load(pb + 2 * u)
-        c0.addProduct(x0, b); c1.addProduct(x1, b); c2.addProduct(x2, b)
+        c0.addProduct(x0, b)
+        c1.addProduct(x1, b)
+        c2.addProduct(x2, b)
         b = V.load(pb + 3 * u)
-        o0.addProduct(x0, b); o1.addProduct(x1, b); o2.addProduct(x2, b)
+        o0.addProduct(x0, b)
+        o1.addProduct(x1, b)
+        o2.addProduct(x2, b)
         pb += 4 * u
     }
     lstmEpilogue(s, row: r, column: column, group: group, i0, f0, c0, o0)
@@ -121,12 +144,19 @@ func lstmTile3<V: GateVector>(_ s: LSTMStepBuffers, row r: Int, panel: UnsafePoi
 }
 
 @inline(__always)
-func lstmTile1<V: GateVector>(_ s: LSTMStepBuffers, row r: Int, panel: UnsafePointer<Float>, column: Int, group: Int,
-                              split: Bool, vector: V.Type) {
+func lstmTile1<V: GateVector>(
+    _ s: LSTMStepBuffers, row r: Int, panel: UnsafePointer<Float>, column: Int, group: Int,
+    split: Bool, vector: V.Type
+) {
     let u = V.scalarCount
     let g0 = s.gates + r * 4 * s.layout.hidden + column
     var i = V(), f = V(), c = V(), o = V()
-    if s.startsFromGates { i = V.load(g0); f = V.load(g0 + u); c = V.load(g0 + 2 * u); o = V.load(g0 + 3 * u) }
+    if s.startsFromGates {
+        i = V.load(g0)
+        f = V.load(g0 + u)
+        c = V.load(g0 + 2 * u)
+        o = V.load(g0 + 3 * u)
+    }
     let a = s.a + r * s.aRowStride
     var pb = panel
     if split {
@@ -135,24 +165,35 @@ func lstmTile1<V: GateVector>(_ s: LSTMStepBuffers, row r: Int, panel: UnsafePoi
         var p = 0
         while p + 2 <= s.k {
             let x = V(repeating: a[p]), y = V(repeating: a[p + 1])
-            i.addProduct(x, V.load(pb)); f.addProduct(x, V.load(pb + u))
-            c.addProduct(x, V.load(pb + 2 * u)); o.addProduct(x, V.load(pb + 3 * u))
-            di.addProduct(y, V.load(pb + 4 * u)); df.addProduct(y, V.load(pb + 5 * u))
-            dc.addProduct(y, V.load(pb + 6 * u)); dout.addProduct(y, V.load(pb + 7 * u))
+            i.addProduct(x, V.load(pb))
+            f.addProduct(x, V.load(pb + u))
+            c.addProduct(x, V.load(pb + 2 * u))
+            o.addProduct(x, V.load(pb + 3 * u))
+            di.addProduct(y, V.load(pb + 4 * u))
+            df.addProduct(y, V.load(pb + 5 * u))
+            dc.addProduct(y, V.load(pb + 6 * u))
+            dout.addProduct(y, V.load(pb + 7 * u))
             pb += 8 * u
             p += 2
         }
         if p < s.k {
             let x = V(repeating: a[p])
-            i.addProduct(x, V.load(pb)); f.addProduct(x, V.load(pb + u))
-            c.addProduct(x, V.load(pb + 2 * u)); o.addProduct(x, V.load(pb + 3 * u))
+            i.addProduct(x, V.load(pb))
+            f.addProduct(x, V.load(pb + u))
+            c.addProduct(x, V.load(pb + 2 * u))
+            o.addProduct(x, V.load(pb + 3 * u))
         }
-        i += di; f += df; c += dc; o += dout
+        i += di
+        f += df
+        c += dc
+        o += dout
     } else {
         for p in 0..<s.k {
             let x = V(repeating: a[p])
-            i.addProduct(x, V.load(pb)); f.addProduct(x, V.load(pb + u))
-            c.addProduct(x, V.load(pb + 2 * u)); o.addProduct(x, V.load(pb + 3 * u))
+            i.addProduct(x, V.load(pb))
+            f.addProduct(x, V.load(pb + u))
+            c.addProduct(x, V.load(pb + 2 * u))
+            o.addProduct(x, V.load(pb + 3 * u))
             pb += 4 * u
         }
     }
@@ -174,7 +215,10 @@ func lstmEpilogue<V: GateVector>(_ s: LSTMStepBuffers, row r: Int, column: Int, 
     let h = og * t
     if s.storesGates {
         let g = s.gates + r * 4 * s.layout.hidden + column
-        ig.store(g); fg.store(g + u); gg.store(g + 2 * u); og.store(g + 3 * u)
+        ig.store(g)
+        fg.store(g + u)
+        gg.store(g + 2 * u)
+        og.store(g + 3 * u)
     }
     c.store(s.cOut + r * s.cRowStride + unit)
     if let tanhC = s.tanhC { t.store(tanhC + r * s.layout.hidden + unit) }

@@ -23,14 +23,22 @@ extension Tile16x32 {
         var c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z
         var c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z
         if accumulate {
-            c00 = load16(c); c01 = load16(c + 16)
-            c10 = load16(c + ldc); c11 = load16(c + ldc + 16)
-            c20 = load16(c + 2 * ldc); c21 = load16(c + 2 * ldc + 16)
-            c30 = load16(c + 3 * ldc); c31 = load16(c + 3 * ldc + 16)
-            c40 = load16(c + 4 * ldc); c41 = load16(c + 4 * ldc + 16)
-            c50 = load16(c + 5 * ldc); c51 = load16(c + 5 * ldc + 16)
-            c60 = load16(c + 6 * ldc); c61 = load16(c + 6 * ldc + 16)
-            c70 = load16(c + 7 * ldc); c71 = load16(c + 7 * ldc + 16)
+            c00 = load16(c)
+            c01 = load16(c + 16)
+            c10 = load16(c + ldc)
+            c11 = load16(c + ldc + 16)
+            c20 = load16(c + 2 * ldc)
+            c21 = load16(c + 2 * ldc + 16)
+            c30 = load16(c + 3 * ldc)
+            c31 = load16(c + 3 * ldc + 16)
+            c40 = load16(c + 4 * ldc)
+            c41 = load16(c + 4 * ldc + 16)
+            c50 = load16(c + 5 * ldc)
+            c51 = load16(c + 5 * ldc + 16)
+            c60 = load16(c + 6 * ldc)
+            c61 = load16(c + 6 * ldc + 16)
+            c70 = load16(c + 7 * ldc)
+            c71 = load16(c + 7 * ldc + 16)
         }
         let a0 = a, a1 = a + ars, a2 = a + 2 * ars, a3 = a + 3 * ars
         let a4 = a + 4 * ars, a5 = a + 5 * ars, a6 = a + 6 * ars, a7 = a + 7 * ars
@@ -38,25 +46,49 @@ extension Tile16x32 {
         var off = 0
         for _ in 0..<k {
             let b0 = load16(pb), b1 = load16(pb + 16)
-            var av = V16(repeating: a0[off]); c00.addProduct(av, b0); c01.addProduct(av, b1)
-            av = V16(repeating: a1[off]); c10.addProduct(av, b0); c11.addProduct(av, b1)
-            av = V16(repeating: a2[off]); c20.addProduct(av, b0); c21.addProduct(av, b1)
-            av = V16(repeating: a3[off]); c30.addProduct(av, b0); c31.addProduct(av, b1)
-            av = V16(repeating: a4[off]); c40.addProduct(av, b0); c41.addProduct(av, b1)
-            av = V16(repeating: a5[off]); c50.addProduct(av, b0); c51.addProduct(av, b1)
-            av = V16(repeating: a6[off]); c60.addProduct(av, b0); c61.addProduct(av, b1)
-            av = V16(repeating: a7[off]); c70.addProduct(av, b0); c71.addProduct(av, b1)
+            var av = V16(repeating: a0[off])
+            c00.addProduct(av, b0)
+            c01.addProduct(av, b1)
+            av = V16(repeating: a1[off])
+            c10.addProduct(av, b0)
+            c11.addProduct(av, b1)
+            av = V16(repeating: a2[off])
+            c20.addProduct(av, b0)
+            c21.addProduct(av, b1)
+            av = V16(repeating: a3[off])
+            c30.addProduct(av, b0)
+            c31.addProduct(av, b1)
+            av = V16(repeating: a4[off])
+            c40.addProduct(av, b0)
+            c41.addProduct(av, b1)
+            av = V16(repeating: a5[off])
+            c50.addProduct(av, b0)
+            c51.addProduct(av, b1)
+            av = V16(repeating: a6[off])
+            c60.addProduct(av, b0)
+            c61.addProduct(av, b1)
+            av = V16(repeating: a7[off])
+            c70.addProduct(av, b0)
+            c71.addProduct(av, b1)
             pb += 32
             off += acs
         }
-        store16(c00, c); store16(c01, c + 16)
-        store16(c10, c + ldc); store16(c11, c + ldc + 16)
-        store16(c20, c + 2 * ldc); store16(c21, c + 2 * ldc + 16)
-        store16(c30, c + 3 * ldc); store16(c31, c + 3 * ldc + 16)
-        store16(c40, c + 4 * ldc); store16(c41, c + 4 * ldc + 16)
-        store16(c50, c + 5 * ldc); store16(c51, c + 5 * ldc + 16)
-        store16(c60, c + 6 * ldc); store16(c61, c + 6 * ldc + 16)
-        store16(c70, c + 7 * ldc); store16(c71, c + 7 * ldc + 16)
+        store16(c00, c)
+        store16(c01, c + 16)
+        store16(c10, c + ldc)
+        store16(c11, c + ldc + 16)
+        store16(c20, c + 2 * ldc)
+        store16(c21, c + 2 * ldc + 16)
+        store16(c30, c + 3 * ldc)
+        store16(c31, c + 3 * ldc + 16)
+        store16(c40, c + 4 * ldc)
+        store16(c41, c + 4 * ldc + 16)
+        store16(c50, c + 5 * ldc)
+        store16(c51, c + 5 * ldc + 16)
+        store16(c60, c + 6 * ldc)
+        store16(c61, c + 6 * ldc + 16)
+        store16(c70, c + 7 * ldc)
+        store16(c71, c + 7 * ldc + 16)
     }
 
     @inline(__always)
@@ -68,27 +100,43 @@ extension Tile16x32 {
         let z = V16()
         var c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z
         if accumulate {
-            c00 = load16(c); c01 = load16(c + 16)
-            c10 = load16(c + ldc); c11 = load16(c + ldc + 16)
-            c20 = load16(c + 2 * ldc); c21 = load16(c + 2 * ldc + 16)
-            c30 = load16(c + 3 * ldc); c31 = load16(c + 3 * ldc + 16)
+            c00 = load16(c)
+            c01 = load16(c + 16)
+            c10 = load16(c + ldc)
+            c11 = load16(c + ldc + 16)
+            c20 = load16(c + 2 * ldc)
+            c21 = load16(c + 2 * ldc + 16)
+            c30 = load16(c + 3 * ldc)
+            c31 = load16(c + 3 * ldc + 16)
         }
         let a0 = a, a1 = a + ars, a2 = a + 2 * ars, a3 = a + 3 * ars
         var pb = b
         var off = 0
         for _ in 0..<k {
             let b0 = load16(pb), b1 = load16(pb + 16)
-            var av = V16(repeating: a0[off]); c00.addProduct(av, b0); c01.addProduct(av, b1)
-            av = V16(repeating: a1[off]); c10.addProduct(av, b0); c11.addProduct(av, b1)
-            av = V16(repeating: a2[off]); c20.addProduct(av, b0); c21.addProduct(av, b1)
-            av = V16(repeating: a3[off]); c30.addProduct(av, b0); c31.addProduct(av, b1)
+            var av = V16(repeating: a0[off])
+            c00.addProduct(av, b0)
+            c01.addProduct(av, b1)
+            av = V16(repeating: a1[off])
+            c10.addProduct(av, b0)
+            c11.addProduct(av, b1)
+            av = V16(repeating: a2[off])
+            c20.addProduct(av, b0)
+            c21.addProduct(av, b1)
+            av = V16(repeating: a3[off])
+            c30.addProduct(av, b0)
+            c31.addProduct(av, b1)
             pb += 32
             off += acs
         }
-        store16(c00, c); store16(c01, c + 16)
-        store16(c10, c + ldc); store16(c11, c + ldc + 16)
-        store16(c20, c + 2 * ldc); store16(c21, c + 2 * ldc + 16)
-        store16(c30, c + 3 * ldc); store16(c31, c + 3 * ldc + 16)
+        store16(c00, c)
+        store16(c01, c + 16)
+        store16(c10, c + ldc)
+        store16(c11, c + ldc + 16)
+        store16(c20, c + 2 * ldc)
+        store16(c21, c + 2 * ldc + 16)
+        store16(c30, c + 3 * ldc)
+        store16(c31, c + 3 * ldc + 16)
     }
 
     @inline(__always)
@@ -105,15 +153,21 @@ extension Tile16x32 {
         var p = 0
         while p + 2 <= k {
             let av = V16(repeating: a[off]), aw = V16(repeating: a[off + acs])
-            c0.addProduct(av, load16(pb)); c1.addProduct(av, load16(pb + 16))
-            d0.addProduct(aw, load16(pb + 32)); d1.addProduct(aw, load16(pb + 48))
-            pb += 64; off += 2 * acs; p += 2
+            c0.addProduct(av, load16(pb))
+            c1.addProduct(av, load16(pb + 16))
+            d0.addProduct(aw, load16(pb + 32))
+            d1.addProduct(aw, load16(pb + 48))
+            pb += 64
+            off += 2 * acs
+            p += 2
         }
         if p < k {
             let av = V16(repeating: a[off])
-            c0.addProduct(av, load16(pb)); c1.addProduct(av, load16(pb + 16))
+            c0.addProduct(av, load16(pb))
+            c1.addProduct(av, load16(pb + 16))
         }
-        store16(c0 + d0, c); store16(c1 + d1, c + 16)
+        store16(c0 + d0, c)
+        store16(c1 + d1, c + 16)
     }
 
     /// One row, a single chain per column block (see Tile8x16.oneSequential).
@@ -128,9 +182,12 @@ extension Tile16x32 {
         var off = 0
         for _ in 0..<k {
             let av = V16(repeating: a[off])
-            c0.addProduct(av, load16(pb)); c1.addProduct(av, load16(pb + 16))
-            pb += 32; off += acs
+            c0.addProduct(av, load16(pb))
+            c1.addProduct(av, load16(pb + 16))
+            pb += 32
+            off += acs
         }
-        store16(c0, c); store16(c1, c + 16)
+        store16(c0, c)
+        store16(c1, c + 16)
     }
 }

@@ -31,8 +31,11 @@ public func gruCellForward(
             let hnv = load8(a + h2 + j) + load8(biasHH + h2 + j)
             let n = fastTanh((load8(g + h2 + j) + load8(biasIH + h2 + j)).addingProduct(r, hnv))
             let out = n.addingProduct(z, load8(hp + j) - n)
-            store8(r, g + j); store8(z, g + h + j); store8(n, g + h2 + j)
-            store8(hnv, hn + j); store8(out, ho + j)
+            store8(r, g + j)
+            store8(z, g + h + j)
+            store8(n, g + h2 + j)
+            store8(hnv, hn + j)
+            store8(out, ho + j)
             j += 8
         }
         while j < h {
@@ -41,8 +44,11 @@ public func gruCellForward(
             let hnv = a[h2 + j] + biasHH[h2 + j]
             let n = fastTanh((g[h2 + j] + biasIH[h2 + j]).addingProduct(r, hnv))
             let out = n.addingProduct(z, hp[j] - n)
-            g[j] = r; g[h + j] = z; g[h2 + j] = n
-            hn[j] = hnv; ho[j] = out
+            g[j] = r
+            g[h + j] = z
+            g[h2 + j] = n
+            hn[j] = hnv
+            ho[j] = out
             j += 1
         }
     }
@@ -73,8 +79,12 @@ public func gruCellBackward(
             let dnPre = dh * (one - z) * (one - n * n)
             let drPre = dnPre * load8(hn + j) * r * (one - r)
             let dzPre = dh * (load8(hp + j) - n) * z * (one - z)
-            store8(drPre, di + j); store8(dzPre, di + h + j); store8(dnPre, di + h2 + j)
-            store8(drPre, dhh + j); store8(dzPre, dhh + h + j); store8(dnPre * r, dhh + h2 + j)
+            store8(drPre, di + j)
+            store8(dzPre, di + h + j)
+            store8(dnPre, di + h2 + j)
+            store8(drPre, dhh + j)
+            store8(dzPre, dhh + h + j)
+            store8(dnPre * r, dhh + h2 + j)
             store8(dh * z, dhr + j)
             j += 8
         }
@@ -85,8 +95,12 @@ public func gruCellBackward(
             let dnPre = dh * (1 - z) * (1 - n * n)
             let drPre = dnPre * hn[j] * r * (1 - r)
             let dzPre = dh * (hp[j] - n) * z * (1 - z)
-            di[j] = drPre; di[h + j] = dzPre; di[h2 + j] = dnPre
-            dhh[j] = drPre; dhh[h + j] = dzPre; dhh[h2 + j] = dnPre * r
+            di[j] = drPre
+            di[h + j] = dzPre
+            di[h2 + j] = dnPre
+            dhh[j] = drPre
+            dhh[h + j] = dzPre
+            dhh[h2 + j] = dnPre * r
             dhr[j] = dh * z
             j += 1
         }

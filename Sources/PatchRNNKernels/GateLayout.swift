@@ -69,8 +69,10 @@ public struct GateLayout: Sendable, Equatable {
     /// [rowOffset, rowOffset + k) of a `totalK`-row matrix in gate panels: panel u (units
     /// u*U..<(u+1)*U) is totalK rows of [gate 0 (U) | gate 1 (U) | ...], contiguous, so a fused
     /// kernel streams one group's weights for every gate at once.
-    public func packPanels(k: Int, _ b: UnsafePointer<Float>, rowStride: Int, rowOffset: Int = 0, totalK: Int? = nil,
-                           into dst: UnsafeMutablePointer<Float>) {
+    public func packPanels(
+        k: Int, _ b: UnsafePointer<Float>, rowStride: Int, rowOffset: Int = 0, totalK: Int? = nil,
+        into dst: UnsafeMutablePointer<Float>
+    ) {
         precondition(!isStandard || hidden == units)
         let kk = totalK ?? k, width = gates * units
         for u in 0..<groups {

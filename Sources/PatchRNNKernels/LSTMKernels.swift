@@ -28,8 +28,13 @@ public func lstmCellForward(
             let og = fastSigmoid(load8(g + 3 * h + j) + load8(bias + 3 * h + j))
             let c = fg * load8(cp + j) + ig * gg
             let t = fastTanh(c)
-            store8(ig, g + j); store8(fg, g + h + j); store8(gg, g + 2 * h + j); store8(og, g + 3 * h + j)
-            store8(c, cn + j); store8(t, tc + j); store8(og * t, ho + j)
+            store8(ig, g + j)
+            store8(fg, g + h + j)
+            store8(gg, g + 2 * h + j)
+            store8(og, g + 3 * h + j)
+            store8(c, cn + j)
+            store8(t, tc + j)
+            store8(og * t, ho + j)
             j += 8
         }
         while j < h {
@@ -39,8 +44,13 @@ public func lstmCellForward(
             let og = fastSigmoid(g[3 * h + j] + bias[3 * h + j])
             let c = fg * cp[j] + ig * gg
             let t = fastTanh(c)
-            g[j] = ig; g[h + j] = fg; g[2 * h + j] = gg; g[3 * h + j] = og
-            cn[j] = c; tc[j] = t; ho[j] = og * t
+            g[j] = ig
+            g[h + j] = fg
+            g[2 * h + j] = gg
+            g[3 * h + j] = og
+            cn[j] = c
+            tc[j] = t
+            ho[j] = og * t
             j += 1
         }
     }

@@ -12,14 +12,18 @@
 protocol RegisterTile {
     static var width: Int { get }
     static var tallRows: Int { get }
-    static func tall(k: Int, a: UnsafePointer<Float>, ars: Int, acs: Int, b: UnsafePointer<Float>,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool)
-    static func four(k: Int, a: UnsafePointer<Float>, ars: Int, acs: Int, b: UnsafePointer<Float>,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool)
-    static func one(k: Int, a: UnsafePointer<Float>, acs: Int, b: UnsafePointer<Float>,
-                    c: UnsafeMutablePointer<Float>, accumulate: Bool)
-    static func oneSequential(k: Int, a: UnsafePointer<Float>, acs: Int, b: UnsafePointer<Float>,
-                              c: UnsafeMutablePointer<Float>, accumulate: Bool)
+    static func tall(
+        k: Int, a: UnsafePointer<Float>, ars: Int, acs: Int, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool)
+    static func four(
+        k: Int, a: UnsafePointer<Float>, ars: Int, acs: Int, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool)
+    static func one(
+        k: Int, a: UnsafePointer<Float>, acs: Int, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, accumulate: Bool)
+    static func oneSequential(
+        k: Int, a: UnsafePointer<Float>, acs: Int, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, accumulate: Bool)
 }
 
 /// How a GEMM computes the rows left over after its tall and 4-row tiles.
@@ -57,11 +61,13 @@ public func gemmPacked(
     accumulate: Bool, format: PanelFormat = .simd8x16, tails: RowTails = .split
 ) {
     if format == .simd16x32 {
-        gemmPanels(Tile16x32.self, m: m, n: n, k: k, a: a, aRowStride: aRowStride, aColStride: aColStride,
-                   packedB: packedB, panelStride: panelStride ?? k * 32, c: c, ldc: ldc, accumulate: accumulate, tails: tails)
+        gemmPanels(
+            Tile16x32.self, m: m, n: n, k: k, a: a, aRowStride: aRowStride, aColStride: aColStride,
+            packedB: packedB, panelStride: panelStride ?? k * 32, c: c, ldc: ldc, accumulate: accumulate, tails: tails)
     } else {
-        gemmPanels(Tile8x16.self, m: m, n: n, k: k, a: a, aRowStride: aRowStride, aColStride: aColStride,
-                   packedB: packedB, panelStride: panelStride ?? k * 16, c: c, ldc: ldc, accumulate: accumulate, tails: tails)
+        gemmPanels(
+            Tile8x16.self, m: m, n: n, k: k, a: a, aRowStride: aRowStride, aColStride: aColStride,
+            packedB: packedB, panelStride: panelStride ?? k * 16, c: c, ldc: ldc, accumulate: accumulate, tails: tails)
     }
 }
 
@@ -85,8 +91,9 @@ func gemmPanels<T: RegisterTile>(
         var k0 = 0
         while k0 < k {
             let kb = min(kc, k - k0)
-            gemmPanels(tile, m: m, n: n, k: kb, a: a + k0 * aColStride, aRowStride: aRowStride, aColStride: aColStride,
-                       packedB: packedB + k0 * w, panelStride: ps, c: c, ldc: ldc, accumulate: accumulate || k0 > 0, tails: tails)
+            gemmPanels(
+                tile, m: m, n: n, k: kb, a: a + k0 * aColStride, aRowStride: aRowStride, aColStride: aColStride,
+                packedB: packedB + k0 * w, panelStride: ps, c: c, ldc: ldc, accumulate: accumulate || k0 > 0, tails: tails)
             k0 += kb
         }
         return
@@ -96,13 +103,15 @@ func gemmPanels<T: RegisterTile>(
         let b = packedB + p * ps
         var i = 0
         while i + tall <= m {
-            T.tall(k: k, a: a + i * aRowStride, ars: aRowStride, acs: aColStride,
-                   b: b, c: c + i * ldc + p * w, ldc: ldc, accumulate: accumulate)
+            T.tall(
+                k: k, a: a + i * aRowStride, ars: aRowStride, acs: aColStride,
+                b: b, c: c + i * ldc + p * w, ldc: ldc, accumulate: accumulate)
             i += tall
         }
         while i + 4 <= m {
-            T.four(k: k, a: a + i * aRowStride, ars: aRowStride, acs: aColStride,
-                   b: b, c: c + i * ldc + p * w, ldc: ldc, accumulate: accumulate)
+            T.four(
+                k: k, a: a + i * aRowStride, ars: aRowStride, acs: aColStride,
+                b: b, c: c + i * ldc + p * w, ldc: ldc, accumulate: accumulate)
             i += 4
         }
         while i < m {
@@ -133,7 +142,8 @@ func gemmPanels<T: RegisterTile>(
             } else {
                 var r = 0
                 while r + 4 <= rows {
-                    T.four(k: k, a: a + (i + r) * aRowStride, ars: aRowStride, acs: aColStride, b: b, c: t + r * w, ldc: w, accumulate: true)
+                    T.four(
+                        k: k, a: a + (i + r) * aRowStride, ars: aRowStride, acs: aColStride, b: b, c: t + r * w, ldc: w, accumulate: true)
                     r += 4
                 }
                 while r < rows {
@@ -156,8 +166,11 @@ func gemmPanels<T: RegisterTile>(
 /// C[m x n] = A * B (or +=) with B a packed matrix (its k rows are the product's k), by the
 /// tile its format belongs to.
 @inline(__always)
-public func gemm(m: Int, a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int = 1, b: PackedMatrix,
-                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, tails: RowTails = .split) {
-    gemmPacked(m: m, n: b.n, k: b.k, a: a, aRowStride: aRowStride, aColStride: aColStride,
-               packedB: b.base, panelStride: b.panelStride, c: c, ldc: ldc, accumulate: accumulate, format: b.format, tails: tails)
+public func gemm(
+    m: Int, a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int = 1, b: PackedMatrix,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, tails: RowTails = .split
+) {
+    gemmPacked(
+        m: m, n: b.n, k: b.k, a: a, aRowStride: aRowStride, aColStride: aColStride,
+        packedB: b.base, panelStride: b.panelStride, c: c, ldc: ldc, accumulate: accumulate, format: b.format, tails: tails)
 }

@@ -1,6 +1,7 @@
 import CSync
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // Packing B for the GEMM: the layout the register tile streams (GEMMTiles.swift,
@@ -99,8 +100,10 @@ public func packedCount(k: Int, n: Int, format: PanelFormat = .simd8x16) -> Int 
 /// stored matrix, so W and W^T both pack straight from the parameter buffer. `panelStride`
 /// (default k * width) lets two matrices be stacked along k in one packing: pack the second at
 /// dst + k1 * width with the stride of the whole.
-public func packB(k: Int, n: Int, _ b: UnsafePointer<Float>, rowStride: Int, colStride: Int,
-                  into dst: UnsafeMutablePointer<Float>, panelStride: Int? = nil, format: PanelFormat = .simd8x16) {
+public func packB(
+    k: Int, n: Int, _ b: UnsafePointer<Float>, rowStride: Int, colStride: Int,
+    into dst: UnsafeMutablePointer<Float>, panelStride: Int? = nil, format: PanelFormat = .simd8x16
+) {
     let w = format.width
     let panels = (n + w - 1) / w
     let ps = panelStride ?? k * w
@@ -111,7 +114,10 @@ public func packB(k: Int, n: Int, _ b: UnsafePointer<Float>, rowStride: Int, col
             for r in 0..<k {
                 let src = b + r * rowStride + c0, row = panel + r * w
                 var c = 0
-                while c < w { store8(load8(src + c), row + c); c += 8 }
+                while c < w {
+                    store8(load8(src + c), row + c)
+                    c += 8
+                }
             }
         } else {
             for r in 0..<k {

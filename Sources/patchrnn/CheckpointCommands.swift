@@ -5,7 +5,8 @@ import PatchRNN
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate the bottom halves of the test images from a checkpoint; write samples.png, truth.png, metrics.json and report.html.")
+        abstract:
+            "Generate the bottom halves of the test images from a checkpoint; write samples.png, truth.png, metrics.json and report.html.")
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
     @Option(help: "A safetensors checkpoint (PatchRNN's or a PyTorch state_dict saved as safetensors).")
@@ -30,9 +31,10 @@ struct GenerateCommand: ParsableCommand {
             let workers = try pool.makePool(reporter: reporter)
             let (report, warning) = ReportContext.forCheckpoint(checkpoint, metadata: file.metadata)
             if let warning { printError(warning) }
-            let metrics = try Results.generate(params: params, test: test, pool: workers, outDirectory: output.out,
-                                               run: checkpointRunInfo(checkpoint, params, metadata: file.metadata, threads: workers.count),
-                                               classNames: classNames, report: report)
+            let metrics = try Results.generate(
+                params: params, test: test, pool: workers, outDirectory: output.out,
+                run: checkpointRunInfo(checkpoint, params, metadata: file.metadata, threads: workers.count),
+                classNames: classNames, report: report)
             try printResult(Results.summary(metrics, files: OutputFiles.generation.map(output.path)), terminator: "")
         }
     }
@@ -44,7 +46,10 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "A safetensors checkpoint.") var checkpoint: String
     @Flag(help: "Print the metrics as one JSON object on standard output.") var json = false
-    @Flag(help: "Also measure two simple predictors on the same test set: the mean training bottom half, and the bottom half of the training image whose top half is nearest.")
+    @Flag(
+        help:
+            "Also measure two simple predictors on the same test set: the mean training bottom half, and the bottom half of the training image whose top half is nearest."
+    )
     var baselines = false
     @OptionGroup var cell: CellOptions
     @OptionGroup var pool: PoolOptions
@@ -60,15 +65,19 @@ struct EvaluateCommand: ParsableCommand {
             let test = try MNIST.loadTest(directory: directory)
             let train = baselines ? try MNIST.load(directory: directory, withTest: false).train : nil
             let workers = try pool.makePool(reporter: reporter)
-            let metrics = try Results.generate(params: params, test: test, pool: workers, outDirectory: nil, run: nil,
-                                               classNames: try MNIST.classNames(directory: directory))
+            let metrics = try Results.generate(
+                params: params, test: test, pool: workers, outDirectory: nil, run: nil,
+                classNames: try MNIST.classNames(directory: directory))
             let measured = try train.map { try Baselines.measure(train: $0, test: test, pool: workers) }
             if json {
-                try printResult(measured.map { try jsonText(MetricsFile(test: metrics, run: RunInfo(), baselines: $0)) } ?? jsonText(metrics), terminator: "")
+                try printResult(
+                    measured.map { try jsonText(MetricsFile(test: metrics, run: RunInfo(), baselines: $0)) } ?? jsonText(metrics),
+                    terminator: "")
             } else {
                 try printResult(Results.summary(metrics, files: []), terminator: "")
                 if let b = measured {
-                    try printResult("Baselines on the same test images (their bottom halves predicted from the \(b.trainingImages) training images):")
+                    try printResult(
+                        "Baselines on the same test images (their bottom halves predicted from the \(b.trainingImages) training images):")
                     try printResult("  the mean training bottom half:                       MSE \(fmt(b.meanBottomMSE, 5))")
                     try printResult("  the bottom half of the training image nearest on top: MSE \(fmt(b.nearestTopMSE, 5))")
                 }
@@ -81,12 +90,15 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Write report.html for an existing checkpoint (the test set is generated again).",
-        discussion: "The page shows the checkpoint's settings and test results, the per-class table, the 10x10 grid generated beside true, the best and worst completions of each class and a live panel that runs the model in the browser; the loss curves too when the run's train-log.jsonl lies beside the checkpoint. It is one file that fetches nothing.")
+        discussion:
+            "The page shows the checkpoint's settings and test results, the per-class table, the 10x10 grid generated beside true, the best and worst completions of each class and a live panel that runs the model in the browser; the loss curves too when the run's train-log.jsonl lies beside the checkpoint. It is one file that fetches nothing."
+    )
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "A safetensors checkpoint.") var checkpoint: String
     @Option(help: ArgumentHelp("Folder for report.html (default: the checkpoint's folder).", valueName: "dir"))
     var out: String?
-    @Flag(help: "Also measure the two baselines of evaluate --baselines (needs the training images) and show them beside the model's error.")
+    @Flag(
+        help: "Also measure the two baselines of evaluate --baselines (needs the training images) and show them beside the model's error.")
     var baselines = false
     @OptionGroup var cell: CellOptions
     @OptionGroup var pool: PoolOptions
@@ -110,9 +122,10 @@ struct ReportCommand: ParsableCommand {
             var (report, warning) = ReportContext.forCheckpoint(checkpoint, metadata: file.metadata)
             if let warning { printError(warning) }
             report.baselines = try train.map { try Baselines.measure(train: $0, test: test, pool: workers) }
-            let (metrics, bytes, seconds) = try Results.report(params: params, test: test, pool: workers, outDirectory: out,
-                                                              run: checkpointRunInfo(checkpoint, params, metadata: file.metadata, threads: workers.count),
-                                                              classNames: classNames, report: report)
+            let (metrics, bytes, seconds) = try Results.report(
+                params: params, test: test, pool: workers, outDirectory: out,
+                run: checkpointRunInfo(checkpoint, params, metadata: file.metadata, threads: workers.count),
+                classNames: classNames, report: report)
             try printResult(Results.summary(metrics, files: []), terminator: "")
             try printResult("Wrote:\n  \(out)/\(OutputFiles.report) (\(bytes / 1024) KiB, written in \(fmt(seconds, 3)) s)")
         }

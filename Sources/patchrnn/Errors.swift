@@ -17,9 +17,9 @@ func printResult(_ s: String, terminator: String = "\n") throws { try StandardSt
 /// started without mpirun), else this process alone.
 func startProcessGroup() throws -> ProcessGroup {
     #if MPI
-    return try MPIProcessGroup()
+        return try MPIProcessGroup()
     #else
-    return SingleProcess()
+        return SingleProcess()
     #endif
 }
 

@@ -1,5 +1,5 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import PatchRNN
 import PatchRNNKernels
 
@@ -7,10 +7,10 @@ struct TopologyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "topology", abstract: "Show the machine as hwloc sees it and where the workers would be placed.",
         discussion: """
-        With --synthetic or --xml, the plan is for the machine described instead of this one (nothing is pinned): \
-        e.g. --synthetic "pack:2 [numa] l3:12 core:8 pu:2" (two 96-core EPYCs in NPS1), or --xml server.xml \
-        exported on the server with `lstopo server.xml`.
-        """)
+            With --synthetic or --xml, the plan is for the machine described instead of this one (nothing is pinned): \
+            e.g. --synthetic "pack:2 [numa] l3:12 core:8 pu:2" (two 96-core EPYCs in NPS1), or --xml server.xml \
+            exported on the server with `lstopo server.xml`.
+            """)
     @Option(parsing: .unconditional, help: "Workers to place (default: all cores).") var threads: Int?
     @Flag(help: "Allow SMT siblings once every physical core has a worker.") var smt = false
     @Option(help: ArgumentHelp("With fewer threads than cores: pack or spread.", valueName: "policy"))
@@ -35,7 +35,8 @@ struct TopologyCommand: ParsableCommand {
             var text: String
             if topology.isThisMachine {
                 text = group.isRoot ? topology.summary + "\n" : ""
-                text += "GEMM tile: \(PanelFormat.preferred.name) (CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no")\(ProcessInfo.processInfo.environment["PATCHRNN_TILE"] != nil ? ", set by PATCHRNN_TILE" : ""))\n"
+                text +=
+                    "GEMM tile: \(PanelFormat.preferred.name) (CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no")\(ProcessInfo.processInfo.environment["PATCHRNN_TILE"] != nil ? ", set by PATCHRNN_TILE" : ""))\n"
                 if group.size > 1 { text += "\(group.label): may use \(topology.cores.count) core(s); " }
             } else {
                 guard group.isRoot else { return }
@@ -46,7 +47,11 @@ struct TopologyCommand: ParsableCommand {
             }
             text += plan.summary(machineCores: topology.machineCores)
             // Rank 0 prints every rank's lines, in rank order.
-            if !topology.isThisMachine { try printResult(text) } else if let all = try group.gather(text) { try printResult(all.joined(separator: "\n")) }
+            if !topology.isThisMachine {
+                try printResult(text)
+            } else if let all = try group.gather(text) {
+                try printResult(all.joined(separator: "\n"))
+            }
         }
     }
 }

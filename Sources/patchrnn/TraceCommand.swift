@@ -6,11 +6,11 @@ struct TraceCommand: ParsableCommand {
         commandName: "trace",
         abstract: "Record the first training steps for a side-by-side check with another framework.",
         discussion: """
-        Writes init.safetensors (the initial weights, PyTorch layout) and trace.json (the \
-        training-set indices of every minibatch, in the order patchrnn uses them, and the loss \
-        of each step before its update) to --out, for the settings given. \
-        scripts/compare-pytorch.sh equivalence replays them in PyTorch.
-        """)
+            Writes init.safetensors (the initial weights, PyTorch layout) and trace.json (the \
+            training-set indices of every minibatch, in the order patchrnn uses them, and the loss \
+            of each step before its update) to --out, for the settings given. \
+            scripts/compare-pytorch.sh equivalence replays them in PyTorch.
+            """)
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var training: TrainOptions
@@ -26,8 +26,9 @@ struct TraceCommand: ParsableCommand {
             defer { withExtendedLifetime(lock) {} }
             if let w = lock.warning { printError(w) }
             let workers = try pool.makePool(reporter: ProgressReporter(quiet: true))
-            let trace = try Trace.record(dataDirectory: dataOptions.data, outDirectory: output.out, options: options,
-                                         steps: steps, pool: workers)
+            let trace = try Trace.record(
+                dataDirectory: dataOptions.data, outDirectory: output.out, options: options,
+                steps: steps, pool: workers)
             try printResult("Recorded \(trace.steps) steps: \(output.path(OutputFiles.initialWeights)), \(output.path(OutputFiles.trace))")
         }
     }

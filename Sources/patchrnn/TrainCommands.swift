@@ -5,7 +5,10 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train", abstract: "Train a model; write model.safetensors, train-log.jsonl and loss.svg to --out.")
     @OptionGroup var job: TrainingJobOptions
-    @Option(parsing: .unconditional, help: ArgumentHelp("Stop after this many Adam steps in all, saving resume.safetensors as an interruption would (exit status 0).", valueName: "n"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Stop after this many Adam steps in all, saving resume.safetensors as an interruption would (exit status 0).", valueName: "n"))
     var maxSteps: Int?
 
     func run() throws {
@@ -15,7 +18,9 @@ struct TrainCommand: ParsableCommand {
             defer { withExtendedLifetime(start.lock) {} }
             let (_, result) = try job.train(group: group, from: start)
             guard group.isRoot else { return }
-            try printResult("Trained \(result.history.count) epochs in \(fmt(result.trainSeconds, 1)) s; kept epoch \(result.bestEpoch) (\(keptSummary(result)))")
+            try printResult(
+                "Trained \(result.history.count) epochs in \(fmt(result.trainSeconds, 1)) s; kept epoch \(result.bestEpoch) (\(keptSummary(result)))"
+            )
             try printResult("Wrote:\n" + OutputFiles.training.map { "  " + job.output.path($0) }.joined(separator: "\n"))
         }
     }
@@ -25,7 +30,9 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Train, then generate: the whole job (the default command).",
-        discussion: "Writes model.safetensors, train-log.jsonl, loss.svg, samples.png (true top halves, generated bottom halves), truth.png (the same images as they are), metrics.json and report.html (all of it on one page, with a live panel that runs the model in the browser) to --out.")
+        discussion:
+            "Writes model.safetensors, train-log.jsonl, loss.svg, samples.png (true top halves, generated bottom halves), truth.png (the same images as they are), metrics.json and report.html (all of it on one page, with a live panel that runs the model in the browser) to --out."
+    )
     @OptionGroup var job: TrainingJobOptions
 
     func run() throws {
@@ -35,11 +42,15 @@ struct RunCommand: ParsableCommand {
             defer { withExtendedLifetime(start.lock) {} }
             let (trained, result) = try job.train(group: group, from: start)
             guard group.isRoot else { return }  // generation runs on rank 0; the others are done
-            let metrics = try Results.generate(params: trained.params, test: trained.data.test, pool: trained.pool, outDirectory: job.output.out,
-                                               run: trained.runInfo(result), classNames: trained.data.classNames,
-                                               report: ReportContext(history: result.history))
-            try printResult("Trained \(result.history.count) epochs in \(fmt(result.trainSeconds, 1)) s on \(trained.pool.count) thread(s); kept epoch \(result.bestEpoch) (\(keptSummary(result)))")
-            try printResult(Results.summary(metrics, files: (OutputFiles.training + OutputFiles.generation).map(job.output.path)), terminator: "")
+            let metrics = try Results.generate(
+                params: trained.params, test: trained.data.test, pool: trained.pool, outDirectory: job.output.out,
+                run: trained.runInfo(result), classNames: trained.data.classNames,
+                report: ReportContext(history: result.history))
+            try printResult(
+                "Trained \(result.history.count) epochs in \(fmt(result.trainSeconds, 1)) s on \(trained.pool.count) thread(s); kept epoch \(result.bestEpoch) (\(keptSummary(result)))"
+            )
+            try printResult(
+                Results.summary(metrics, files: (OutputFiles.training + OutputFiles.generation).map(job.output.path)), terminator: "")
         }
     }
 }
@@ -111,6 +122,7 @@ final class InterruptHandlers: TrainingObserver {
 
 /// "val_bottom 0.03257, val_loss 0.02907" (or just the validation loss when it was the monitor).
 func keptSummary(_ r: TrainingResult) -> String {
-    r.monitor == .valLoss ? "val_loss \(fmt(r.bestValLoss, 5))"
+    r.monitor == .valLoss
+        ? "val_loss \(fmt(r.bestValLoss, 5))"
         : "\(r.monitor.rawValue) \(fmt(r.bestMonitored, 5)), val_loss \(fmt(r.bestValLoss, 5))"
 }

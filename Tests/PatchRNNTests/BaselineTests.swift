@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 @Suite("Baselines (evaluate --baselines)")
@@ -24,7 +25,12 @@ struct BaselineTests {
         var mean = [Double](repeating: 0, count: half)
         for i in 0..<train.count { for j in 0..<half { mean[j] += Double(train.sequence(i)[half + j]) / Double(train.count) } }
         var sse = 0.0
-        for i in 0..<test.count { for j in 0..<half { let d = Double(test.sequence(i)[half + j]) - mean[j]; sse += d * d } }
+        for i in 0..<test.count {
+            for j in 0..<half {
+                let d = Double(test.sequence(i)[half + j]) - mean[j]
+                sse += d * d
+            }
+        }
         #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(b.meanBottomMSE, sse / Double(test.count * half)))
         #expect(b.trainingImages == 5000)
     }

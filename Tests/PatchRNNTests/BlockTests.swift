@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import PatchRNN
 import PatchRNNKernels
+import Testing
+
+@testable import PatchRNN
 
 /// Each shard's gradient into a buffer of its own.
 struct PerShardSink: GradientSink {
@@ -12,8 +13,10 @@ struct PerShardSink: GradientSink {
 
 /// Forward and backward of `rows` sequences of `data` (from `first`) as one block: the shards'
 /// losses, gradients and the block's outputs.
-func runBlock(_ params: Parameters, _ data: PatchSet, first: Int = 0, rows: Int, shardSize: Int, format: PanelFormat,
-              gateOrder: GateOrder = .grouped, feedback: FeedbackDraw? = nil) -> (losses: [Double], grads: [[Float]], outputs: [Float]) {
+func runBlock(
+    _ params: Parameters, _ data: PatchSet, first: Int = 0, rows: Int, shardSize: Int, format: PanelFormat,
+    gateOrder: GateOrder = .grouped, feedback: FeedbackDraw? = nil
+) -> (losses: [Double], grads: [[Float]], outputs: [Float]) {
     let ws = BlockWorkspace(layout: params.layout, capacity: rows, shardSize: shardSize, format: format, gateOrder: gateOrder)
     let p = params.buffer.pointer, shards = ws.shardCount(rows: rows)
     ws.prepareForward(p)
@@ -30,10 +33,13 @@ func runBlock(_ params: Parameters, _ data: PatchSet, first: Int = 0, rows: Int,
 
 @Suite("Blocks of shards and fused steps: the same bits as one shard at a time and as separate kernels")
 struct BlockTests {
-    static let shapes: [(hidden: Int, rows: Int, shard: Int)] = [(16, 12, 4), (32, 21, 5), (64, 64, 16), (64, 19, 7), (24, 9, 1), (48, 22, 3)]
+    static let shapes: [(hidden: Int, rows: Int, shard: Int)] = [
+        (16, 12, 4), (32, 21, 5), (64, 64, 16), (64, 19, 7), (24, 9, 1), (48, 22, 3),
+    ]
 
-    @Test("a block gives every shard the loss and gradient it gets alone (both cells, tiles, with and without sampling)",
-          arguments: Cells.names, shapes)
+    @Test(
+        "a block gives every shard the loss and gradient it gets alone (both cells, tiles, with and without sampling)",
+        arguments: Cells.names, shapes)
     func blockEqualsShardsAlone(cell: String, shape: (hidden: Int, rows: Int, shard: Int)) throws {
         let params = Parameters.initialized(ModelConfig(cell: try Cells.resolve(cell), hidden: shape.hidden, layers: 2), seed: 3)
         let data = randomPatchSet(count: shape.rows, seed: 4)
@@ -45,20 +51,25 @@ struct BlockTests {
                     let block = runBlock(params, data, rows: shape.rows, shardSize: shape.shard, format: format, feedback: draw)
                     for j in 0..<block.losses.count {
                         let lo = j * shape.shard, hi = min(lo + shape.shard, shape.rows)
-                        let alone = runBlock(params, data, first: lo, rows: hi - lo, shardSize: shape.shard, format: format,
-                                             feedback: draw?.rows(from: lo))
-                        let label = "\(cell) \(format) H=\(shape.hidden) rows=\(shape.rows) shard=\(shape.shard) sampling=\(sampling) shard \(j)"
+                        let alone = runBlock(
+                            params, data, first: lo, rows: hi - lo, shardSize: shape.shard, format: format,
+                            feedback: draw?.rows(from: lo))
+                        let label =
+                            "\(cell) \(format) H=\(shape.hidden) rows=\(shape.rows) shard=\(shape.shard) sampling=\(sampling) shard \(j)"
                         #expect(block.losses[j] == alone.losses[0], "\(label): loss")
                         #expect(block.grads[j] == alone.grads[0], "\(label): gradient")
                     }
-                    if sampling { #expect(block.outputs != runBlock(params, data, rows: shape.rows, shardSize: shape.shard, format: format).outputs) }
+                    if sampling {
+                        #expect(block.outputs != runBlock(params, data, rows: shape.rows, shardSize: shape.shard, format: format).outputs)
+                    }
                 }
             }
         }
     }
 
-    @Test("fused recurrent steps equal the separate product and cell kernels bit for bit (training, both cells and tiles)",
-          arguments: Cells.names, shapes)
+    @Test(
+        "fused recurrent steps equal the separate product and cell kernels bit for bit (training, both cells and tiles)",
+        arguments: Cells.names, shapes)
     func fusedEqualsSeparate(cell: String, shape: (hidden: Int, rows: Int, shard: Int)) throws {
         let params = Parameters.initialized(ModelConfig(cell: try Cells.resolve(cell), hidden: shape.hidden, layers: 2), seed: 5)
         let data = randomPatchSet(count: shape.rows, seed: 6)
@@ -69,8 +80,10 @@ struct BlockTests {
                 for sampling in [false, true] {
                     let draw = sampling ? FeedbackDraw(probability: 0.5, seed: 2, epoch: 2, sequenceIDs: idp.baseAddress!) : nil
                     let fused = runBlock(params, data, rows: shape.rows, shardSize: shape.shard, format: format, feedback: draw)
-                    let separate = runBlock(params, data, rows: shape.rows, shardSize: shape.shard, format: format, gateOrder: .standard, feedback: draw)
-                    let label = "\(cell) \(format) H=\(shape.hidden) (\(grouped.isStandard ? "not grouped" : "groups of \(grouped.units)")) shard=\(shape.shard)"
+                    let separate = runBlock(
+                        params, data, rows: shape.rows, shardSize: shape.shard, format: format, gateOrder: .standard, feedback: draw)
+                    let label =
+                        "\(cell) \(format) H=\(shape.hidden) (\(grouped.isStandard ? "not grouped" : "groups of \(grouped.units)")) shard=\(shape.shard)"
                     #expect(fused.outputs == separate.outputs, "\(label): outputs")
                     #expect(fused.losses == separate.losses, "\(label): losses")
                     #expect(fused.grads == separate.grads, "\(label): gradients")
@@ -79,8 +92,9 @@ struct BlockTests {
         }
     }
 
-    @Test("fused generation steps equal the separate products and cell kernels bit for bit (chunk tails included)",
-          arguments: Cells.names, [(16, 13, 5), (32, 20, 7), (64, 70, 64), (48, 9, 9)])
+    @Test(
+        "fused generation steps equal the separate products and cell kernels bit for bit (chunk tails included)",
+        arguments: Cells.names, [(16, 13, 5), (32, 20, 7), (64, 70, 64), (48, 9, 9)])
     func fusedGenerationEqualsSeparate(cell: String, shape: (Int, Int, Int)) throws {
         let (hidden, count, chunk) = shape
         let params = Parameters.initialized(ModelConfig(cell: try Cells.resolve(cell), hidden: hidden, layers: 2), seed: 7)
@@ -110,8 +124,9 @@ struct BlockTests {
         func train(threads: Int, hot: Bool) throws -> [Float] {
             let data = randomPatchSet(count: 120, seed: 12)
             let params = Parameters.initialized(ModelConfig(cell: try Cells.resolve(cell), hidden: 16, layers: 2), seed: 13)
-            let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: makePool(threads),
-                                            shape: StepShape(batchSize: 37, shardSize: 4), sumWhileHot: hot)
+            let engine = try TrainingEngine(
+                params: params, adamConfig: AdamConfig(), pool: makePool(threads),
+                shape: StepShape(batchSize: 37, shardSize: 4), sumWhileHot: hot)
             let order = Array(0..<120)
             try order.withUnsafeBufferPointer { all in
                 var lo = 0
@@ -139,7 +154,10 @@ struct BlockTests {
                     var split: [Int] = []
                     rows.forEachRun(steps: steps, format: format) { run, isSplit in
                         for r in run { seen[r] += 1 }
-                        if isSplit { #expect(run.count == 1); split.append(run.lowerBound) }
+                        if isSplit {
+                            #expect(run.count == 1)
+                            split.append(run.lowerBound)
+                        }
                     }
                     #expect(seen.allSatisfy { $0 == 1 }, "\(format) \(count)/\(shard) steps \(steps): rows covered once")
                     // The same rows, from each shard's own product (rows t * n + b, m = steps * n).

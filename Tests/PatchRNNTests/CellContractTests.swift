@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import PatchRNN
 import PatchRNNKernels
+import Testing
+
+@testable import PatchRNN
 
 /// A NaN with a payload no computation produces: a gap still holding it bit for bit was not written.
 let guardValue = Float(bitPattern: 0x7FC0_5A5A)
@@ -12,8 +13,9 @@ struct CellContractTests {
     // larger than layer 0's, which the shared scratch buffers must be sized for.
     static let shapes: [(hidden: Int, rows: Int, shard: Int)] = [(16, 12, 4), (24, 9, 2), (32, 21, 5), (5, 7, 3), (64, 10, 4)]
 
-    @Test("forward, backward and sampled steps write only inside the buffers they declare (guard values around each)",
-          arguments: Cells.names, shapes)
+    @Test(
+        "forward, backward and sampled steps write only inside the buffers they declare (guard values around each)",
+        arguments: Cells.names, shapes)
     func trainingStaysInsideItsBuffers(cell: String, shape: (hidden: Int, rows: Int, shard: Int)) throws {
         let params = Parameters.initialized(ModelConfig(cell: try Cells.resolve(cell), hidden: shape.hidden, layers: 2), seed: 3)
         let data = randomPatchSet(count: shape.rows, seed: 4)
@@ -23,8 +25,9 @@ struct CellContractTests {
                 for sampling in [false, true] {
                     // Room for a bigger block than the one that runs: a kernel that writes past the
                     // block's rows, as well as past a buffer's end, is caught.
-                    let ws = BlockWorkspace(layout: params.layout, capacity: shape.rows + 3, shardSize: shape.shard, format: format,
-                                            gateOrder: order, guardFloats: 64)
+                    let ws = BlockWorkspace(
+                        layout: params.layout, capacity: shape.rows + 3, shardSize: shape.shard, format: format,
+                        gateOrder: order, guardFloats: 64)
                     ws.storage.fillGaps(guardValue)
                     ws.prepareForward(p)
                     ws.prepareBackward(p)
@@ -32,12 +35,16 @@ struct CellContractTests {
                         ws.load(data, indices: idx)
                         let draw = sampling ? FeedbackDraw(probability: 0.5, seed: 1, epoch: 2, sequenceIDs: idx.baseAddress!) : nil
                         var losses = [Double](repeating: 0, count: ws.shardCount(rows: shape.rows))
-                        losses.withUnsafeMutableBufferPointer { ws.forward(p, rows: shape.rows, feedback: draw, shardLosses: $0.baseAddress!) }
+                        losses.withUnsafeMutableBufferPointer {
+                            ws.forward(p, rows: shape.rows, feedback: draw, shardLosses: $0.baseAddress!)
+                        }
                     }
-                    var sink = PerShardSink(buffers: (0..<ws.shardCount(rows: shape.rows)).map { _ in FloatBuffer(count: params.layout.paddedCount) })
+                    var sink = PerShardSink(
+                        buffers: (0..<ws.shardCount(rows: shape.rows)).map { _ in FloatBuffer(count: params.layout.paddedCount) })
                     ws.backward(p, rows: shape.rows, lossScale: 1e-3, sink: &sink)
                     let label = "\(cell) \(format) \(order) H=\(shape.hidden) rows=\(shape.rows) shard=\(shape.shard) sampling=\(sampling)"
-                    #expect(ws.storage.overwrittenGaps(guardValue).isEmpty, "\(label): written past \(ws.storage.overwrittenGaps(guardValue))")
+                    #expect(
+                        ws.storage.overwrittenGaps(guardValue).isEmpty, "\(label): written past \(ws.storage.overwrittenGaps(guardValue))")
                 }
             }
         }
@@ -59,8 +66,9 @@ struct CellContractTests {
                     out.withUnsafeMutableBufferPointer { o in
                         idx.withUnsafeBufferPointer { ws.generate(params.buffer.pointer, data, $0, into: o.baseAddress!) }
                     }
-                    #expect(ws.storage.overwrittenGaps(guardValue).isEmpty,
-                            "\(cell) \(format) \(order) H=\(hidden) chunk=\(chunk): written past \(ws.storage.overwrittenGaps(guardValue))")
+                    #expect(
+                        ws.storage.overwrittenGaps(guardValue).isEmpty,
+                        "\(cell) \(format) \(order) H=\(hidden) chunk=\(chunk): written past \(ws.storage.overwrittenGaps(guardValue))")
                 }
             }
         }

@@ -1,6 +1,7 @@
 import CZlib
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 /// The `patchrnn` tool as a user runs it: exit codes, one-line errors, the files it writes.
@@ -17,15 +18,18 @@ struct CommandLineTests {
     }()
 
     func run(_ args: [String]) throws -> ProcessResult {
-        let path = try #require(Self.binary, "patchrnn is not built: run `swift build -c release --product patchrnn` (scripts/test.sh does)")
+        let path = try #require(
+            Self.binary, "patchrnn is not built: run `swift build -c release --product patchrnn` (scripts/test.sh does)")
         return try runProcess(path, args)
     }
 
     func syntheticMNIST(train: Int, test: Int) throws -> String { try writeSyntheticMNIST(train: train, test: test) }
 
-    @Test("placement keeps to the CPUs the process was given (taskset, mpirun)",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset") && ProcessInfo.processInfo.activeProcessorCount >= 2,
-                   "needs taskset and 2 CPUs"))
+    @Test(
+        "placement keeps to the CPUs the process was given (taskset, mpirun)",
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset") && ProcessInfo.processInfo.activeProcessorCount >= 2,
+            "needs taskset and 2 CPUs"))
     func respectsProcessBinding() throws {
         let path = try #require(Self.binary, "patchrnn is not built")
         let topo = try Topology()
@@ -48,9 +52,12 @@ struct CommandLineTests {
         for f in ["model.safetensors", "train-log.jsonl", "loss.svg", "samples.png", "truth.png", "metrics.json", "report.html"] {
             #expect(FileManager.default.fileExists(atPath: "\(out)/\(f)"), "\(f) missing")
         }
-        let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/metrics.json"))) as? [String: Any])
-        for key in ["test_free_running_bottom_mse", "test_teacher_forced_mse", "per_class_bottom_mse", "best_val_loss",
-                    "epochs_trained", "epochs", "train_seconds", "threads", "batch_size", "seed", "sampling_ramp"] {
+        let metrics = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/metrics.json"))) as? [String: Any])
+        for key in [
+            "test_free_running_bottom_mse", "test_teacher_forced_mse", "per_class_bottom_mse", "best_val_loss",
+            "epochs_trained", "epochs", "train_seconds", "threads", "batch_size", "seed", "sampling_ramp",
+        ] {
             #expect(metrics[key] != nil, "metrics.json lacks \(key)")
         }
         #expect((metrics["per_class_bottom_mse"] as? [Double])?.count == 10)
@@ -65,7 +72,9 @@ struct CommandLineTests {
         #expect(evaluated["test_free_running_bottom_mse"] as? Double == metrics["test_free_running_bottom_mse"] as? Double)
         #expect(evaluated["test_teacher_forced_mse"] as? Double == metrics["test_teacher_forced_mse"] as? Double)
 
-        let withBaselines = try run(["evaluate", "--data", data, "--checkpoint", "\(out)/model.safetensors", "--json", "--baselines", "--threads", "2"])
+        let withBaselines = try run([
+            "evaluate", "--data", data, "--checkpoint", "\(out)/model.safetensors", "--json", "--baselines", "--threads", "2",
+        ])
         #expect(withBaselines.status == 0, "stderr: \(withBaselines.stderr)")
         let both = try #require(try JSONSerialization.jsonObject(with: Data(withBaselines.stdout.utf8)) as? [String: Any])
         #expect(both["test_free_running_bottom_mse"] as? Double == metrics["test_free_running_bottom_mse"] as? Double)
@@ -102,8 +111,10 @@ struct CommandLineTests {
         let alone = data + "/alone"
         try FileManager.default.createDirectory(atPath: alone, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: "\(out)/model.safetensors", toPath: "\(alone)/model.safetensors")
-        let elsewhere = try run(["report", "--data", data, "--checkpoint", "\(alone)/model.safetensors", "--out", "\(data)/pages",
-                                 "--baselines", "--threads", "1", "--quiet"])
+        let elsewhere = try run([
+            "report", "--data", data, "--checkpoint", "\(alone)/model.safetensors", "--out", "\(data)/pages",
+            "--baselines", "--threads", "1", "--quiet",
+        ])
         #expect(elsewhere.status == 0, "stderr: \(elsewhere.stderr)")
         let noLog = try page("\(data)/pages/report.html")
         #expect(!noLog.html.contains("<svg") && (noLog.data["epochs"] as? [Any])?.isEmpty == true)
@@ -117,7 +128,8 @@ struct CommandLineTests {
         let out = data + "/trace"
         let r = try run(["trace", "--data", data, "--out", out, "--steps", "30", "--batch-size", "32", "--quiet"])
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        let trace = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/trace.json"))) as? [String: Any])
+        let trace = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/trace.json"))) as? [String: Any])
         #expect((trace["losses"] as? [Double])?.count == 30, "30 steps over more than one epoch (270 training images)")
     }
 
@@ -130,18 +142,22 @@ struct CommandLineTests {
         let r = try run(["run", "--data", data, "--out", out, "--epochs", "1", "--batch-size", "32", "--threads", "2", "--quiet"])
         #expect(r.status == 0, "stderr: \(r.stderr)")
         #expect(r.stdout.contains("class") && r.stdout.contains("9 Ankle boot") && !r.stdout.contains("digit"), "stdout: \(r.stdout)")
-        let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/metrics.json"))) as? [String: Any])
+        let metrics = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/metrics.json"))) as? [String: Any])
         #expect(metrics["class_names"] as? [String] == names)
         let g = try run(["generate", "--data", data, "--checkpoint", "\(out)/model.safetensors", "--out", "\(out)/gen", "--quiet"])
         #expect(g.status == 0 && g.stdout.contains("1 Trouser"), "stderr: \(g.stderr)")
 
         try "Cat\nDog\n".write(toFile: data + "/" + MNIST.classNamesFile, atomically: true, encoding: .utf8)
         let bad = try run(["generate", "--data", data, "--checkpoint", "\(out)/model.safetensors", "--out", "\(out)/gen2", "--quiet"])
-        #expect(bad.status != 0 && bad.stderr.contains("names 2 classes") && bad.stderr.split(separator: "\n").count == 1, "stderr: \(bad.stderr)")
+        #expect(
+            bad.status != 0 && bad.stderr.contains("names 2 classes") && bad.stderr.split(separator: "\n").count == 1,
+            "stderr: \(bad.stderr)")
     }
 
-    @Test("impossible options and bad inputs end in one line on stderr and a non-zero exit",
-          arguments: [
+    @Test(
+        "impossible options and bad inputs end in one line on stderr and a non-zero exit",
+        arguments: [
             (["train", "--batch-size", "0"], "--batch-size must be at least 1"),
             (["train", "--batch-size", "100000"], "larger than the"),
             (["train", "--hidden", "0"], "--hidden must be at least 1"),
@@ -160,7 +176,7 @@ struct CommandLineTests {
             (["train", "--min-delta=-0.1"], "--min-delta must be 0 or more"),
             (["train", "--sampling-ramp", "0"], "--sampling-ramp must be at least 1"),
             (["train", "--placement", "scatter"], "scatter"),
-          ])
+        ])
     func badInput(args: [String], message: String) throws {
         let data = try syntheticMNIST(train: 100, test: 20)
         var full = args
@@ -183,12 +199,16 @@ struct CommandLineTests {
         o.learningRate = 0.002
         o.maxEpochs = 1
         let params = Parameters.initialized(o.model, seed: o.seed)
-        try ResumeState.save(params: params, adam: AdamState(count: params.layout.paddedCount), best: params, options: o,
-                             progress: TrainingProgress(), to: data + "/resume.safetensors")
-        let r = try run(["run", "--data", data, "--out", data + "/out", "--resume", data + "/resume.safetensors",
-                         "--batch-size", "32", "--seed", "3", "--threads", "1", "--quiet"])
+        try ResumeState.save(
+            params: params, adam: AdamState(count: params.layout.paddedCount), best: params, options: o,
+            progress: TrainingProgress(), to: data + "/resume.safetensors")
+        let r = try run([
+            "run", "--data", data, "--out", data + "/out", "--resume", data + "/resume.safetensors",
+            "--batch-size", "32", "--seed", "3", "--threads", "1", "--quiet",
+        ])
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: data + "/out/metrics.json"))) as? [String: Any])
+        let metrics = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: data + "/out/metrics.json"))) as? [String: Any])
         #expect(metrics["batch_size"] as? Int == 32)
         #expect(metrics["seed"] as? Int == 3)
         #expect(metrics["hidden"] as? Int == 12)
@@ -210,9 +230,12 @@ struct CommandLineTests {
     func gruEndToEnd() throws {
         let data = try syntheticMNIST(train: 300, test: 60)
         let out = data + "/gru"
-        let r = try run(["run", "--cell", "gru", "--data", data, "--out", out, "--epochs", "2", "--batch-size", "32", "--threads", "2", "--quiet"])
+        let r = try run([
+            "run", "--cell", "gru", "--data", data, "--out", out, "--epochs", "2", "--batch-size", "32", "--threads", "2", "--quiet",
+        ])
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/metrics.json"))) as? [String: Any])
+        let metrics = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/metrics.json"))) as? [String: Any])
         #expect(metrics["cell"] as? String == "gru")
         let (params, file) = try Safetensors.load(path: out + "/model.safetensors")
         #expect(params.config.cellName == "gru" && file.metadata["cell"] == "gru")
@@ -223,17 +246,23 @@ struct CommandLineTests {
         let evaluated = try #require(try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])
         #expect(evaluated["test_free_running_bottom_mse"] as? Double == metrics["test_free_running_bottom_mse"] as? Double)
 
-        let g = try run(["generate", "--cell", "gru", "--data", data, "--checkpoint", out + "/model.safetensors", "--out", out + "/gen", "--quiet"])
+        let g = try run([
+            "generate", "--cell", "gru", "--data", data, "--checkpoint", out + "/model.safetensors", "--out", out + "/gen", "--quiet",
+        ])
         #expect(g.status == 0, "stderr: \(g.stderr)")
 
         var resumeOptions = TrainingOptions()
         resumeOptions.model = params.config
         resumeOptions.maxEpochs = 1
-        try ResumeState.save(params: params, adam: AdamState(count: params.layout.paddedCount), best: params, options: resumeOptions,
-                             progress: TrainingProgress(), to: data + "/resume.safetensors")
+        try ResumeState.save(
+            params: params, adam: AdamState(count: params.layout.paddedCount), best: params, options: resumeOptions,
+            progress: TrainingProgress(), to: data + "/resume.safetensors")
         let refusals: [([String], String)] = [
             (["evaluate", "--cell", "lstm", "--checkpoint", out + "/model.safetensors"], "--cell lstm contradicts"),
-            (["generate", "--cell", "lstm", "--checkpoint", out + "/model.safetensors", "--out", out + "/gen2"], "--cell lstm contradicts"),
+            (
+                ["generate", "--cell", "lstm", "--checkpoint", out + "/model.safetensors", "--out", out + "/gen2"],
+                "--cell lstm contradicts"
+            ),
             (["train", "--cell", "lstm", "--resume", data + "/resume.safetensors", "--out", out + "/resumed"], "--cell lstm contradicts"),
             (["train", "--cell", "rnn", "--out", out + "/bad"], "--cell must be one of lstm, gru (got rnn)"),
             (["bench", "--cell", "rnn"], "--cell must be one of lstm, gru (got rnn)"),
@@ -241,12 +270,15 @@ struct CommandLineTests {
         for (args, text) in refusals {
             let x = try run(args + (args[0] == "bench" ? [] : ["--data", data]) + ["--quiet"])
             #expect(x.status == 1)
-            #expect(x.stderr.split(separator: "\n").count == 1 && x.stderr.hasPrefix("error: ") && x.stderr.contains(text), "\(args): \(x.stderr)")
+            #expect(
+                x.stderr.split(separator: "\n").count == 1 && x.stderr.hasPrefix("error: ") && x.stderr.contains(text),
+                "\(args): \(x.stderr)")
         }
     }
 
-    @Test("bench, trace and topology refuse impossible options with one line and a non-zero exit",
-          arguments: [
+    @Test(
+        "bench, trace and topology refuse impossible options with one line and a non-zero exit",
+        arguments: [
             (["bench", "--batch-size", "0"], "--batch-size must be at least 1"),
             (["bench", "--shard-size", "0"], "--shard-size must be at least 1"),
             (["bench", "--seconds", "0"], "--seconds must be positive"),
@@ -265,13 +297,17 @@ struct CommandLineTests {
             (["bench", "--threads", "1", "--thread-counts", "1,2"], "--thread-counts: '2' is not a number from 1 to the 1 worker(s)"),
             (["bench", "--oversubscribe", "--cores", "0"], "--cores pins workers, which --oversubscribe does not"),
             (["bench", "--oversubscribe", "--threads", "5000"], "--threads must be at most 4096"),
-          ])
+        ])
     func badToolOptions(args: [String], message: String) throws {
         var full = args
-        if args[0] == "trace" { full += ["--data", try syntheticMNIST(train: 100, test: 20), "--out", NSTemporaryDirectory() + "trace-\(UUID())"] }
+        if args[0] == "trace" {
+            full += ["--data", try syntheticMNIST(train: 100, test: 20), "--out", NSTemporaryDirectory() + "trace-\(UUID())"]
+        }
         let r = try run(full + (args[0] == "topology" ? [] : ["--quiet"]))
         #expect(r.status == 1)
-        #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.hasPrefix("error: ") && r.stderr.contains(message), "stderr: \(r.stderr)")
+        #expect(
+            r.stderr.split(separator: "\n").count == 1 && r.stderr.hasPrefix("error: ") && r.stderr.contains(message), "stderr: \(r.stderr)"
+        )
     }
 
     @Test("topology --synthetic and --xml print the plan for the machine described")
@@ -288,7 +324,9 @@ struct CommandLineTests {
         #expect(try Topology(.synthetic(nps4)).exportXML(to: xml))
         let x = try run(["topology", "--xml", xml, "--threads", "48", "--placement", "spread"])
         #expect(x.status == 0, "\(x.stderr)")
-        let plan = { (out: String) in out.split(separator: "\n").filter { $0.hasPrefix("placement") || $0.hasPrefix("workers per") || $0.hasPrefix("gradient sum") } }
+        let plan = { (out: String) in
+            out.split(separator: "\n").filter { $0.hasPrefix("placement") || $0.hasPrefix("workers per") || $0.hasPrefix("gradient sum") }
+        }
         #expect(plan(x.stdout) == plan(r.stdout) && plan(r.stdout).count == 3)
     }
 
@@ -320,8 +358,9 @@ struct CommandLineTests {
         return p
     }
 
-    @Test("SIGINT and SIGTERM save a resume checkpoint and exit 130/143; --resume ends bit-identical to an uninterrupted run",
-          arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
+    @Test(
+        "SIGINT and SIGTERM save a resume checkpoint and exit 130/143; --resume ends bit-identical to an uninterrupted run",
+        arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
     func interruptAndResume(signal: Int32, status: Int32) throws {
         let data = try syntheticMNIST(train: 2500, test: 50)
         let common = ["--data", data, "--epochs", "12", "--patience", "12", "--batch-size", "32", "--threads", "2"]
@@ -343,7 +382,9 @@ struct CommandLineTests {
         let resumeFile = data + "/interrupted/resume.safetensors"
         #expect(FileManager.default.fileExists(atPath: resumeFile))
 
-        let resumed = try run(["train", "--out", data + "/interrupted", "--resume", resumeFile, "--quiet", "--data", data, "--threads", "1"])
+        let resumed = try run([
+            "train", "--out", data + "/interrupted", "--resume", resumeFile, "--quiet", "--data", data, "--threads", "1",
+        ])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         let (a, _) = try Safetensors.load(path: data + "/straight/model.safetensors")
         let (b, _) = try Safetensors.load(path: data + "/interrupted/model.safetensors")
@@ -357,8 +398,11 @@ struct CommandLineTests {
         var rng = SeededRandom(seed: 5)
         var loadedAtLeastOnce = false
         for round in 0..<10 {
-            let p = try start(["train", "--data", data, "--out", out, "--epochs", "1000", "--patience", "1000",
-                               "--batch-size", "16", "--threads", "1", "--quiet"], stderrFile: data + "/log\(round)")
+            let p = try start(
+                [
+                    "train", "--data", data, "--out", out, "--epochs", "1000", "--patience", "1000",
+                    "--batch-size", "16", "--threads", "1", "--quiet",
+                ], stderrFile: data + "/log\(round)")
             usleep(useconds_t(300_000 + rng.below(900_000)))
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()

@@ -1,6 +1,7 @@
 import CZlib
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 @Suite("IDX reading, MNIST files, patches and the split")
@@ -64,7 +65,8 @@ struct DataTests {
             expectError({ _ = try MNIST.loadPair(images: "\(dir)/\(name)", labels: "\(dir)/labels") }, contains: fragments)
         }
         try write(idxBytes(dims: [3], payload: Array(labels[0..<3])), "\(dir)/fewer")
-        expectError({ _ = try MNIST.loadPair(images: "\(dir)/images", labels: "\(dir)/fewer") }, contains: ["fewer", "3 labels", "4 images"])
+        expectError(
+            { _ = try MNIST.loadPair(images: "\(dir)/images", labels: "\(dir)/fewer") }, contains: ["fewer", "3 labels", "4 images"])
         try write(idxBytes(dims: [4], payload: [1, 2, 3, 200]), "\(dir)/badlabel")
         expectError({ _ = try MNIST.loadPair(images: "\(dir)/images", labels: "\(dir)/badlabel") }, contains: ["label 200"])
         expectError({ _ = try MNIST.loadPair(images: dir, labels: "\(dir)/labels") }, contains: ["is a directory"])
@@ -80,7 +82,9 @@ struct DataTests {
         expectError({ _ = try MNIST.load(directory: "\(dir)/nowhere") }, contains: ["nowhere", "not found"])
     }
 
-    @Test("thousands of random mutations of a valid IDX file: each is rejected with a one-line error or parsed into exactly its declared sizes")
+    @Test(
+        "thousands of random mutations of a valid IDX file: each is rejected with a one-line error or parsed into exactly its declared sizes"
+    )
     func fuzzParser() {
         let (images, _) = syntheticDigits(count: 2, seed: 3)
         let valid = idxBytes(dims: [2, 28, 28], payload: images)

@@ -49,7 +49,8 @@ struct DocsTests {
 
     @Test("every quoted patchrnn command line uses only flags its subcommand's --help lists")
     func commandLinesParse() throws {
-        let binary = try #require(CommandLineTests.binary, "patchrnn is not built: run `swift build -c release --product patchrnn` (scripts/test.sh does)")
+        let binary = try #require(
+            CommandLineTests.binary, "patchrnn is not built: run `swift build -c release --product patchrnn` (scripts/test.sh does)")
         let help = HelpFlags(binary: binary)
         var problems: [String] = []
         var commands = 0
@@ -113,7 +114,9 @@ struct DocsTests {
         for wrong in ["--epochz", "--thread ", "--scalling", "'frobnicate'", "generate` has no --batch-size", "--out-dir"] {
             #expect(problems.filter { $0.contains(wrong) }.count == 1, "\(wrong) not reported once: \(problems)")
         }
-        #expect(problems.contains { $0.hasPrefix("README.md:16: ") && $0.contains("--out-dir") }, "a continued line is reported where it starts: \(problems)")
+        #expect(
+            problems.contains { $0.hasPrefix("README.md:16: ") && $0.contains("--out-dir") },
+            "a continued line is reported where it starts: \(problems)")
     }
 }
 
@@ -170,22 +173,34 @@ struct MarkdownPage {
         var spans: [(code: String, line: Int)] = []
         var rest = ""
         var i = 0, line = 1
-        func run(at k: Int) -> Int { var n = 0; while k + n < chars.count && chars[k + n] == "`" { n += 1 }; return n }
+        func run(at k: Int) -> Int {
+            var n = 0
+            while k + n < chars.count && chars[k + n] == "`" { n += 1 }
+            return n
+        }
         while i < chars.count {
             let c = chars[i]
             if c == "\\", i + 1 < chars.count, chars[i + 1] != "\n" {
-                rest.append(c); rest.append(chars[i + 1]); i += 2; continue
+                rest.append(c)
+                rest.append(chars[i + 1])
+                i += 2
+                continue
             }
             guard c == "`" else {
                 if c == "\n" { line += 1 }
-                rest.append(c); i += 1; continue
+                rest.append(c)
+                i += 1
+                continue
             }
             let n = run(at: i)
             var j = i + n, close: Int?
             while j < chars.count {
                 if chars[j] == "`" {
                     let m = run(at: j)
-                    if m == n { close = j; break }
+                    if m == n {
+                        close = j
+                        break
+                    }
                     j += m
                 } else if chars[j] == "\n", chars[(j + 1)...].first(where: { $0 != " " }) == "\n" {
                     break  // a blank line ends the paragraph: no closing run
@@ -194,7 +209,9 @@ struct MarkdownPage {
                 }
             }
             guard let end = close else {
-                rest.append(String(repeating: "`", count: n)); i += n; continue
+                rest.append(String(repeating: "`", count: n))
+                i += n
+                continue
             }
             let code = String(chars[(i + n)..<end])
             spans.append((code, line))
@@ -256,9 +273,15 @@ struct MarkdownPage {
             let fragment = parts.count > 1 ? parts[1] : nil
             let file = path.isEmpty ? root.appendingPathComponent(name) : here.appendingPathComponent(path)
             let say = { (why: String) in problems.append("\(self.name):\(line): (\(target)) \(why)") }
-            guard FileManager.default.fileExists(atPath: file.path) else { say("leads to no file"); continue }
+            guard FileManager.default.fileExists(atPath: file.path) else {
+                say("leads to no file")
+                continue
+            }
             guard let fragment, !fragment.isEmpty, file.pathExtension == "md" else { continue }
-            guard let text = try? String(contentsOf: file, encoding: .utf8) else { say("cannot be read"); continue }
+            guard let text = try? String(contentsOf: file, encoding: .utf8) else {
+                say("cannot be read")
+                continue
+            }
             let anchors = path.isEmpty ? self.anchors : MarkdownPage(name: path, text: text).anchors
             if !anchors.contains(fragment) { say("names no heading of \(path.isEmpty ? name : path)") }
         }
@@ -319,9 +342,16 @@ struct MarkdownPage {
         var chars = line.makeIterator()
         while let c = chars.next() {
             if let q = quote {
-                if c == q { quote = nil } else if c == "\\" && q == "\"", let next = chars.next() { word.append(next) } else { word.append(c) }
+                if c == q {
+                    quote = nil
+                } else if c == "\\" && q == "\"", let next = chars.next() {
+                    word.append(next)
+                } else {
+                    word.append(c)
+                }
             } else if c == "'" || c == "\"" {
-                quote = c; inWord = true
+                quote = c
+                inWord = true
             } else if c == "\\" {
                 if let next = chars.next() { word.append(next) }
                 inWord = true
@@ -329,9 +359,11 @@ struct MarkdownPage {
                 break  // a comment
             } else if c.isWhitespace {
                 if inWord { words.append(word) }
-                word = ""; inWord = false
+                word = ""
+                inWord = false
             } else {
-                word.append(c); inWord = true
+                word.append(c)
+                inWord = true
             }
         }
         if inWord { words.append(word) }
@@ -349,11 +381,16 @@ final class HelpFlags {
 
     private func help(_ arguments: [String]) throws -> String {
         let r = try runProcess(binary, arguments + ["--help"])
-        guard r.status == 0 else { throw HelpError(text: "patchrnn \(arguments.joined(separator: " ")) --help ended with status \(r.status): \(r.stderr)") }
+        guard r.status == 0 else {
+            throw HelpError(text: "patchrnn \(arguments.joined(separator: " ")) --help ended with status \(r.status): \(r.stderr)")
+        }
         return r.stdout
     }
 
-    struct HelpError: Error, CustomStringConvertible { let text: String; var description: String { text } }
+    struct HelpError: Error, CustomStringConvertible {
+        let text: String
+        var description: String { text }
+    }
 
     /// The subcommands `patchrnn --help` lists.
     func subcommands() throws -> Set<String> {
@@ -390,8 +427,14 @@ final class HelpFlags {
         if let first = arguments.first, !first.hasPrefix("-") {
             arguments.removeFirst()
             if first == "help" { return [] }
-            if first.hasPrefix("<") || first.hasPrefix("[") { subcommand = nil } else if all.contains(first) { subcommand = first } else {
-                return ["\(command.location): `\(command.text)`: patchrnn has no subcommand '\(first)' (it has \(all.sorted().joined(separator: ", ")))"]
+            if first.hasPrefix("<") || first.hasPrefix("[") {
+                subcommand = nil
+            } else if all.contains(first) {
+                subcommand = first
+            } else {
+                return [
+                    "\(command.location): `\(command.text)`: patchrnn has no subcommand '\(first)' (it has \(all.sorted().joined(separator: ", ")))"
+                ]
             }
         } else {
             subcommand = "run"  // the default subcommand
@@ -409,7 +452,9 @@ final class HelpFlags {
                 continue
             }
             if !known.contains(flag) {
-                problems.append("\(command.location): `\(command.text)`: `patchrnn \(subcommand ?? "<any>")` has no \(flag) (see patchrnn \(subcommand ?? "") --help)")
+                problems.append(
+                    "\(command.location): `\(command.text)`: `patchrnn \(subcommand ?? "<any>")` has no \(flag) (see patchrnn \(subcommand ?? "") --help)"
+                )
             }
         }
         return problems

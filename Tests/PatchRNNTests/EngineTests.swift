@@ -1,13 +1,16 @@
 import Foundation
-import Testing
-@testable import PatchRNN
 import PatchRNNKernels
+import Testing
+
+@testable import PatchRNN
 
 @Suite("Data-parallel engine: pinning, determinism, failures", .serialized)
 struct EngineTests {
     /// A short training run; returns the weights and the losses.
-    func train(cell: any RecurrentCell.Type = LSTMCell.self, threads: Int, pinned: Bool, format: PanelFormat = .preferred,
-               sampling: Bool = false) throws -> ([Float], [Double]) {
+    func train(
+        cell: any RecurrentCell.Type = LSTMCell.self, threads: Int, pinned: Bool, format: PanelFormat = .preferred,
+        sampling: Bool = false
+    ) throws -> ([Float], [Double]) {
         let data = randomPatchSet(count: 200, seed: 8)
         let params = Parameters.initialized(ModelConfig(cell: cell, hidden: 24, layers: 2), seed: 42)
         let pool: WorkerPool
@@ -16,8 +19,9 @@ struct EngineTests {
         } else {
             pool = makePool(threads)
         }
-        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: pool,
-                                        shape: StepShape(batchSize: 37, shardSize: 8), format: format)
+        let engine = try TrainingEngine(
+            params: params, adamConfig: AdamConfig(), pool: pool,
+            shape: StepShape(batchSize: 37, shardSize: 8), format: format)
         var losses: [Double] = []
         var order = Array(0..<200)
         var rng = SeededRandom(seed: 1)
@@ -27,7 +31,8 @@ struct EngineTests {
                 var lo = 0
                 while lo < all.count {
                     let hi = min(lo + 37, all.count)  // 37: shards of 8 plus a partial one; last batch shorter
-                    let feedback = sampling ? FeedbackDraw(probability: 0.5, seed: 1, epoch: epoch, sequenceIDs: all.baseAddress! + lo) : nil
+                    let feedback =
+                        sampling ? FeedbackDraw(probability: 0.5, seed: 1, epoch: epoch, sequenceIDs: all.baseAddress! + lo) : nil
                     losses.append(try engine.step(data, UnsafeBufferPointer(rebasing: all[lo..<hi]), feedback: feedback))
                     lo = hi
                 }
@@ -37,8 +42,9 @@ struct EngineTests {
         return (params.buffer.array, losses)
     }
 
-    @Test("the same seed gives bit-identical weights and losses with 1, 2, 3 and 4 threads, with each cell and GEMM tile",
-          arguments: Cells.names, PanelFormat.all)
+    @Test(
+        "the same seed gives bit-identical weights and losses with 1, 2, 3 and 4 threads, with each cell and GEMM tile",
+        arguments: Cells.names, PanelFormat.all)
     func deterministicAcrossThreadCounts(cellName: String, format: PanelFormat) throws {
         let cell = try Cells.resolve(cellName)
         let (w1, l1) = try train(cell: cell, threads: 1, pinned: true, format: format)
@@ -162,4 +168,3 @@ struct EngineTests {
         }
     }
 }
-

@@ -1,12 +1,14 @@
 import CZlib
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 @Suite("Checkpoints (safetensors), PNG and the loss plot")
 struct FormatTests {
-    @Test("a checkpoint round-trips bit for bit with PyTorch names, shapes and metadata, records its cell, and loads as that cell",
-          arguments: Cells.names)
+    @Test(
+        "a checkpoint round-trips bit for bit with PyTorch names, shapes and metadata, records its cell, and loads as that cell",
+        arguments: Cells.names)
     func safetensorsRoundTrip(cellName: String) throws {
         let cell = try Cells.resolve(cellName)
         let dir = try temporaryDirectory()
@@ -44,12 +46,17 @@ struct FormatTests {
         func attempt(_ bytes: [UInt8], config: ModelConfig? = nil) -> String {
             let path = "\(dir)/c.safetensors"
             _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
-            do { _ = try Safetensors.load(path: path, config: config); return "loaded" } catch { return "\(error)" }
+            do {
+                _ = try Safetensors.load(path: path, config: config)
+                return "loaded"
+            } catch { return "\(error)" }
         }
         #expect(attempt(Array(good.prefix(5))).contains("truncated"))
         #expect(attempt(Array(good.dropLast(100))).contains("outside"))
         var badLength = good
-        badLength[0] = 0xFF; badLength[1] = 0xFF; badLength[2] = 0xFF
+        badLength[0] = 0xFF
+        badLength[1] = 0xFF
+        badLength[2] = 0xFF
         #expect(attempt(badLength).contains("header length"))
         var notJSON = good
         notJSON[8] = UInt8(ascii: "#")
@@ -67,7 +74,9 @@ struct FormatTests {
         #expect(attempt(good).contains("loaded"))
     }
 
-    @Test("the PNG writer produces a valid file: signature, chunk sequence and lengths, every chunk's CRC, and image data of the declared size")
+    @Test(
+        "the PNG writer produces a valid file: signature, chunk sequence and lengths, every chunk's CRC, and image data of the declared size"
+    )
     func png() throws {
         let images = (0..<12).map { n in (0..<784).map { Float(($0 + n) % 28) / 27 } }
         let bytes = try digitGridPNG(images: images, columns: 5, scale: 2, markBoundary: true)
@@ -96,7 +105,9 @@ struct FormatTests {
         let idat = chunks[1].data
         var raw = [UInt8](repeating: 0, count: height * (width * 3 + 1) + 16)
         var rawLength = uLong(raw.count)
-        let rc = raw.withUnsafeMutableBufferPointer { dst in idat.withUnsafeBufferPointer { uncompress(dst.baseAddress, &rawLength, $0.baseAddress, uLong(idat.count)) } }
+        let rc = raw.withUnsafeMutableBufferPointer { dst in
+            idat.withUnsafeBufferPointer { uncompress(dst.baseAddress, &rawLength, $0.baseAddress, uLong(idat.count)) }
+        }
         #expect(rc == Z_OK && Int(rawLength) == height * (width * 3 + 1))
     }
 
@@ -110,8 +121,9 @@ struct FormatTests {
     @Test("the loss plot shows the free-running validation curve and marks the kept epoch on the curve that decided it")
     func lossPlotMonitor() {
         let bottoms: [Double?] = [0.06, 0.041, 0.043]
-        let svg = lossPlotSVG(train: [0.05, 0.04, 0.035], validation: [0.045, 0.039, 0.036], validationBottom: bottoms,
-                              bestEpoch: 2, monitor: .valBottom)
+        let svg = lossPlotSVG(
+            train: [0.05, 0.04, 0.035], validation: [0.045, 0.039, 0.036], validationBottom: bottoms,
+            bestEpoch: 2, monitor: .valBottom)
         #expect(svg.components(separatedBy: "<polyline").count == 4, "train, validation and free-running curves")
         #expect(svg.contains("kept: epoch 2"))
         #expect(svg.contains("r=\"4\" fill=\"#2ca02c\"/>"), "the marker sits on the free-running curve")

@@ -1,11 +1,13 @@
 import Foundation
-import Testing
-@testable import PatchRNN
 import PatchRNNKernels
+import Testing
+
+@testable import PatchRNN
 
 @Suite("Gradients: finite differences, the straightforward reference, and PyTorch")
 struct GradientTests {
-    @Test("every registered cell has its Double reference; a cell without one fails by name instead of being checked against another cell's")
+    @Test(
+        "every registered cell has its Double reference; a cell without one fails by name instead of being checked against another cell's")
     func referenceLookup() throws {
         for cell in Cells.all { #expect(try referenceModelType(cell.name).cell.name == cell.name) }
         let missing = #expect(throws: MissingReference.self) { try referenceModelType("no-such-cell") }
@@ -33,8 +35,9 @@ struct GradientTests {
                 minus.weights[v.name]![i] = Double(torchValues[i]) - eps
                 let fd = (plus.run(seqs).loss - minus.run(seqs).loss) / (2 * eps)
                 let analytic = Double(fast.grads[v.name]![i])
-                #expect(Tolerance(absolute: 2e-6, relative: 2e-3).accepts(analytic, fd),
-                        "\(v.name)[\(i)]: analytic \(analytic), finite difference \(fd)")
+                #expect(
+                    Tolerance(absolute: 2e-6, relative: 2e-3).accepts(analytic, fd),
+                    "\(v.name)[\(i)]: analytic \(analytic), finite difference \(fd)")
                 largest = max(largest, abs(fd))
             }
             // Zeros agreeing with zeros would prove nothing: the sampled gradients must be real.
@@ -42,11 +45,13 @@ struct GradientTests {
         }
     }
 
-    @Test("fast path (with each GEMM tile) equals the straightforward implementation on odd shapes and shard splits",
-          arguments: Cells.names, [(5, 1, 3, 3), (8, 2, 7, 3), (48, 2, 6, 4), (100, 1, 5, 2), (64, 3, 9, 4)])
+    @Test(
+        "fast path (with each GEMM tile) equals the straightforward implementation on odd shapes and shard splits",
+        arguments: Cells.names, [(5, 1, 3, 3), (8, 2, 7, 3), (48, 2, 6, 4), (100, 1, 5, 2), (64, 3, 9, 4)])
     func matchesReference(cell: String, shape: (Int, Int, Int, Int)) throws {
         let (hidden, layers, batch, shard) = shape
-        let params = Parameters.initialized(ModelConfig(cell: try Cells.resolve(cell), hidden: hidden, layers: layers), seed: UInt64(hidden))
+        let params = Parameters.initialized(
+            ModelConfig(cell: try Cells.resolve(cell), hidden: hidden, layers: layers), seed: UInt64(hidden))
         let data = randomPatchSet(count: batch, seed: 5)
         let seqs = sequenceArrays(data)
         let ref = try referenceModel(params).run(seqs)
@@ -59,8 +64,10 @@ struct GradientTests {
 
 /// The fast path's loss, outputs and every gradient against the reference's, at the
 /// tolerances Float against Double allows.
-func expectMatch(_ fast: (loss: Double, outputs: [Float], grads: [String: [Float]]),
-                 _ ref: (loss: Double, outputs: [[Double]], grads: [String: [Double]]), _ params: Parameters, _ label: String) {
+func expectMatch(
+    _ fast: (loss: Double, outputs: [Float], grads: [String: [Float]]),
+    _ ref: (loss: Double, outputs: [[Double]], grads: [String: [Double]]), _ params: Parameters, _ label: String
+) {
     #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(fast.loss, ref.loss), "\(label) loss \(fast.loss) vs \(ref.loss)")
     let refOutputs = ref.outputs.flatMap { $0 }.map(Float.init)
     #expect(worstMismatch(fast.outputs, refOutputs, Tolerance(absolute: 2e-6, relative: 1e-5)) == nil, "\(label) outputs")
@@ -74,8 +81,9 @@ func expectMatch(_ fast: (loss: Double, outputs: [Float], grads: [String: [Float
 
 @Suite("Scheduled sampling against the straightforward implementation")
 struct ScheduledSamplingReferenceTests {
-    @Test("a sampled forward and backward (each tile, odd shard splits) equal the reference fed the same clipped predictions",
-          arguments: Cells.names)
+    @Test(
+        "a sampled forward and backward (each tile, odd shard splits) equal the reference fed the same clipped predictions",
+        arguments: Cells.names)
     func sampledMatchesReference(cell: String) throws {
         let count = 7
         let params = Parameters.initialized(ModelConfig(cell: try Cells.resolve(cell), hidden: 12, layers: 2), seed: 3)
@@ -101,18 +109,21 @@ struct ScheduledSamplingReferenceTests {
 
 @Suite("Generation against the straightforward implementation")
 struct GenerationReferenceTests {
-    @Test("free-running bottom halves (with each GEMM tile) equal the reference on odd shapes and chunk splits",
-          arguments: Cells.names, [(5, 1, 7, 3), (48, 2, 10, 4), (64, 3, 9, 64), (100, 2, 5, 2)])
+    @Test(
+        "free-running bottom halves (with each GEMM tile) equal the reference on odd shapes and chunk splits",
+        arguments: Cells.names, [(5, 1, 7, 3), (48, 2, 10, 4), (64, 3, 9, 64), (100, 2, 5, 2)])
     func matchesReference(cell: String, shape: (Int, Int, Int, Int)) throws {
         let (hidden, layers, count, chunk) = shape
-        let params = Parameters.initialized(ModelConfig(cell: try Cells.resolve(cell), hidden: hidden, layers: layers), seed: UInt64(hidden + layers))
+        let params = Parameters.initialized(
+            ModelConfig(cell: try Cells.resolve(cell), hidden: hidden, layers: layers), seed: UInt64(hidden + layers))
         // Larger output bias so that some generated pixels leave [0, 1] and the clipping matters.
         for j in 0..<params.config.outputSize { params.buffer[params.layout.denseBias.offset + j] = Float(j % 7) * 0.3 - 0.6 }
         let data = randomPatchSet(count: count, seed: 11)
         let reference = try referenceModel(params)
         var expected: [Float] = []
         for i in 0..<count {
-            expected += reference.generate(Array(UnsafeBufferPointer(start: data.sequence(i), count: PatchSet.sequenceLength))).map(Float.init)
+            expected += reference.generate(Array(UnsafeBufferPointer(start: data.sequence(i), count: PatchSet.sequenceLength))).map(
+                Float.init)
         }
         #expect(expected.contains(0) && expected.contains(1), "the test should exercise clipping")
         for format in PanelFormat.all {
@@ -135,16 +146,26 @@ struct MissingGoldenFixture: Error, CustomStringConvertible {
 @Suite("Golden values from PyTorch (scripts/golden_pytorch.py), for each cell")
 struct GoldenTests {
     struct Golden: Decodable {
-        struct Tensor: Decodable { let shape: [Int]; let values: [Float] }
+        struct Tensor: Decodable {
+            let shape: [Int]
+            let values: [Float]
+        }
         let hidden: Int, layers: Int, batch: Int
         let sequences: [Float]
         let state: [String: Tensor]
         let loss: Double
         let outputs: [Float]
         let grads: [String: [Float]]
-        let adam_losses: [Double]
-        let state_after_3_adam_steps: [String: [Float]]
-        let generated_bottoms: [Float]
+        let adamLosses: [Double]
+        let stateAfter3AdamSteps: [String: [Float]]
+        let generatedBottoms: [Float]
+
+        enum CodingKeys: String, CodingKey {
+            case hidden, layers, batch, sequences, state, loss, outputs, grads
+            case adamLosses = "adam_losses"
+            case stateAfter3AdamSteps = "state_after_3_adam_steps"
+            case generatedBottoms = "generated_bottoms"
+        }
     }
 
     /// The fixture of the cell named `cell` (Fixtures/golden_<cell>.json, what
@@ -184,10 +205,11 @@ struct GoldenTests {
         let all = Array(0..<g.batch)
         for k in 0..<3 {
             let loss = try all.withUnsafeBufferPointer { try engine.step(data, $0) }
-            #expect(Tolerance(absolute: 0, relative: 1e-5).accepts(loss, g.adam_losses[k]), "step \(k + 1) loss \(loss) vs \(g.adam_losses[k])")
+            #expect(
+                Tolerance(absolute: 0, relative: 1e-5).accepts(loss, g.adamLosses[k]), "step \(k + 1) loss \(loss) vs \(g.adamLosses[k])")
         }
         for v in params.layout.allViews {
-            let expected = try #require(g.state_after_3_adam_steps[v.name])
+            let expected = try #require(g.stateAfter3AdamSteps[v.name])
             let m = worstMismatch(params.torchTensor(v), expected, Tolerance(absolute: 2e-6, relative: 1e-5))
             #expect(m == nil, "\(v.name) after 3 steps: \(m ?? "")")
         }
@@ -198,6 +220,6 @@ struct GoldenTests {
         let (g, params, data) = try load(cell: cell)
         let generator = try Generator(params: params, pool: makePool(2), chunkSize: 2)
         let bottoms = try generator.bottomHalves(data, Array(0..<g.batch))
-        #expect(worstMismatch(bottoms.array, g.generated_bottoms, Tolerance(absolute: 1e-5, relative: 1e-4)) == nil)
+        #expect(worstMismatch(bottoms.array, g.generatedBottoms, Tolerance(absolute: 1e-5, relative: 1e-4)) == nil)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 /// A hard kill loses at most one epoch: the resume state is rewritten at every epoch's end (and,
@@ -22,16 +23,19 @@ struct HardKillTests {
         return o
     }
 
-    func trainer(_ params: Parameters, threads: Int, resumePath: String?, resume: ResumeState? = nil, observers: [any TrainingObserver] = [],
-                 configure: (inout Trainer.Configuration) -> Void = { _ in }) throws -> Trainer {
+    func trainer(
+        _ params: Parameters, threads: Int, resumePath: String?, resume: ResumeState? = nil, observers: [any TrainingObserver] = [],
+        configure: (inout Trainer.Configuration) -> Void = { _ in }
+    ) throws -> Trainer {
         let o = options(), pool = makePool(threads)
         let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: o.learningRate), pool: pool, shape: o.shape)
         var configuration = Trainer.Configuration(options: o)
         configuration.generator = try Generator(params: params, pool: pool)
         configuration.resumePath = resumePath
         configure(&configuration)
-        return try Trainer(configuration, engine: engine, data: data, split: Split(count: data.count, validationFraction: 0.2, seed: o.seed),
-                           reporter: ProgressReporter(quiet: true), observers: observers, resume: resume)
+        return try Trainer(
+            configuration, engine: engine, data: data, split: Split(count: data.count, validationFraction: 0.2, seed: o.seed),
+            reporter: ProgressReporter(quiet: true), observers: observers, resume: resume)
     }
 
     /// Resumes from the file at `path` (on `threads` threads) and returns the final weights.
@@ -93,7 +97,9 @@ struct HardKillTests {
         }
     }
 
-    @Test("kill -9 at random moments, then --resume (or a fresh start before the first epoch ended), until the run completes: bit-identical to an uninterrupted run; a second --resume says the run is complete")
+    @Test(
+        "kill -9 at random moments, then --resume (or a fresh start before the first epoch ended), until the run completes: bit-identical to an uninterrupted run; a second --resume says the run is complete"
+    )
     func killNineAndResume() throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let data = try writeSyntheticMNIST(train: 1500, test: 40)
@@ -112,7 +118,10 @@ struct HardKillTests {
             p.standardError = errors
             try p.run()
             usleep(useconds_t(150_000 + rng.below(900_000)))
-            if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
+            if p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                kills += 1
+            }
             p.waitUntilExit()
             let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             if p.terminationReason == .exit {
@@ -125,10 +134,15 @@ struct HardKillTests {
         let (a, _) = try Safetensors.load(path: data + "/straight/model.safetensors")
         let (b, _) = try Safetensors.load(path: out + "/model.safetensors")
         #expect(a.buffer.array == b.buffer.array, "after \(kills) kills the final weights differ from an uninterrupted run")
-        let logA = try String(contentsOfFile: data + "/straight/train-log.jsonl", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").filter { $0.contains("loss") } }
-        let logB = try String(contentsOfFile: out + "/train-log.jsonl", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").filter { $0.contains("loss") } }
+        let logA = try String(contentsOfFile: data + "/straight/train-log.jsonl", encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: ",").filter { $0.contains("loss") }
+        }
+        let logB = try String(contentsOfFile: out + "/train-log.jsonl", encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: ",").filter { $0.contains("loss") }
+        }
         #expect(logA == logB, "the logs' losses differ")
         let again = try runProcess(binary, ["train", "--out", out, "--resume", resume] + common)
-        #expect(again.status == 1 && again.stderr.contains("is complete") && again.stderr.split(separator: "\n").count == 1, "\(again.stderr)")
+        #expect(
+            again.status == 1 && again.stderr.contains("is complete") && again.stderr.split(separator: "\n").count == 1, "\(again.stderr)")
     }
 }

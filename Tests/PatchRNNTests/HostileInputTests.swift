@@ -1,6 +1,7 @@
 import CZlib
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 /// Everything read is checked before it is trusted (resume states, checkpoints, data files),
@@ -20,26 +21,34 @@ struct HostileInputTests {
         let path = dir + "/resume.safetensors"
         var progress = TrainingProgress()
         progress.learningRate = o.learningRate
-        try ResumeState.save(params: params, adam: AdamState(count: params.layout.paddedCount), best: params, options: o,
-                             progress: progress, to: path)
+        try ResumeState.save(
+            params: params, adam: AdamState(count: params.layout.paddedCount), best: params, options: o,
+            progress: progress, to: path)
         return (path, params, o)
     }
 
     /// The same file with its progress JSON changed by `edit`.
     func editedResume(_ path: String, to out: String, _ edit: (inout [String: Any]) -> Void) throws {
         let (params, file) = try Safetensors.load(path: path)
-        var progress = try #require(try JSONSerialization.jsonObject(with: Data(file.metadata[ResumeState.progressKey]!.utf8)) as? [String: Any])
+        var progress = try #require(
+            try JSONSerialization.jsonObject(with: Data(file.metadata[ResumeState.progressKey]!.utf8)) as? [String: Any])
         edit(&progress)
         var meta = file.metadata
-        meta[ResumeState.progressKey] = String(decoding: try JSONSerialization.data(withJSONObject: progress, options: [.sortedKeys]), as: UTF8.self)
+        meta[ResumeState.progressKey] = String(
+            decoding: try JSONSerialization.data(withJSONObject: progress, options: [.sortedKeys]), as: UTF8.self)
         let n = params.layout.paddedCount
-        try Safetensors.save(params, metadata: meta, to: out, extra: [
-            (ResumeState.tensorNames.m, file.tensors[ResumeState.tensorNames.m]?.values ?? Array(repeating: 0, count: n)),
-            (ResumeState.tensorNames.v, file.tensors[ResumeState.tensorNames.v]?.values ?? Array(repeating: 0, count: n)),
-            (ResumeState.tensorNames.best, file.tensors[ResumeState.tensorNames.best]?.values ?? Array(repeating: 0, count: n))])
+        try Safetensors.save(
+            params, metadata: meta, to: out,
+            extra: [
+                (ResumeState.tensorNames.m, file.tensors[ResumeState.tensorNames.m]?.values ?? Array(repeating: 0, count: n)),
+                (ResumeState.tensorNames.v, file.tensors[ResumeState.tensorNames.v]?.values ?? Array(repeating: 0, count: n)),
+                (ResumeState.tensorNames.best, file.tensors[ResumeState.tensorNames.best]?.values ?? Array(repeating: 0, count: n)),
+            ])
     }
 
-    @Test("a resume state with any counter at 2^63-1, negative, or out of step with the others, or any float not finite, is refused by the tool in one line")
+    @Test(
+        "a resume state with any counter at 2^63-1, negative, or out of step with the others, or any float not finite, is refused by the tool in one line"
+    )
     func impossibleResumeStates() throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let data = try writeSyntheticMNIST(train: 200, test: 20)
@@ -59,9 +68,16 @@ struct HostileInputTests {
         ]
         for (name, edit) in edits {
             try editedResume(path, to: data + "/bad.safetensors", edit)
-            let r = try runProcess(binary, ["train", "--data", data, "--out", data + "/out-\(name.hashValue)", "--resume", data + "/bad.safetensors", "--threads", "1", "--quiet"])
+            let r = try runProcess(
+                binary,
+                [
+                    "train", "--data", data, "--out", data + "/out-\(name.hashValue)", "--resume", data + "/bad.safetensors", "--threads",
+                    "1", "--quiet",
+                ])
             #expect(r.status == 1, "\(name): status \(r.status) \(r.stderr)")
-            #expect(r.stderr.hasPrefix("error: ") && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("bad.safetensors"), "\(name): \(r.stderr)")
+            #expect(
+                r.stderr.hasPrefix("error: ") && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("bad.safetensors"),
+                "\(name): \(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: data + "/out-\(name.hashValue)"), "\(name): the output folder was created")
         }
         // Adam's step, which lives outside the progress JSON.
@@ -69,14 +85,21 @@ struct HostileInputTests {
         for step in ["9223372036854775807", "-1", "1", "x"] {
             var meta = file.metadata
             meta[ResumeState.stepKey] = step
-            try Safetensors.save(params, metadata: meta, to: data + "/step.safetensors",
-                                 extra: [ResumeState.tensorNames.m, ResumeState.tensorNames.v, ResumeState.tensorNames.best].map { ($0, file.tensors[$0]!.values) })
+            try Safetensors.save(
+                params, metadata: meta, to: data + "/step.safetensors",
+                extra: [ResumeState.tensorNames.m, ResumeState.tensorNames.v, ResumeState.tensorNames.best].map {
+                    ($0, file.tensors[$0]!.values)
+                })
             let (_, f) = try Safetensors.load(path: data + "/step.safetensors")
             #expect(throws: PatchRNNError.self, "adam step \(step)") { _ = try ResumeState.info(f, name: "step") }
         }
         // Non-finite or negative optimizer state.
-        for (tensor, value) in [(ResumeState.tensorNames.m, Float.nan), (ResumeState.tensorNames.v, -1), (ResumeState.tensorNames.best, .infinity)] {
-            var extra = [ResumeState.tensorNames.m, ResumeState.tensorNames.v, ResumeState.tensorNames.best].map { ($0, file.tensors[$0]!.values) }
+        for (tensor, value) in [
+            (ResumeState.tensorNames.m, Float.nan), (ResumeState.tensorNames.v, -1), (ResumeState.tensorNames.best, .infinity),
+        ] {
+            var extra = [ResumeState.tensorNames.m, ResumeState.tensorNames.v, ResumeState.tensorNames.best].map {
+                ($0, file.tensors[$0]!.values)
+            }
             extra[extra.firstIndex { $0.0 == tensor }!].1[3] = value
             try Safetensors.save(params, metadata: file.metadata, to: data + "/t.safetensors", extra: extra)
             let (loaded, f) = try Safetensors.load(path: data + "/t.safetensors")
@@ -94,7 +117,9 @@ struct HostileInputTests {
         let set = randomPatchSet(count: 100, seed: 3)
         let pool = makePool(1)
         var rng = SeededRandom(seed: 31)
-        let numbers = ["9223372036854775807", "-9223372036854775808", "-1", "0", "1", "2", "3", "1e308", "\"nan\"", "\"inf\"", "null", "[]", "true"]
+        let numbers = [
+            "9223372036854775807", "-9223372036854775808", "-1", "0", "1", "2", "3", "1e308", "\"nan\"", "\"inf\"", "null", "[]", "true",
+        ]
         var accepted = 0, refused = 0
         for round in 0..<2000 {
             var progress = text
@@ -111,11 +136,13 @@ struct HostileInputTests {
             let mutated = Safetensors.File(tensors: file.tensors, metadata: meta)
             do {
                 let state = try ResumeState.read(mutated, name: "fuzz", layout: params.layout)
-                let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: options.learningRate), pool: pool, shape: options.shape)
+                let engine = try TrainingEngine(
+                    params: params, adamConfig: AdamConfig(learningRate: options.learningRate), pool: pool, shape: options.shape)
                 var configuration = Trainer.Configuration(options: state.options)
                 configuration.generator = try Generator(params: params, pool: pool)
-                _ = try Trainer(configuration, engine: engine, data: set, split: Split(count: set.count, validationFraction: 0.2, seed: 1),
-                                reporter: ProgressReporter(quiet: true), resume: state)
+                _ = try Trainer(
+                    configuration, engine: engine, data: set, split: Split(count: set.count, validationFraction: 0.2, seed: 1),
+                    reporter: ProgressReporter(quiet: true), resume: state)
                 accepted += 1
             } catch let e as PatchRNNError {
                 refused += 1
@@ -138,9 +165,13 @@ struct HostileInputTests {
             try Safetensors.save(params, metadata: [:], to: data + "/bad.safetensors")
             for command in ["evaluate", "generate"] {
                 let out = data + "/gen-\(command)"
-                let r = try runProcess(binary, [command, "--data", data, "--checkpoint", data + "/bad.safetensors", "--quiet"] + (command == "generate" ? ["--out", out] : ["--json"]))
+                let r = try runProcess(
+                    binary,
+                    [command, "--data", data, "--checkpoint", data + "/bad.safetensors", "--quiet"]
+                        + (command == "generate" ? ["--out", out] : ["--json"]))
                 #expect(r.status == 1 && r.stdout.isEmpty, "\(command) \(tensor): \(r.status) \(r.stdout)")
-                #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains(tensor) && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+                #expect(
+                    r.stderr.hasPrefix("error: ") && r.stderr.contains(tensor) && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
                 #expect(!FileManager.default.fileExists(atPath: out), "\(command): created its output folder")
             }
         }
@@ -148,7 +179,9 @@ struct HostileInputTests {
 
     // MARK: Data files
 
-    @Test("a data file that is a FIFO, a device or a folder is refused at once; a header or gzip stream that promises more than the file holds is refused before it is read")
+    @Test(
+        "a data file that is a FIFO, a device or a folder is refused at once; a header or gzip stream that promises more than the file holds is refused before it is read"
+    )
     func hostileDataFiles() throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let base = try writeSyntheticMNIST(train: 60, test: 20)
@@ -163,9 +196,15 @@ struct HostileInputTests {
             ("device", { try FileManager.default.createSymbolicLink(atPath: $0, withDestinationPath: "/dev/zero") }, "not a regular file"),
             ("folder", { try FileManager.default.createDirectory(atPath: $0, withIntermediateDirectories: false) }, "is a directory"),
             // 60,000 images promised by a 4 KiB gzip file: deflate cannot expand that far.
-            ("bomb header", { gz(idxBytes(dims: [60000, 28, 28], payload: [UInt8](repeating: 0, count: 4096)), $0) }, "more than a gzip file"),
+            (
+                "bomb header", { gz(idxBytes(dims: [60000, 28, 28], payload: [UInt8](repeating: 0, count: 4096)), $0) },
+                "more than a gzip file"
+            ),
             // One image promised, 64 MB of zeros after it (a 64 KiB file): refused after 785 bytes.
-            ("bomb tail", { gz(idxBytes(dims: [60, 28, 28], payload: [UInt8](repeating: 0, count: 64 << 20)), $0) }, "unexpected bytes after the data"),
+            (
+                "bomb tail", { gz(idxBytes(dims: [60, 28, 28], payload: [UInt8](repeating: 0, count: 64 << 20)), $0) },
+                "unexpected bytes after the data"
+            ),
             ("huge header", { gz(idxBytes(dims: [0x7FFF_FFFF, 28, 28], payload: []), $0) }, "implausibly large"),
         ]
         for (name, make, message) in cases {
@@ -176,46 +215,59 @@ struct HostileInputTests {
             }
             try make(dir + "/" + images)
             // `timeout`: a hang must fail the test, not stop the suite.
-            let r = try runProcess("/usr/bin/timeout", ["60", binary, "train", "--data", dir, "--out", dir + "/out", "--batch-size", "8", "--quiet"])
+            let r = try runProcess(
+                "/usr/bin/timeout", ["60", binary, "train", "--data", dir, "--out", dir + "/out", "--batch-size", "8", "--quiet"])
             #expect(r.status == 1, "\(name): status \(r.status) \(r.stderr)")
-            #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains(images) && r.stderr.contains(message) && r.stderr.split(separator: "\n").count == 1,
-                    "\(name): \(r.stderr)")
+            #expect(
+                r.stderr.hasPrefix("error: ") && r.stderr.contains(images) && r.stderr.contains(message)
+                    && r.stderr.split(separator: "\n").count == 1,
+                "\(name): \(r.stderr)")
             // What the headers show is checked before the output folder is made; what only the
             // whole stream shows (bytes after the data) when the data is loaded.
             if name != "bomb tail" {
-                #expect(!FileManager.default.fileExists(atPath: dir + "/out"), "\(name): the output folder was created before the data was checked")
+                #expect(
+                    !FileManager.default.fileExists(atPath: dir + "/out"),
+                    "\(name): the output folder was created before the data was checked")
             }
         }
     }
 
     // MARK: Memory
 
-    @Test("memory the system refuses (ulimit -v) ends in one line naming what it was for, never a trap, at every limit",
-          arguments: [100, 140, 180, 220, 1000])
+    @Test(
+        "memory the system refuses (ulimit -v) ends in one line naming what it was for, never a trap, at every limit",
+        arguments: [100, 140, 180, 220, 1000])
     func outOfMemory(megabytes: Int) throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let data = try writeSyntheticMNIST(train: 2000, test: 200)
         // At 1000 MB the data fits and a model with hidden 2048 (4 GB of buffers) does not.
         let extra = megabytes == 1000 ? ["--hidden", "2048"] : []
-        let r = try runRedirected(binary, ["run", "--data", data, "--out", data + "/out", "--epochs", "1", "--threads", "2", "--quiet"] + extra,
-                                  shellPrefix: "ulimit -v \(megabytes * 1000);")
+        let r = try runRedirected(
+            binary, ["run", "--data", data, "--out", data + "/out", "--epochs", "1", "--threads", "2", "--quiet"] + extra,
+            shellPrefix: "ulimit -v \(megabytes * 1000);")
         let lines = r.stderr.split(separator: "\n")
         #expect(r.status == 0 || r.status == 1, "status \(r.status): \(r.stderr.prefix(400))")
         #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("crashed"), "\(r.stderr.prefix(400))")
         if r.status == 1 {
-            #expect(lines.count == 1 && (r.stderr.contains("not enough memory for") || r.stderr.contains("cannot start worker thread")), "\(r.stderr)")
+            #expect(
+                lines.count == 1 && (r.stderr.contains("not enough memory for") || r.stderr.contains("cannot start worker thread")),
+                "\(r.stderr)")
         }
         if megabytes == 1000 { #expect(r.status == 1 && r.stderr.contains("not enough memory for"), "\(r.stderr)") }
     }
 
-    @Test("the issue's case: ulimit -v 300000 and the full MNIST ends in one line",
-          .enabled(if: realMNISTDirectory() != nil || runningUnderCI, "needs the real MNIST files"))
+    @Test(
+        "the issue's case: ulimit -v 300000 and the full MNIST ends in one line",
+        .enabled(if: realMNISTDirectory() != nil || runningUnderCI, "needs the real MNIST files"))
     func outOfMemoryOnMNIST() throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let data = try #require(realMNISTDirectory(), "MNIST not found")
         let out = try temporaryDirectory()
-        let r = try runRedirected(binary, ["run", "--data", data, "--out", out, "--epochs", "1", "--quiet"], shellPrefix: "ulimit -v 300000;")
-        #expect(r.status == 1 && r.stderr.hasPrefix("error: not enough memory for 60000 images") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr.prefix(400))")
+        let r = try runRedirected(
+            binary, ["run", "--data", data, "--out", out, "--epochs", "1", "--quiet"], shellPrefix: "ulimit -v 300000;")
+        #expect(
+            r.status == 1 && r.stderr.hasPrefix("error: not enough memory for 60000 images") && r.stderr.split(separator: "\n").count == 1,
+            "\(r.stderr.prefix(400))")
     }
 
     // MARK: Messages name their cause
@@ -228,7 +280,8 @@ struct HostileInputTests {
             let r = try runProcess(binary, ["train", "--data", data, "--out", data + "/c", "--cores", cores, "--quiet"])
             #expect(r.status == 1 && r.stderr.contains("--cores") && !r.stderr.contains("--threads"), "--cores '\(cores)': \(r.stderr)")
         }
-        let r = try runProcess(binary, ["train", "--data", data, "--out", data + "/lr", "--learning-rate", "1e30", "--threads", "1", "--quiet"])
+        let r = try runProcess(
+            binary, ["train", "--data", data, "--out", data + "/lr", "--learning-rate", "1e30", "--threads", "1", "--quiet"])
         #expect(r.status == 1 && r.stderr.contains("no model was saved") && !r.stderr.contains("are in the checkpoint"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: data + "/lr/model.safetensors"))
     }
@@ -248,14 +301,17 @@ struct HostileInputTests {
         var configuration = Trainer.Configuration(options: o)
         configuration.checkpointPath = dir + "/model.safetensors"
         let breaker = Hooks(epoch: { _ in params.buffer[5] = .nan })  // the weights break after epoch 1
-        let trainer = try Trainer(configuration, engine: engine, data: set, split: Split(count: 80, validationFraction: 0.2, seed: 1),
-                                  reporter: ProgressReporter(quiet: true), observers: [breaker])
+        let trainer = try Trainer(
+            configuration, engine: engine, data: set, split: Split(count: 80, validationFraction: 0.2, seed: 1),
+            reporter: ProgressReporter(quiet: true), observers: [breaker])
         let e = #expect(throws: PatchRNNError.self) { _ = try trainer.train() }
         let text = e?.description ?? ""
         #expect(text.contains("became nan") && text.contains(dir + "/model.safetensors keeps the weights of epoch 1"), "\(text)")
     }
 
-    @Test("--resume with a flag that contradicts the resumed run is refused for every setting, naming the flag; the same value, or a flag that changes no result, is accepted")
+    @Test(
+        "--resume with a flag that contradicts the resumed run is refused for every setting, naming the flag; the same value, or a flag that changes no result, is accepted"
+    )
     func resumeConflicts() throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let data = try writeSyntheticMNIST(train: 200, test: 20)
@@ -270,11 +326,16 @@ struct HostileInputTests {
             let out = data + "/out-\(flag[0].dropFirst(2))"
             let r = try runProcess(binary, ["train", "--data", data, "--out", out, "--resume", path, "--threads", "1", "--quiet"] + flag)
             #expect(r.status == 1, "\(flag): status \(r.status)")
-            #expect(r.stderr.hasPrefix("error: \(flag[0])") && r.stderr.contains("contradicts") && r.stderr.split(separator: "\n").count == 1, "\(flag): \(r.stderr)")
+            #expect(
+                r.stderr.hasPrefix("error: \(flag[0])") && r.stderr.contains("contradicts") && r.stderr.split(separator: "\n").count == 1,
+                "\(flag): \(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: out), "\(flag): the output folder was created")
         }
-        let same = ["--batch-size", "\(o.batchSize)", "--epochs", "\(o.maxEpochs)", "--hidden", "8", "--layers", "1", "--seed", "1", "--cell", "lstm",
-                    "--learning-rate", "\(o.learningRate)", "--monitor", o.monitor.rawValue, "--threads", "2", "--resume-every", "0.5"]
+        let same = [
+            "--batch-size", "\(o.batchSize)", "--epochs", "\(o.maxEpochs)", "--hidden", "8", "--layers", "1", "--seed", "1", "--cell",
+            "lstm",
+            "--learning-rate", "\(o.learningRate)", "--monitor", o.monitor.rawValue, "--threads", "2", "--resume-every", "0.5",
+        ]
         let ok = try runProcess(binary, ["train", "--data", data, "--out", data + "/same", "--resume", path, "--quiet"] + same)
         #expect(ok.status == 0, "\(ok.stderr)")
         let help = try runProcess(binary, ["train", "--help"]).stdout
@@ -307,7 +368,9 @@ struct HostileInputTests {
         unlink(tmp)
     }
 
-    @Test("no output folder is created before the inputs are checked: generate, evaluate, train, run and trace with a bad checkpoint, resume file or data folder")
+    @Test(
+        "no output folder is created before the inputs are checked: generate, evaluate, train, run and trace with a bad checkpoint, resume file or data folder"
+    )
     func noFolderBeforeValidation() throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let data = try writeSyntheticMNIST(train: 100, test: 20)

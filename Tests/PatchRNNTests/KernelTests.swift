@@ -1,12 +1,15 @@
 import Foundation
-import Testing
-@testable import PatchRNN
 import PatchRNNKernels
+import Testing
+
+@testable import PatchRNN
 
 @Suite("SIMD kernels against plain loops")
 struct KernelTests {
     /// Naive triple loop in Double: the reference.
-    func naive(m: Int, n: Int, k: Int, a: [Float], aRowStride: Int, aColStride: Int, b: [Float], ldb: Int, c: [Float], ldc: Int, accumulate: Bool) -> [Float] {
+    func naive(
+        m: Int, n: Int, k: Int, a: [Float], aRowStride: Int, aColStride: Int, b: [Float], ldb: Int, c: [Float], ldc: Int, accumulate: Bool
+    ) -> [Float] {
         var out = c
         for i in 0..<m {
             for j in 0..<n {
@@ -18,9 +21,13 @@ struct KernelTests {
         return out
     }
 
-    @Test("packed-panel GEMM matches the naive product with each tile: tails, transposed A, row ranges, long k",
-          arguments: PanelFormat.all, [(1, 1, 1), (5, 7, 3), (6, 16, 49), (7, 33, 64), (8, 32, 5), (12, 64, 7), (13, 49, 64),
-                                       (17, 70, 33), (100, 400, 100), (11, 25, 600)])
+    @Test(
+        "packed-panel GEMM matches the naive product with each tile: tails, transposed A, row ranges, long k",
+        arguments: PanelFormat.all,
+        [
+            (1, 1, 1), (5, 7, 3), (6, 16, 49), (7, 33, 64), (8, 32, 5), (12, 64, 7), (13, 49, 64),
+            (17, 70, 33), (100, 400, 100), (11, 25, 600),
+        ])
     func packedGemmMatchesNaive(format: PanelFormat, shape: (Int, Int, Int)) {
         let (m, n, k) = shape, w = format.width
         var rng = SeededRandom(seed: UInt64(m * 7 + n * 3 + k))
@@ -32,15 +39,22 @@ struct KernelTests {
                 var c = (0..<(m * ldc)).map { _ in rng.uniform(-1, 1) }
                 let ars = transposedA ? 1 : lda, acs = transposedA ? lda : 1
                 let b = Array(tall[(skip * n)...])
-                let expected = naive(m: m, n: n, k: k, a: a, aRowStride: ars, aColStride: acs, b: b, ldb: n, c: c, ldc: ldc, accumulate: accumulate)
+                let expected = naive(
+                    m: m, n: n, k: k, a: a, aRowStride: ars, aColStride: acs, b: b, ldb: n, c: c, ldc: ldc, accumulate: accumulate)
                 var packed = [Float](repeating: .nan, count: packedCount(k: k + skip, n: n, format: format))
-                packed.withUnsafeMutableBufferPointer { packB(k: k + skip, n: n, tall, rowStride: n, colStride: 1, into: $0.baseAddress!, format: format) }
+                packed.withUnsafeMutableBufferPointer {
+                    packB(k: k + skip, n: n, tall, rowStride: n, colStride: 1, into: $0.baseAddress!, format: format)
+                }
                 c.withUnsafeMutableBufferPointer { cp in
-                    gemmPacked(m: m, n: n, k: k, a: a, aRowStride: ars, aColStride: acs, packedB: packed.withUnsafeBufferPointer { $0.baseAddress! + skip * w },
-                               panelStride: (k + skip) * w, c: cp.baseAddress!, ldc: ldc, accumulate: accumulate, format: format)
+                    gemmPacked(
+                        m: m, n: n, k: k, a: a, aRowStride: ars, aColStride: acs,
+                        packedB: packed.withUnsafeBufferPointer { $0.baseAddress! + skip * w },
+                        panelStride: (k + skip) * w, c: cp.baseAddress!, ldc: ldc, accumulate: accumulate, format: format)
                 }
                 let mismatch = worstMismatch(c, expected, Tolerance(absolute: 1e-5 * Double(k), relative: 1e-5))
-                #expect(mismatch == nil, "\(format) m=\(m) n=\(n) k=\(k) transposedA=\(transposedA) accumulate=\(accumulate): \(mismatch ?? "")")
+                #expect(
+                    mismatch == nil, "\(format) m=\(m) n=\(n) k=\(k) transposedA=\(transposedA) accumulate=\(accumulate): \(mismatch ?? "")"
+                )
             }
         }
     }
@@ -50,7 +64,9 @@ struct KernelTests {
         let k = 5, n = format.width + 3, w = format.width
         let stored = (0..<(n * k)).map { Float($0) }  // n x k, row-major; B = stored^T
         var packed = [Float](repeating: -1, count: packedCount(k: k, n: n, format: format))
-        packed.withUnsafeMutableBufferPointer { packB(k: k, n: n, stored, rowStride: 1, colStride: k, into: $0.baseAddress!, format: format) }
+        packed.withUnsafeMutableBufferPointer {
+            packB(k: k, n: n, stored, rowStride: 1, colStride: k, into: $0.baseAddress!, format: format)
+        }
         for r in 0..<k { for c in 0..<n { #expect(packed[(c / w) * k * w + r * w + c % w] == stored[c * k + r]) } }
         #expect(packed[k * w + 0 * w + 3] == 0, "padding is zero")
     }
@@ -100,8 +116,10 @@ struct KernelTests {
             var values = [Float](repeating: 0, count: 16)
             for i in 0..<16 { values[i] = round == 0 ? special[i] : rng.uniform(-20, 20) * (i % 3 == 0 ? 5 : 1) }
             let wide = V16(values), low = V8(values[0..<8]), high = V8(values[8..<16])
-            let pairs: [(V16, V8, V8)] = [(fastExp(wide), fastExp(low), fastExp(high)), (fastSigmoid(wide), fastSigmoid(low), fastSigmoid(high)),
-                                          (fastTanh(wide), fastTanh(low), fastTanh(high))]
+            let pairs: [(V16, V8, V8)] = [
+                (fastExp(wide), fastExp(low), fastExp(high)), (fastSigmoid(wide), fastSigmoid(low), fastSigmoid(high)),
+                (fastTanh(wide), fastTanh(low), fastTanh(high)),
+            ]
             for (w, l, h) in pairs {
                 for i in 0..<8 {
                     #expect(w[i].bitPattern == l[i].bitPattern || (w[i].isNaN && l[i].isNaN), "lane \(i) of \(values[i])")
@@ -143,11 +161,10 @@ struct KernelTests {
 
     @Test("a product's 1-row tail: the rows after its tall and 4-row tiles")
     func singleRowTail() {
-        #expect(PanelFormat.simd8x16.singleRowTail(m: 32) == 30..<32)   // 5 x 6, then 2 single rows
-        #expect(PanelFormat.simd8x16.singleRowTail(m: 16) == 16..<16)   // 6 + 6 + 4
+        #expect(PanelFormat.simd8x16.singleRowTail(m: 32) == 30..<32)  // 5 x 6, then 2 single rows
+        #expect(PanelFormat.simd8x16.singleRowTail(m: 16) == 16..<16)  // 6 + 6 + 4
         #expect(PanelFormat.simd8x16.singleRowTail(m: 7) == 6..<7)
         #expect(PanelFormat.simd16x32.singleRowTail(m: 60) == 60..<60)  // 7 x 8 + 4
         #expect(PanelFormat.simd16x32.singleRowTail(m: 3) == 0..<3)
     }
 }
-

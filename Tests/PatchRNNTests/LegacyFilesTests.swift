@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 /// Files written before the settings schema still load. The fixture legacy-resume.safetensors
@@ -25,17 +26,20 @@ struct LegacyFilesTests {
         // A trainer takes it up, and the state it writes reads back the same, now in the schema's keys.
         let data = randomPatchSet(count: 200, seed: 3)
         let pool = makePool(1)
-        let engine = try TrainingEngine(params: point.params, adamConfig: AdamConfig(learningRate: expected.learningRate),
-                                        pool: pool, shardSize: expected.shape.shardSize, maxBatch: expected.batchSize)
+        let engine = try TrainingEngine(
+            params: point.params, adamConfig: AdamConfig(learningRate: expected.learningRate),
+            pool: pool, shardSize: expected.shape.shardSize, maxBatch: expected.batchSize)
         var configuration = Trainer.Configuration(options: point.state.options)
         configuration.generator = try Generator(params: point.params, pool: pool)
-        let trainer = try Trainer(configuration, engine: engine, data: data,
-                                  split: Split(count: 200, validationFraction: expected.validationFraction, seed: expected.seed),
-                                  reporter: ProgressReporter(quiet: true), resume: point.state)
+        let trainer = try Trainer(
+            configuration, engine: engine, data: data,
+            split: Split(count: 200, validationFraction: expected.validationFraction, seed: expected.seed),
+            reporter: ProgressReporter(quiet: true), resume: point.state)
         #expect(trainer.progress.globalStep == 5)
         let out = try temporaryDirectory() + "/resume.safetensors"
-        try ResumeState.save(params: point.params, adam: engine.adam, best: point.params, options: point.state.options,
-                             progress: point.state.progress, to: out)
+        try ResumeState.save(
+            params: point.params, adam: engine.adam, best: point.params, options: point.state.options,
+            progress: point.state.progress, to: out)
         let again = try ResumePoint(path: out)
         #expect(again.state.options == expected && again.state.progress.stepInEpoch == 5)
         let (_, file) = try Safetensors.load(path: out)
@@ -43,7 +47,9 @@ struct LegacyFilesTests {
         #expect(file.metadata["training_options"]?.contains("\"batch_size\":16") == true)
     }
 
-    @Test("a checkpoint whose metadata predates the schema: the settings it records are read (old keys too), the others left unknown, not guessed")
+    @Test(
+        "a checkpoint whose metadata predates the schema: the settings it records are read (old keys too), the others left unknown, not guessed"
+    )
     func legacyCheckpointMetadata() throws {
         let (_, file) = try Safetensors.load(path: fixtureURL("legacy-resume.safetensors").path)
         #expect(file.metadata["sampling_ramp_epochs"] == "10" && file.metadata["patience"] == nil)
@@ -61,7 +67,9 @@ struct LegacyFilesTests {
     func settingAddedLater() throws {
         var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainingOptions())) as? [String: Any])
         object["min_delta"] = nil
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(TrainingOptions.self, from: JSONSerialization.data(withJSONObject: object)) }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(TrainingOptions.self, from: JSONSerialization.data(withJSONObject: object))
+        }
         #expect(TrainingOptions.fields.allSatisfy { $0.whenMissing == nil }, "today every file records every setting")
     }
 }

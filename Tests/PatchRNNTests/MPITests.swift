@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 /// The Open MPI path (issue #7), run for real with mpirun on this machine. It needs a
@@ -14,9 +15,11 @@ enum MPISetup {
     static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
 }
 
-@Suite("MPI: ranks x threads", .serialized,
-       .enabled(if: (MPISetup.binary != nil && MPISetup.mpirun != nil) || runningUnderCI,
-                "no MPI build (PATCHRNN_MPI_BINARY unset or not executable) or no mpirun; scripts/test.sh builds one"))
+@Suite(
+    "MPI: ranks x threads", .serialized,
+    .enabled(
+        if: (MPISetup.binary != nil && MPISetup.mpirun != nil) || runningUnderCI,
+        "no MPI build (PATCHRNN_MPI_BINARY unset or not executable) or no mpirun; scripts/test.sh builds one"))
 struct MPITests {
     // Under CI the suite runs even without an MPI build, so that its absence fails here.
     func mpirun(ranks: Int, _ args: [String]) throws -> ProcessResult {
@@ -34,7 +37,9 @@ struct MPITests {
     func outcome(_ out: String) throws -> (weights: [String: [Float]], losses: [String]) {
         let (params, _) = try Safetensors.load(path: out + "/model.safetensors")
         var weights: [String: [Float]] = [:]
-        for v in params.layout.allViews { weights[v.name] = Array(UnsafeBufferPointer(start: params.buffer.pointer + v.offset, count: v.count)) }
+        for v in params.layout.allViews {
+            weights[v.name] = Array(UnsafeBufferPointer(start: params.buffer.pointer + v.offset, count: v.count))
+        }
         let log = try String(contentsOfFile: out + "/train-log.jsonl", encoding: .utf8)
         // Everything but the timings.
         let losses = log.split(separator: "\n").map { line in
@@ -43,8 +48,9 @@ struct MPITests {
         return (weights, losses)
     }
 
-    @Test("2 ranks x 1 thread == 1 rank x 2 threads == 1 x 1, bit for bit (and 3 ranks, uneven slots), for each cell",
-          arguments: Cells.names)
+    @Test(
+        "2 ranks x 1 thread == 1 rank x 2 threads == 1 x 1, bit for bit (and 3 ranks, uneven slots), for each cell",
+        arguments: Cells.names)
     func sameWeightsAnySplit(cell: String) throws {
         let data = try writeSyntheticMNIST(train: 700, test: 50)
         // batch 48 = 12 shards of 4 (the default for 48); 630 training images leave a last minibatch of 6.
@@ -132,16 +138,21 @@ struct MPITests {
         for (x, y) in zip(a, b) { #expect(Tolerance(absolute: 0, relative: 1e-4).accepts(y, x), "\(y) vs \(x)") }
     }
 
-    @Test("a failure on one rank ends every rank with its message, not a hang",
-          .enabled(if: ((try? Topology())?.machineCores.count ?? 1) >= 2, "needs two cores (one per rank)"))
+    @Test(
+        "a failure on one rank ends every rank with its message, not a hang",
+        .enabled(if: ((try? Topology())?.machineCores.count ?? 1) >= 2, "needs two cores (one per rank)"))
     func failureOnOneRankAbortsAll() throws {
         let data = try writeSyntheticMNIST(train: 300, test: 20)
         // mpirun binds rank 0 to the first core, so naming the second core fails on rank 0
         // only; rank 1 would wait for it forever in the first collective without MPI_Abort.
         let second = try #require(try Topology().machineCores[1].pus.first)
         let start = Date()
-        let r = try mpirun(ranks: 2, ["train", "--data", data, "--epochs", "50", "--threads", "1", "--cores", "\(second)",
-                                      "--out", data + "/out", "--quiet"])
+        let r = try mpirun(
+            ranks: 2,
+            [
+                "train", "--data", data, "--epochs", "50", "--threads", "1", "--cores", "\(second)",
+                "--out", data + "/out", "--quiet",
+            ])
         #expect(r.status != 0)
         #expect(r.stderr.contains("error (rank 0/2"), "\(r.stderr)")
         #expect(r.stderr.contains("is not one this process may use"))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 /// The engine as a many-core server runs it, on this machine's few cores: 16, 64 and 192
@@ -22,8 +23,9 @@ struct ManyWorkersTests {
         let data = randomPatchSet(count: sequences, seed: 11)
         let params = Parameters.initialized(ModelConfig(cell: s.cell), seed: 3)
         let pool = makePool(workers)
-        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: 0.01), pool: pool,
-                                        shape: StepShape(batchSize: s.batch, shardSize: s.shard))
+        let engine = try TrainingEngine(
+            params: params, adamConfig: AdamConfig(learningRate: 0.01), pool: pool,
+            shape: StepShape(batchSize: s.batch, shardSize: s.shard))
         var losses: [Double] = []
         let order = Array((0..<sequences).reversed())
         try order.withUnsafeBufferPointer { all in
@@ -73,7 +75,9 @@ struct ManyWorkersTests {
         #expect(!makePool(cpus).isOversubscribed)
         let pool = try WorkerPool.make(threads: 192, topology: try Topology(), oversubscribe: true)
         #expect(pool.count == 192 && pool.placement.allSatisfy { $0 == nil } && pool.isOversubscribed)
-        #expect(throws: PatchRNNError.self) { try WorkerPool.make(threads: 2, topology: try Topology(), cores: [0, 1], oversubscribe: true) }
+        #expect(throws: PatchRNNError.self) {
+            try WorkerPool.make(threads: 2, topology: try Topology(), cores: [0, 1], oversubscribe: true)
+        }
         #expect(throws: PatchRNNError.self) { try WorkerPool.make(threads: WorkerPool.maxUnpinnedThreads + 1, topology: nil) }
     }
 }

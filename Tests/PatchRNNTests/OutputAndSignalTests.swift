@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 /// Output never kills the job (a closed, full or broken standard error only loses progress; a
@@ -22,20 +23,25 @@ struct OutputAndSignalTests {
                 (["evaluate", "--data", data, "--checkpoint", checkpoint, "--threads", "1", "--json"], []),
                 (["bench", "--seconds", "0.05", "--batch-size", "8", "--threads", "1"], []),
                 (["topology"], []),
-                (["trace", "--data", data, "--out", out, "--steps", "3", "--batch-size", "8", "--threads", "1"], [OutputFiles.initialWeights, OutputFiles.trace]),
+                (
+                    ["trace", "--data", data, "--out", out, "--steps", "3", "--batch-size", "8", "--threads", "1"],
+                    [OutputFiles.initialWeights, OutputFiles.trace]
+                ),
             ]
         }
     }
 
     static let fixture: Fixture? = {
         guard let binary = CommandLineTests.binary, let data = try? writeSyntheticMNIST(train: 300, test: 60) else { return nil }
-        let r = try? runProcess(binary, ["train", "--data", data, "--out", data + "/model", "--epochs", "1", "--batch-size", "32", "--threads", "1", "--quiet"])
+        let r = try? runProcess(
+            binary, ["train", "--data", data, "--out", data + "/model", "--epochs", "1", "--batch-size", "32", "--threads", "1", "--quiet"])
         guard r?.status == 0 else { return nil }
         return Fixture(data: data, checkpoint: data + "/model/model.safetensors")
     }()
 
-    @Test("a closed, full or broken standard error (SIGPIPE ignored or not) loses progress, never the job: every subcommand ends as usual",
-          arguments: ["closed", "full", "broken pipe", "broken pipe, SIGPIPE ignored"])
+    @Test(
+        "a closed, full or broken standard error (SIGPIPE ignored or not) loses progress, never the job: every subcommand ends as usual",
+        arguments: ["closed", "full", "broken pipe", "broken pipe, SIGPIPE ignored"])
     func brokenStandardError(mode: String) throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let fixture = try #require(Self.fixture)
@@ -48,13 +54,16 @@ struct OutputAndSignalTests {
             #expect(!r.stdout.isEmpty, "\(args[0]): no results on stdout")
             if args.contains("--json") { #expect(throws: Never.self) { _ = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) } }
             if let o = args.firstIndex(of: "--out") {
-                for f in command.files { #expect(FileManager.default.fileExists(atPath: args[o + 1] + "/" + f), "\(args[0]): \(f) missing") }
+                for f in command.files {
+                    #expect(FileManager.default.fileExists(atPath: args[o + 1] + "/" + f), "\(args[0]): \(f) missing")
+                }
             }
         }
     }
 
-    @Test("results that cannot be written (stdout full, closed, a broken pipe) are an error: exit status 1, one line, the files complete",
-          arguments: ["closed", "full", "broken pipe"])
+    @Test(
+        "results that cannot be written (stdout full, closed, a broken pipe) are an error: exit status 1, one line, the files complete",
+        arguments: ["closed", "full", "broken pipe"])
     func unwritableResults(mode: String) throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let fixture = try #require(Self.fixture)
@@ -65,8 +74,9 @@ struct OutputAndSignalTests {
             if let o = args.firstIndex(of: "--out") { args[o + 1] += "\(i)" }
             let r = try runRedirected(binary, args, stdout: setup)
             #expect(r.status == 1, "\(args[0]) with stdout \(mode): status \(r.status), stderr \(r.stderr)")
-            #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains("standard output") && r.stderr.split(separator: "\n").count == 1,
-                    "\(args[0]): \(r.stderr)")
+            #expect(
+                r.stderr.hasPrefix("error: ") && r.stderr.contains("standard output") && r.stderr.split(separator: "\n").count == 1,
+                "\(args[0]): \(r.stderr)")
             if let o = args.firstIndex(of: "--out") {
                 for f in command.files where f.hasSuffix(".safetensors") {
                     #expect(throws: Never.self) { _ = try Safetensors.load(path: args[o + 1] + "/" + f) }
@@ -80,19 +90,25 @@ struct OutputAndSignalTests {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         // No core file from SIGQUIT's default action in the tests' folder.
-        p.arguments = ["-c", "ulimit -c 0; exec \"$0\" \"$@\"", binary, "train", "--data", data, "--out", out, "--epochs", "1000",
-                       "--patience", "1000", "--batch-size", "16", "--threads", "1"] + extra
+        p.arguments =
+            [
+                "-c", "ulimit -c 0; exec \"$0\" \"$@\"", binary, "train", "--data", data, "--out", out, "--epochs", "1000",
+                "--patience", "1000", "--batch-size", "16", "--threads", "1",
+            ] + extra
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline, p.isRunning, (try? String(contentsOfFile: log, encoding: .utf8))?.contains("Epoch 1/") != true { usleep(20_000) }
+        while Date() < deadline, p.isRunning, (try? String(contentsOfFile: log, encoding: .utf8))?.contains("Epoch 1/") != true {
+            usleep(20_000)
+        }
         return p
     }
 
-    @Test("SIGHUP and SIGQUIT while training end like an interruption: the resume file, one line, 128 + signal, no crash report",
-          arguments: [(SIGHUP, Int32(129)), (SIGQUIT, Int32(131))])
+    @Test(
+        "SIGHUP and SIGQUIT while training end like an interruption: the resume file, one line, 128 + signal, no crash report",
+        arguments: [(SIGHUP, Int32(129)), (SIGQUIT, Int32(131))])
     func hangUpAndQuit(signal: Int32, status: Int32) throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let data = try writeSyntheticMNIST(train: 600, test: 40)
@@ -110,8 +126,9 @@ struct OutputAndSignalTests {
         #expect(!info.finished && info.progress.stepInEpoch > 0, "the state of the step it stopped after")
     }
 
-    @Test("SIGQUIT and SIGHUP outside training (evaluate) end the process as their default action does, without a crash report",
-          arguments: [SIGQUIT, SIGHUP])
+    @Test(
+        "SIGQUIT and SIGHUP outside training (evaluate) end the process as their default action does, without a crash report",
+        arguments: [SIGQUIT, SIGHUP])
     func quitOutsideTraining(signal: Int32) throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let data = try writeSyntheticMNIST(train: 60, test: 3000)
@@ -119,7 +136,10 @@ struct OutputAndSignalTests {
         try Safetensors.save(params, metadata: [:], to: data + "/m.safetensors")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "ulimit -c 0; exec \"$0\" \"$@\"", binary, "evaluate", "--data", data, "--checkpoint", data + "/m.safetensors", "--threads", "1"]
+        p.arguments = [
+            "-c", "ulimit -c 0; exec \"$0\" \"$@\"", binary, "evaluate", "--data", data, "--checkpoint", data + "/m.safetensors",
+            "--threads", "1",
+        ]
         let log = data + "/stderr"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -135,8 +155,9 @@ struct OutputAndSignalTests {
         #expect(!text.contains("crashed") && !text.contains("Backtrac"), "\(text)")
     }
 
-    @Test("an error while a signal is pending is reported, not swallowed: SIGTERM with a full disk ends in one line and status 1",
-          .enabled(if: geteuid() == 0, "needs root to mount a small tmpfs"))
+    @Test(
+        "an error while a signal is pending is reported, not swallowed: SIGTERM with a full disk ends in one line and status 1",
+        .enabled(if: geteuid() == 0, "needs root to mount a small tmpfs"))
     func errorWhileSignalPending() throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let data = try writeSyntheticMNIST(train: 2000, test: 40)

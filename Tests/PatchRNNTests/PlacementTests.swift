@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 /// The servers users run, as hwloc synthetic descriptions (PU numbering as Linux gives it:
@@ -12,20 +13,24 @@ enum Servers {
         var description: String { name }
     }
     /// A one-socket 16-core Xeon VM without SMT.
-    static let xeonVM16 = Server(name: "16-core Xeon VM", synthetic: "pack:1 l3:1 core:16 pu:1",
-                                 packages: 1, numaNodes: 1, l3Groups: 1, cores: 16, pusPerCore: 1)
+    static let xeonVM16 = Server(
+        name: "16-core Xeon VM", synthetic: "pack:1 l3:1 core:16 pu:1",
+        packages: 1, numaNodes: 1, l3Groups: 1, cores: 16, pusPerCore: 1)
     /// 2 x Xeon Platinum 8480+: 56 cores, SMT 2, one L3 per socket, sub-NUMA clustering SNC4.
-    static let xeon8480 = Server(name: "2 x Xeon Platinum 8480+ SNC4",
-                                 synthetic: "pack:2 l3:1(size=105MB) group:4 [numa] core:14 pu:2(indexes=2*56:112*2:1*2)",
-                                 packages: 2, numaNodes: 8, l3Groups: 2, cores: 112, pusPerCore: 2)
+    static let xeon8480 = Server(
+        name: "2 x Xeon Platinum 8480+ SNC4",
+        synthetic: "pack:2 l3:1(size=105MB) group:4 [numa] core:14 pu:2(indexes=2*56:112*2:1*2)",
+        packages: 2, numaNodes: 8, l3Groups: 2, cores: 112, pusPerCore: 2)
     /// 2 x EPYC 9654: 96 cores in 12 L3 groups (CCDs) of 8, SMT 2, one NUMA node per socket.
-    static let epyc9654NPS1 = Server(name: "2 x EPYC 9654 NPS1",
-                                     synthetic: "pack:2 [numa] l3:12(size=32MB) core:8 pu:2(indexes=2*96:192*2:1*2)",
-                                     packages: 2, numaNodes: 2, l3Groups: 24, cores: 192, pusPerCore: 2)
+    static let epyc9654NPS1 = Server(
+        name: "2 x EPYC 9654 NPS1",
+        synthetic: "pack:2 [numa] l3:12(size=32MB) core:8 pu:2(indexes=2*96:192*2:1*2)",
+        packages: 2, numaNodes: 2, l3Groups: 24, cores: 192, pusPerCore: 2)
     /// The same in NPS4: four NUMA nodes per socket, three L3 groups each.
-    static let epyc9654NPS4 = Server(name: "2 x EPYC 9654 NPS4",
-                                     synthetic: "pack:2 numa:4 l3:3(size=32MB) core:8 pu:2(indexes=2*96:192*2:1*2)",
-                                     packages: 2, numaNodes: 8, l3Groups: 24, cores: 192, pusPerCore: 2)
+    static let epyc9654NPS4 = Server(
+        name: "2 x EPYC 9654 NPS4",
+        synthetic: "pack:2 numa:4 l3:3(size=32MB) core:8 pu:2(indexes=2*96:192*2:1*2)",
+        packages: 2, numaNodes: 8, l3Groups: 24, cores: 192, pusPerCore: 2)
     static let all = [xeonVM16, xeon8480, epyc9654NPS1, epyc9654NPS4]
 }
 
@@ -58,11 +63,14 @@ struct PlacementTests {
         }
         // Workers numbered in machine order, so their consecutive slices share a node.
         let keys = plan.workers.map { [$0.core.package, $0.core.numaNode, $0.core.l3Group, $0.core.index] }
-        #expect(zip(keys, keys.dropFirst()).allSatisfy { $0.lexicographicallyPrecedes($1) || $0 == $1 }, "\(label): workers out of machine order")
+        #expect(
+            zip(keys, keys.dropFirst()).allSatisfy { $0.lexicographicallyPrecedes($1) || $0 == $1 },
+            "\(label): workers out of machine order")
         // The slices tile the parameter vector in worker order, balanced to one block.
         let bounds = plan.workers.map(\.sumSlice)
         #expect(bounds.first?.lowerBound == 0 && bounds.last?.upperBound == plan.parameters, "\(label): slices do not span the vector")
-        #expect(zip(bounds, bounds.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, "\(label): a gap or an overlap between slices")
+        #expect(
+            zip(bounds, bounds.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, "\(label): a gap or an overlap between slices")
         let sizes = plan.workers.map(\.sumSlice.count)
         #expect(sizes.max()! - sizes.min()! <= SumSlices.block, "\(label): unbalanced slices \(sizes.min()!)...\(sizes.max()!)")
         // One contiguous run of the vector per NUMA node.
@@ -70,8 +78,9 @@ struct PlacementTests {
         #expect(Set(nodes).count == nodes.count, "\(label): a node owns two separate runs")
     }
 
-    @Test("every count from 1 to all PUs, both policies: distinct cores first, then siblings; machine order; exact, balanced, node-contiguous slices",
-          arguments: Servers.all)
+    @Test(
+        "every count from 1 to all PUs, both policies: distinct cores first, then siblings; machine order; exact, balanced, node-contiguous slices",
+        arguments: Servers.all)
     func invariants(server: Servers.Server) throws {
         let t = try Topology(.synthetic(server.synthetic))
         for policy in PlacementPolicy.allCases {
@@ -93,8 +102,9 @@ struct PlacementTests {
             let plan = try t.plan(workers: n, policy: .pack)
             func used(_ level: KeyPath<Core, Int>) -> Int { plan.workersPer(level, of: t.machineCores).filter { $0 > 0 }.count }
             func ceil(_ a: Int, _ b: Int) -> Int { (a + b - 1) / b }
-            #expect(used(\.l3Group) == ceil(n, perL3) && used(\.numaNode) == ceil(n, perNode) && used(\.package) == ceil(n, perPackage),
-                    "\(server) pack \(n): L3 \(used(\.l3Group)), NUMA \(used(\.numaNode)), packages \(used(\.package))")
+            #expect(
+                used(\.l3Group) == ceil(n, perL3) && used(\.numaNode) == ceil(n, perNode) && used(\.package) == ceil(n, perPackage),
+                "\(server) pack \(n): L3 \(used(\.l3Group)), NUMA \(used(\.numaNode)), packages \(used(\.package))")
         }
     }
 
@@ -150,7 +160,8 @@ struct PlacementTests {
             #expect(read.numaNodes == original.numaNodes && read.l3Groups == original.l3Groups)
             for policy in PlacementPolicy.allCases {
                 let n = max(1, original.machineCores.count / 2 + 1)
-                #expect(try PlacementPlan(cores: read.machineCores, workers: n, policy: policy)
+                #expect(
+                    try PlacementPlan(cores: read.machineCores, workers: n, policy: policy)
                         == PlacementPlan(cores: original.machineCores, workers: n, policy: policy))
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import PatchRNN
 
 /// The straightforward implementation of the model with GRU layers: plain Double loops over
@@ -101,10 +102,18 @@ struct ReferenceGRU: ReferenceModel {
                 var hsOut: [[Double]] = [hPrev]
                 for t in 0..<steps {
                     let c = cell(l, xs[l][t], hPrev)
-                    rs.append(c.r); zs.append(c.z); ns.append(c.n); hns.append(c.hn); hsOut.append(c.h)
+                    rs.append(c.r)
+                    zs.append(c.z)
+                    ns.append(c.n)
+                    hns.append(c.hn)
+                    hsOut.append(c.h)
                     hPrev = c.h
                 }
-                rAll.append(rs); zAll.append(zs); nAll.append(ns); hnAll.append(hns); hAll.append(hsOut)
+                rAll.append(rs)
+                zAll.append(zs)
+                nAll.append(ns)
+                hnAll.append(hns)
+                hAll.append(hsOut)
                 xs.append(Array(hsOut[1...]))
             }
             let (y, dTop) = dense(top: xs[layers], sequence: seq, elements: count, loss: &loss, grads: &grads)
@@ -128,8 +137,12 @@ struct ReferenceGRU: ReferenceModel {
                         let dnPre = dh * (1 - z[j]) * (1 - n[j] * n[j])
                         let dzPre = dh * (hPrev[j] - n[j]) * z[j] * (1 - z[j])
                         let drPre = dnPre * hn[j] * r[j] * (1 - r[j])
-                        dgi[j] = drPre; dgi[h + j] = dzPre; dgi[2 * h + j] = dnPre
-                        dgh[j] = drPre; dgh[h + j] = dzPre; dgh[2 * h + j] = dnPre * r[j]
+                        dgi[j] = drPre
+                        dgi[h + j] = dzPre
+                        dgi[2 * h + j] = dnPre
+                        dgh[j] = drPre
+                        dgh[h + j] = dzPre
+                        dgh[2 * h + j] = dnPre * r[j]
                         dhPrev[j] = dh * z[j]
                     }
                     for row in 0..<(3 * h) {

@@ -1,6 +1,7 @@
 import Foundation
-@testable import PatchRNN
 import PatchRNNKernels
+
+@testable import PatchRNN
 
 /// The straightforward implementation: the same model in plain Double loops over Swift
 /// arrays, one sequence and one time step at a time, weights in PyTorch's layout. The fast
@@ -92,15 +93,22 @@ struct ReferenceLSTM: ReferenceModel {
                     }
                     var g = a
                     for j in 0..<h {
-                        g[j] = sigmoid(a[j]); g[h + j] = sigmoid(a[h + j])
-                        g[2 * h + j] = tanh(a[2 * h + j]); g[3 * h + j] = sigmoid(a[3 * h + j])
+                        g[j] = sigmoid(a[j])
+                        g[h + j] = sigmoid(a[h + j])
+                        g[2 * h + j] = tanh(a[2 * h + j])
+                        g[3 * h + j] = sigmoid(a[3 * h + j])
                     }
                     let c = (0..<h).map { g[h + $0] * cPrev[$0] + g[$0] * g[2 * h + $0] }
                     let hv = (0..<h).map { g[3 * h + $0] * tanh(c[$0]) }
-                    gs.append(g); cs.append(c); hsOut.append(hv)
-                    hPrev = hv; cPrev = c
+                    gs.append(g)
+                    cs.append(c)
+                    hsOut.append(hv)
+                    hPrev = hv
+                    cPrev = c
                 }
-                gatesAll.append(gs); cAll.append(cs); hAll.append(hsOut)
+                gatesAll.append(gs)
+                cAll.append(cs)
+                hAll.append(hsOut)
                 xs.append(Array(hsOut[1...]))
             }
             let (y, dTop) = dense(top: xs[layers], sequence: seq, elements: n, loss: &loss, grads: &grads)
@@ -151,8 +159,10 @@ struct ReferenceLSTM: ReferenceModel {
 
 /// Runs the fast path (one shard of all sequences) and returns loss, outputs [b x 15 x 49]
 /// and gradients by name in PyTorch layout.
-func fastForwardBackward(_ params: Parameters, _ data: PatchSet, shardSize: Int? = nil, format: PanelFormat = .preferred,
-                         feedback: FeedbackDraw? = nil)
+func fastForwardBackward(
+    _ params: Parameters, _ data: PatchSet, shardSize: Int? = nil, format: PanelFormat = .preferred,
+    feedback: FeedbackDraw? = nil
+)
     -> (loss: Double, outputs: [Float], grads: [String: [Float]])
 {
     let n = data.count, cfg = params.config

@@ -47,8 +47,10 @@ extension ReferenceModel {
     /// The Dense layer over one sequence's top-layer states h_1..h_T, its share of the loss
     /// (sum of squared errors / `elements`) and its gradients: adds to `loss` and `grads`,
     /// returns the outputs and dL/dh of the top layer for every step.
-    func dense(top: [[Double]], sequence seq: [Float], elements: Double, loss: inout Double,
-               grads: inout [String: [Double]]) -> (outputs: [[Double]], dTop: [[Double]]) {
+    func dense(
+        top: [[Double]], sequence seq: [Float], elements: Double, loss: inout Double,
+        grads: inout [String: [Double]]
+    ) -> (outputs: [[Double]], dTop: [[Double]]) {
         let h = hidden
         let wd = weights["linear.weight"]!, bd = weights["linear.bias"]!
         var outputs: [[Double]] = []

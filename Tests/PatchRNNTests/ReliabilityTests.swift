@@ -1,6 +1,7 @@
 import CZlib
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 /// No crash from any input: numeric options, checkpoints, full disks, two runs at once,
@@ -26,14 +27,17 @@ struct ReliabilityTests {
         for command in ["train", "run", "trace"] { all += training.map { (command, $0.0, $0.1) } }
         all += [("train", "--max-steps", noHuge), ("trace", "--steps", ints)]
         all += ["train", "run"].map { ($0, "--tensorboard-images-every", ints) }
-        all += [("bench", "--batch-size", ints), ("bench", "--shard-size", noHuge), ("bench", "--seconds", floats + ["99999"]),
-                ("bench", "--threads", ints), ("bench", "--repeats", ints), ("topology", "--threads", ints),
-                ("generate", "--threads", ints), ("evaluate", "--threads", ints), ("report", "--threads", ints)]
+        all += [
+            ("bench", "--batch-size", ints), ("bench", "--shard-size", noHuge), ("bench", "--seconds", floats + ["99999"]),
+            ("bench", "--threads", ints), ("bench", "--repeats", ints), ("topology", "--threads", ints),
+            ("generate", "--threads", ints), ("evaluate", "--threads", ints), ("report", "--threads", ints),
+        ]
         return all
     }()
 
-    @Test("every numeric option of every command refuses negative, zero, huge, non-finite and non-numeric values in one line naming it",
-          arguments: numericOptions.map { "\($0.0) \($0.1)" })
+    @Test(
+        "every numeric option of every command refuses negative, zero, huge, non-finite and non-numeric values in one line naming it",
+        arguments: numericOptions.map { "\($0.0) \($0.1)" })
     func numericOption(_ commandAndOption: String) throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let parts = commandAndOption.split(separator: " ").map(String.init)
@@ -46,7 +50,9 @@ struct ReliabilityTests {
         case "generate", "evaluate", "report":
             let params = Parameters.initialized(ModelConfig(hidden: 4, layers: 1), seed: 1)
             try Safetensors.save(params, metadata: [:], to: data + "/m.safetensors")
-            context = ["--data", data, "--checkpoint", data + "/m.safetensors", "--quiet"] + (command == "evaluate" ? [] : ["--out", data + "/gen"])
+            context =
+                ["--data", data, "--checkpoint", data + "/m.safetensors", "--quiet"]
+                + (command == "evaluate" ? [] : ["--out", data + "/gen"])
         case "bench": context = ["--quiet"]
         default: break
         }
@@ -54,8 +60,9 @@ struct ReliabilityTests {
             let r = try runProcess(binary, [command, option, value] + context)
             let lines = r.stderr.split(separator: "\n")
             #expect(r.status != 0, "\(command) \(option) \(value) was accepted")
-            #expect(lines.count == 1 && r.stderr.hasPrefix("error: ") && r.stderr.contains(option),
-                    "\(command) \(option) \(value): \(r.stderr)")
+            #expect(
+                lines.count == 1 && r.stderr.hasPrefix("error: ") && r.stderr.contains(option),
+                "\(command) \(option) \(value): \(r.stderr)")
             // A negative number is a value, not a missing one: the message says what is wrong with it.
             #expect(!r.stderr.contains("Missing value"), "\(command) \(option) \(value): \(r.stderr)")
         }
@@ -154,16 +161,18 @@ struct ReliabilityTests {
         options.model = params.config
         var progress = TrainingProgress()
         progress.stepInEpoch = -1
-        try ResumeState.save(params: params, adam: AdamState(count: params.layout.paddedCount), best: params, options: options,
-                             progress: progress, to: dir + "/resume.safetensors")
+        try ResumeState.save(
+            params: params, adam: AdamState(count: params.layout.paddedCount), best: params, options: options,
+            progress: progress, to: dir + "/resume.safetensors")
         let (_, file) = try Safetensors.load(path: dir + "/resume.safetensors")
         #expect(throws: PatchRNNError.self) { _ = try ResumeState.read(file, name: "resume", layout: params.layout) }
     }
 
     // MARK: Disks and folders
 
-    @Test("a full disk: the message names the file and says so, the previous checkpoint stays loadable, no partial file is left",
-          .enabled(if: geteuid() == 0, "needs root to mount a small tmpfs"))
+    @Test(
+        "a full disk: the message names the file and says so, the previous checkpoint stays loadable, no partial file is left",
+        .enabled(if: geteuid() == 0, "needs root to mount a small tmpfs"))
     func diskFull() throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let data = try writeSyntheticMNIST(train: 400, test: 40)
@@ -175,7 +184,8 @@ struct ReliabilityTests {
         // Leave room for one checkpoint (about 200 KiB) and the small files, not for a second
         // beside it: the first improving epoch writes, the next one cannot.
         _ = FileManager.default.createFile(atPath: out + "/filler", contents: Data(count: 640 * 1024 - 360 * 1024))
-        let r = try runProcess(binary, ["train", "--data", data, "--out", out, "--epochs", "6", "--batch-size", "16", "--threads", "1", "--quiet"])
+        let r = try runProcess(
+            binary, ["train", "--data", data, "--out", out, "--epochs", "6", "--batch-size", "16", "--threads", "1", "--quiet"])
         #expect(r.status == 1, "stderr: \(r.stderr)")
         #expect(r.stderr.hasPrefix("error: ") && r.stderr.split(separator: "\n").count == 1, "stderr: \(r.stderr)")
         #expect(r.stderr.contains(out) && r.stderr.contains("No space left on device"), "stderr: \(r.stderr)")
@@ -211,7 +221,9 @@ struct ReliabilityTests {
         while !FileManager.default.fileExists(atPath: out + "/model.safetensors") && Date() < deadline { usleep(20_000) }
         let second = try runProcess(binary, ["train", "--data", data, "--out", out, "--epochs", "1", "--threads", "1", "--quiet"])
         #expect(second.status == 1)
-        #expect(second.stderr.contains("another patchrnn run is writing to this folder (pid \(first.processIdentifier)"), "stderr: \(second.stderr)")
+        #expect(
+            second.stderr.contains("another patchrnn run is writing to this folder (pid \(first.processIdentifier)"),
+            "stderr: \(second.stderr)")
         #expect(first.isRunning, "the first run was disturbed")
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
@@ -223,16 +235,19 @@ struct ReliabilityTests {
 
     // MARK: Signals outside training
 
-    @Test("SIGINT and SIGTERM end bench, evaluate and generate within a second, leaving no partial files",
-          arguments: [SIGINT, SIGTERM])
+    @Test(
+        "SIGINT and SIGTERM end bench, evaluate and generate within a second, leaving no partial files",
+        arguments: [SIGINT, SIGTERM])
     func interruptAnything(signal: Int32) throws {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let data = try writeSyntheticMNIST(train: 60, test: 3000)
         let params = Parameters.initialized(ModelConfig(hidden: 400, layers: 3), seed: 1)  // slow enough to catch
         try Safetensors.save(params, metadata: [:], to: data + "/m.safetensors")
-        for args in [["bench", "--seconds", "60", "--threads", "1"],
-                     ["generate", "--data", data, "--checkpoint", data + "/m.safetensors", "--out", data + "/gen", "--threads", "1"],
-                     ["evaluate", "--data", data, "--checkpoint", data + "/m.safetensors", "--threads", "1"]] {
+        for args in [
+            ["bench", "--seconds", "60", "--threads", "1"],
+            ["generate", "--data", data, "--checkpoint", data + "/m.safetensors", "--out", data + "/gen", "--threads", "1"],
+            ["evaluate", "--data", data, "--checkpoint", data + "/m.safetensors", "--threads", "1"],
+        ] {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
             p.arguments = args + ["--quiet"]
@@ -244,7 +259,9 @@ struct ReliabilityTests {
             kill(p.processIdentifier, signal)
             p.waitUntilExit()
             #expect(Date().timeIntervalSince(t0) < 1, "\(args[0]) took \(Date().timeIntervalSince(t0)) s to stop")
-            #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == signal, "\(args[0]): \(p.terminationReason) \(p.terminationStatus)")
+            #expect(
+                p.terminationReason == .uncaughtSignal && p.terminationStatus == signal,
+                "\(args[0]): \(p.terminationReason) \(p.terminationStatus)")
         }
         let left = (try? FileManager.default.contentsOfDirectory(atPath: data + "/gen")) ?? []
         #expect(left.filter { $0.contains(".tmp-") || $0.hasSuffix(".png") || $0.hasSuffix(".json") }.isEmpty, "\(left)")

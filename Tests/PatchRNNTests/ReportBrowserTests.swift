@@ -1,19 +1,25 @@
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 /// report.html in a real browser: the page's own model (report.js, a second implementation of
 /// the generation) against the Swift one, a stroke drawn through the page's pointer events, and
 /// screenshots kept for a person to look at. Needs headless chromium: scripts/setup.sh
 /// --browser (which scripts/test.sh runs) installs Debian's; under CI its absence fails.
-@Suite("report.html in headless chromium", .serialized,
-       .enabled(if: HeadlessBrowser.path != nil || runningUnderCI,
-                "no headless chromium: install Debian's chromium (scripts/setup.sh --browser, which scripts/test.sh runs) or set PATCHRNN_CHROMIUM"))
+@Suite(
+    "report.html in headless chromium", .serialized,
+    .enabled(
+        if: HeadlessBrowser.path != nil || runningUnderCI,
+        "no headless chromium: install Debian's chromium (scripts/setup.sh --browser, which scripts/test.sh runs) or set PATCHRNN_CHROMIUM")
+)
 struct ReportBrowserTests {
-    @Test("the page's model completes every embedded image as the Swift generation does (largest difference <= 1e-5); a stroke on the live panel changes its output",
-          arguments: Cells.names)
+    @Test(
+        "the page's model completes every embedded image as the Swift generation does (largest difference <= 1e-5); a stroke on the live panel changes its output",
+        arguments: Cells.names)
     func pageModelMatchesSwift(cell: String) throws {
-        let browser = try #require(HeadlessBrowser.path, "CI is set but no headless chromium was found: scripts/setup.sh --browser installs Debian's chromium")
+        let browser = try #require(
+            HeadlessBrowser.path, "CI is set but no headless chromium was found: scripts/setup.sh --browser installs Debian's chromium")
         let (page, params, pool) = try trainedReport(cell: cell)
         let embedded = try EmbeddedImages(page: page)
         // The Swift generation of exactly the images the page holds (bytes / 255, as the data loader reads them).
@@ -23,7 +29,8 @@ struct ReportBrowserTests {
         let result = try HeadlessBrowser.selfTest(browser, page: page)
         #expect(result.error == nil, "the page's self-test failed: \(result.error ?? "")")
         #expect(result.resources.isEmpty, "the page fetched \(result.resources)")
-        try #require(result.generated.count == embedded.set.count, "the page generated \(result.generated.count) of \(embedded.set.count) images")
+        try #require(
+            result.generated.count == embedded.set.count, "the page generated \(result.generated.count) of \(embedded.set.count) images")
         var largest = 0.0, inside = 0, clipped = 0
         for (i, values) in result.generated.enumerated() {
             try #require(values.count == half)
@@ -53,7 +60,9 @@ struct ReportBrowserTests {
         for j in 0..<half { drawn[j] = Float(stroke.top[j]) }
         let expected = try Generator(params: params, pool: pool).bottomHalves(PatchSet(sequences: drawn, labels: [0]), [0])
         let strokeDifference = (0..<half).map { abs(stroke.after[$0] - Double(expected[$0])) }.max() ?? .infinity
-        #expect(strokeDifference <= 1e-5, "after the stroke the page's output differs from the Swift generation of the drawn top half by \(strokeDifference)")
+        #expect(
+            strokeDifference <= 1e-5,
+            "after the stroke the page's output differs from the Swift generation of the drawn top half by \(strokeDifference)")
 
         // Screenshots, after the stroke, for a person to look at: a desktop and a phone width.
         let kept = try HeadlessBrowser.artifactDirectory()
@@ -78,15 +87,17 @@ struct ReportBrowserTests {
         options.maxEpochs = 2
         options.batchSize = 32
         let pool = makePool(2), out = data + "/out"
-        let job = try TrainingJob(TrainingJob.Request(settings: options, dataDirectory: data, outDirectory: out), pool: pool,
-                                  reporter: ProgressReporter(quiet: true))
+        let job = try TrainingJob(
+            TrainingJob.Request(settings: options, dataDirectory: data, outDirectory: out), pool: pool,
+            reporter: ProgressReporter(quiet: true))
         let result = try job.run()
         // Two epochs leave every output inside [0, 1]; lowered output biases push the faint
         // ones below 0, so that the clipping (of the output and of what is fed back) is tested too.
         let bias = job.params.layout.denseBias
         for i in 0..<bias.count { job.params.buffer[bias.offset + i] -= 0.15 }
-        _ = try Results.generate(params: job.params, test: job.data.test, pool: pool, outDirectory: out, run: job.runInfo(result),
-                                 report: ReportContext(history: result.history))
+        _ = try Results.generate(
+            params: job.params, test: job.data.test, pool: pool, outDirectory: out, run: job.runInfo(result),
+            report: ReportContext(history: result.history))
         return (out + "/" + OutputFiles.report, job.params, pool)
     }
 }
@@ -114,7 +125,9 @@ struct EmbeddedImages {
 /// The JSON block of a report page (#report-data), decoded.
 func reportData(_ html: String) throws -> [String: Any]? {
     let open = #"<script type="application/json" id="report-data">"#
-    guard let start = html.range(of: open), let end = html.range(of: "</script>", range: start.upperBound..<html.endIndex) else { return nil }
+    guard let start = html.range(of: open), let end = html.range(of: "</script>", range: start.upperBound..<html.endIndex) else {
+        return nil
+    }
     return try JSONSerialization.jsonObject(with: Data(html[start.upperBound..<end.lowerBound].utf8)) as? [String: Any]
 }
 
@@ -150,20 +163,26 @@ enum HeadlessBrowser {
     static func selfTest(_ browser: String, page: String) throws -> SelfTest {
         let dom = try run(browser, ["--virtual-time-budget=20000", "--dump-dom", url(page, hash: "selftest")])
         guard let start = dom.range(of: #"<pre id="selftest-result""#),
-              let open = dom.range(of: ">", range: start.upperBound..<dom.endIndex),
-              let close = dom.range(of: "</pre>", range: open.upperBound..<dom.endIndex),
-              dom[start.upperBound..<open.lowerBound].contains("data-done") else {
+            let open = dom.range(of: ">", range: start.upperBound..<dom.endIndex),
+            let close = dom.range(of: "</pre>", range: open.upperBound..<dom.endIndex),
+            dom[start.upperBound..<open.lowerBound].contains("data-done")
+        else {
             throw PatchRNNError("the page's self-test did not finish (chromium printed \(dom.count) characters of DOM)")
         }
         let text = dom[open.upperBound..<close.lowerBound]
-            .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&amp;", with: "&")
+            .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(
+                of: "&amp;", with: "&")
         return try JSONDecoder().decode(SelfTest.self, from: Data(text.utf8))
     }
 
     static func screenshot(_ browser: String, page: String, to png: String, windowSize: String, scale: Int) throws {
         try? FileManager.default.removeItem(atPath: png)
-        _ = try run(browser, ["--virtual-time-budget=20000", "--window-size=\(windowSize)", "--force-device-scale-factor=\(scale)",
-                              "--screenshot=\(png)", url(page, hash: "selftest")])
+        _ = try run(
+            browser,
+            [
+                "--virtual-time-budget=20000", "--window-size=\(windowSize)", "--force-device-scale-factor=\(scale)",
+                "--screenshot=\(png)", url(page, hash: "selftest"),
+            ])
         guard FileManager.default.fileExists(atPath: png) else { throw PatchRNNError("chromium wrote no screenshot to \(png)") }
     }
 
@@ -184,8 +203,10 @@ enum HeadlessBrowser {
     static func run(_ browser: String, _ args: [String]) throws -> String {
         let profile = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: profile) }
-        let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--disable-extensions",
-                      "--user-data-dir=\(profile)"]
+        let common = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--disable-extensions",
+            "--user-data-dir=\(profile)",
+        ]
         let p = Process()
         let timeout = "/usr/bin/timeout"
         if FileManager.default.isExecutableFile(atPath: timeout) {
@@ -204,7 +225,8 @@ enum HeadlessBrowser {
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
             let log = (try? String(contentsOfFile: profile + "/stderr.txt", encoding: .utf8)) ?? ""
-            throw PatchRNNError("chromium exited with status \(p.terminationStatus): \(log.split(separator: "\n").suffix(3).joined(separator: " | "))")
+            throw PatchRNNError(
+                "chromium exited with status \(p.terminationStatus): \(log.split(separator: "\n").suffix(3).joined(separator: " | "))")
         }
         return String(decoding: stdout, as: UTF8.self)
     }

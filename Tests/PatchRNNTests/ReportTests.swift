@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 /// report.html as a file: self-contained, holding the checkpoint's weights exactly, the right
@@ -7,14 +8,17 @@ import Testing
 @Suite("report.html", .serialized)
 struct ReportTests {
     /// A default-size model (untrained: the page does not care) and its report for a synthetic test set.
-    func page(cell: any RecurrentCell.Type = LSTMCell.self, testCount: Int = 300, classNames: [String]? = nil,
-              context: ReportContext = ReportContext()) throws -> (html: String, params: Parameters, test: PatchSet, generations: [ClassGeneration]) {
+    func page(
+        cell: any RecurrentCell.Type = LSTMCell.self, testCount: Int = 300, classNames: [String]? = nil,
+        context: ReportContext = ReportContext()
+    ) throws -> (html: String, params: Parameters, test: PatchSet, generations: [ClassGeneration]) {
         let params = Parameters.initialized(ModelConfig(cell: cell), seed: 5)
         let (images, labels) = syntheticDigits(count: testCount, seed: 9)
         let test = PatchSet(images: images, labels: labels)
         let pool = makePool(2)
         let generator = try Generator(params: params, pool: pool)
-        var (metrics, generations) = try evaluateTestSet(generator: generator, evaluator: try LossEvaluator(params: params, pool: pool), test: test)
+        var (metrics, generations) = try evaluateTestSet(
+            generator: generator, evaluator: try LossEvaluator(params: params, pool: pool), test: test)
         metrics.classNames = classNames
         var run = RunInfo()
         run.checkpoint = "some/model.safetensors"
@@ -24,8 +28,11 @@ struct ReportTests {
 
     @Test("the page fetches nothing: no src, href, url() or import, and http only in the SVG namespace")
     func selfContained() throws {
-        let history = (1...3).map { EpochRecord(epoch: $0, trainLoss: 0.1 / Double($0), valLoss: 0.09 / Double($0), valBottomMSE: 0.05,
-                                                seconds: 1, samplesPerSecond: 1000, best: true, learningRate: 0.002) }
+        let history = (1...3).map {
+            EpochRecord(
+                epoch: $0, trainLoss: 0.1 / Double($0), valLoss: 0.09 / Double($0), valBottomMSE: 0.05,
+                seconds: 1, samplesPerSecond: 1000, best: true, learningRate: 0.002)
+        }
         let html = try page(context: ReportContext(history: history)).html
         for reference in ["src=", "href=", "url(", "@import", "<link", "<iframe", "fetch(", "XMLHttpRequest", "import("] {
             #expect(!html.contains(reference), "the page contains \(reference)")
@@ -57,7 +64,8 @@ struct ReportTests {
         let data = try #require(try reportData(html))
         let images = try #require(data["images"] as? [String: Any])
         let testIndex = try #require(images["testIndex"] as? [Int]), shownMSE = try #require(images["bottomMSE"] as? [Double])
-        let grid = try #require(data["grid"] as? [[Int]]), best = try #require(data["best"] as? [[Int]]), worst = try #require(data["worst"] as? [[Int]])
+        let grid = try #require(data["grid"] as? [[Int]]), best = try #require(data["best"] as? [[Int]]),
+            worst = try #require(data["worst"] as? [[Int]])
         let half = Patches.topHalf * Patches.patchSize
         for g in generations {
             #expect(grid[g.digit].map { testIndex[$0] } == Array(g.indices.prefix(10)))
@@ -65,7 +73,10 @@ struct ReportTests {
             var mse: [Int: Double] = [:]
             for (j, i) in g.indices.enumerated() {
                 var s = 0.0
-                for k in 0..<half { let d = Double(g.bottoms[j * half + k]) - Double(test.sequence(i)[half + k]); s += d * d }
+                for k in 0..<half {
+                    let d = Double(g.bottoms[j * half + k]) - Double(test.sequence(i)[half + k])
+                    s += d * d
+                }
                 mse[i] = s / Double(half)
             }
             let ranked = mse.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key)
@@ -100,8 +111,11 @@ struct ReportTests {
     func curves() throws {
         let none = try page().html
         #expect(!none.contains("<svg"))
-        let history = (1...4).map { EpochRecord(epoch: $0, trainLoss: 0.1 / Double($0), valLoss: 0.09 / Double($0), valBottomMSE: nil,
-                                                seconds: 1, samplesPerSecond: 1000, best: $0 <= 3, learningRate: 0.002) }
+        let history = (1...4).map {
+            EpochRecord(
+                epoch: $0, trainLoss: 0.1 / Double($0), valLoss: 0.09 / Double($0), valBottomMSE: nil,
+                seconds: 1, samplesPerSecond: 1000, best: $0 <= 3, learningRate: 0.002)
+        }
         let with = try page(context: ReportContext(history: history, checkpointMetadata: ["epoch": "3", "monitor": "val_loss"])).html
         #expect(with.contains("<svg") && with.contains("kept: epoch 3"))
         let data = try #require(try reportData(with))
@@ -125,17 +139,24 @@ struct ReportTests {
     @Test("train-log.jsonl reads back as written; a damaged line is named; a checkpoint without a log has no curves")
     func trainingLog() throws {
         let dir = try temporaryDirectory()
-        let history = (1...3).map { EpochRecord(epoch: $0, trainLoss: .nan, valLoss: 0.5, valBottomMSE: $0 == 2 ? nil : 0.25,
-                                                seconds: 2, samplesPerSecond: 10, best: $0 == 1, learningRate: 0.001, samplingProbability: 0.1) }
+        let history = (1...3).map {
+            EpochRecord(
+                epoch: $0, trainLoss: .nan, valLoss: 0.5, valBottomMSE: $0 == 2 ? nil : 0.25,
+                seconds: 2, samplesPerSecond: 10, best: $0 == 1, learningRate: 0.001, samplingProbability: 0.1)
+        }
         try TrainingLog.write(history, to: dir + "/" + OutputFiles.log)
         let read = try TrainingLog.read(path: dir + "/" + OutputFiles.log)
-        #expect(read.count == 3 && read[0].trainLoss.isNaN && read[1].valBottomMSE == nil && read[2].valBottomMSE == 0.25 && read[2].samplingProbability == 0.1)
+        #expect(
+            read.count == 3 && read[0].trainLoss.isNaN && read[1].valBottomMSE == nil && read[2].valBottomMSE == 0.25
+                && read[2].samplingProbability == 0.1)
         let (context, warning) = ReportContext.forCheckpoint(dir + "/model.safetensors", metadata: ["seed": "4"])
         #expect(context.history.count == 3 && warning == nil && context.checkpointMetadata["seed"] == "4")
 
         try "{\"epoch\": 1}\n".write(toFile: dir + "/" + OutputFiles.log, atomically: true, encoding: .utf8)
         let damaged = ReportContext.forCheckpoint(dir + "/model.safetensors", metadata: [:])
-        #expect(damaged.context.history.isEmpty && damaged.warning?.contains("line 1 is not an epoch record") == true, "\(damaged.warning ?? "")")
+        #expect(
+            damaged.context.history.isEmpty && damaged.warning?.contains("line 1 is not an epoch record") == true,
+            "\(damaged.warning ?? "")")
 
         let elsewhere = try temporaryDirectory()
         let missing = ReportContext.forCheckpoint(elsewhere + "/model.safetensors", metadata: [:])
@@ -148,6 +169,8 @@ struct ReportTests {
         run.threads = 2
         let options = TrainingOptions()
         let filled = run.filled(fromCheckpoint: options.summary(epoch: 7, bestValLoss: 0.03), history: [])
-        #expect(filled.settings == Dictionary(uniqueKeysWithValues: options.values) && filled.bestEpoch == 7 && filled.bestValLoss == 0.03 && filled.threads == 2)
+        #expect(
+            filled.settings == Dictionary(uniqueKeysWithValues: options.values) && filled.bestEpoch == 7 && filled.bestValLoss == 0.03
+                && filled.threads == 2)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 @Suite("Interruption and resume", .serialized)
@@ -22,23 +23,28 @@ struct ResumeTests {
         return o
     }
 
-    func trainer(_ params: Parameters, threads: Int, resumePath: String? = nil, interruptSignal: (() -> Int32)? = nil,
-                 resume: ResumeState? = nil) throws -> Trainer {
+    func trainer(
+        _ params: Parameters, threads: Int, resumePath: String? = nil, interruptSignal: (() -> Int32)? = nil,
+        resume: ResumeState? = nil
+    ) throws -> Trainer {
         var o = options()
         o.model = params.config
         let pool = makePool(threads)
-        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: o.learningRate),
-                                        pool: pool, shardSize: o.shape.shardSize, maxBatch: o.batchSize)
+        let engine = try TrainingEngine(
+            params: params, adamConfig: AdamConfig(learningRate: o.learningRate),
+            pool: pool, shardSize: o.shape.shardSize, maxBatch: o.batchSize)
         var configuration = Trainer.Configuration(options: o)
         configuration.generator = try Generator(params: params, pool: pool)
         configuration.resumePath = resumePath
         if let interruptSignal { configuration.interruptSignal = interruptSignal }
-        return try Trainer(configuration, engine: engine, data: data, split: Split(count: data.count, validationFraction: 0.2, seed: o.seed),
-                           reporter: ProgressReporter(quiet: true), resume: resume)
+        return try Trainer(
+            configuration, engine: engine, data: data, split: Split(count: data.count, validationFraction: 0.2, seed: o.seed),
+            reporter: ProgressReporter(quiet: true), resume: resume)
     }
 
-    @Test("interrupted mid-epoch or at an epoch's end, then resumed: bit-identical to an uninterrupted run, for each cell",
-          arguments: Cells.names, [7, 5, 13])  // 96 training sequences / 20 = 5 steps per epoch: step 5 ends epoch 1
+    @Test(
+        "interrupted mid-epoch or at an epoch's end, then resumed: bit-identical to an uninterrupted run, for each cell",
+        arguments: Cells.names, [7, 5, 13])  // 96 training sequences / 20 = 5 steps per epoch: step 5 ends epoch 1
     func resumeIsExact(cellName: String, stopAfter: Int) throws {
         let cell = try Cells.resolve(cellName)
         let straight = Parameters.initialized(options(cell: cell).model, seed: 9)
@@ -48,8 +54,12 @@ struct ResumeTests {
         let dir = try temporaryDirectory()
         let first = Parameters.initialized(options(cell: cell).model, seed: 9)
         var steps = 0
-        let b = try trainer(first, threads: 1, resumePath: dir + "/resume.safetensors",
-                            interruptSignal: { steps += 1; return steps == stopAfter ? 2 : 0 })
+        let b = try trainer(
+            first, threads: 1, resumePath: dir + "/resume.safetensors",
+            interruptSignal: {
+                steps += 1
+                return steps == stopAfter ? 2 : 0
+            })
         do {
             _ = try b.train()
             Issue.record("training was not interrupted")
@@ -78,8 +88,12 @@ struct ResumeTests {
         for round in 0..<6 {
             var steps = 0
             let stopAfter = round < 5 ? 1 + rng.below(3) : Int.max  // at most 15 of the 20 steps
-            let t = try trainer(current, threads: 1 + round % 3, resumePath: dir + "/resume.safetensors",
-                                interruptSignal: { steps += 1; return steps == stopAfter ? 15 : 0 }, resume: resume)
+            let t = try trainer(
+                current, threads: 1 + round % 3, resumePath: dir + "/resume.safetensors",
+                interruptSignal: {
+                    steps += 1
+                    return steps == stopAfter ? 15 : 0
+                }, resume: resume)
             do {
                 let result = try t.train()
                 #expect(round == 5, "a run meant to be interrupted finished")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 @Suite("Between epochs: the learning-rate schedule and early stopping")
@@ -15,8 +16,9 @@ struct ScheduleTests {
         #expect(PlateauSchedule(patience: 0).next(1e-3, sinceBest: 4) == 1e-3, "0 turns it off")
     }
 
-    @Test("the plateau rule never raises the rate, whatever it starts from",
-          arguments: [Float(1e-3), 3e-6, 1.5e-6, 1e-6, 4e-7, 1e-9])
+    @Test(
+        "the plateau rule never raises the rate, whatever it starts from",
+        arguments: [Float(1e-3), 3e-6, 1.5e-6, 1e-6, 4e-7, 1e-9])
     func neverRaises(start: Float) {
         let schedule = PlateauSchedule(patience: 1)
         var rate = start
@@ -45,7 +47,9 @@ struct ScheduleTests {
     @Test("scheduled sampling: the probability ramps linearly, and the draws hit it and depend on (seed, epoch, sequence, step) alone")
     func samplingSchedule() {
         let s = ScheduledSampling(maxProbability: 0.4, rampEpochs: 4)
-        #expect(s.probability(epoch: 1) == 0 && s.probability(epoch: 3) == 0.2 && s.probability(epoch: 5) == 0.4 && s.probability(epoch: 50) == 0.4)
+        #expect(
+            s.probability(epoch: 1) == 0 && s.probability(epoch: 3) == 0.2 && s.probability(epoch: 5) == 0.4
+                && s.probability(epoch: 50) == 0.4)
         #expect(ScheduledSampling().probability(epoch: 30) == 0 && !ScheduledSampling().isOn)
         let ids = Array(0..<20_000)
         ids.withUnsafeBufferPointer { p in
@@ -59,14 +63,19 @@ struct ScheduleTests {
             #expect((8..<15).allSatisfy { shifted.feedsBack(row: 5, step: $0) == draw.feedsBack(row: 105, step: $0) })
             let otherEpoch = FeedbackDraw(probability: 0.3, seed: 7, epoch: 3, sequenceIDs: p.baseAddress!)
             let otherSeed = FeedbackDraw(probability: 0.3, seed: 8, epoch: 2, sequenceIDs: p.baseAddress!)
-            let differs = { (o: FeedbackDraw) in (0..<500).contains { b in (8..<15).contains { o.feedsBack(row: b, step: $0) != draw.feedsBack(row: b, step: $0) } } }
+            let differs = { (o: FeedbackDraw) in
+                (0..<500).contains { b in (8..<15).contains { o.feedsBack(row: b, step: $0) != draw.feedsBack(row: b, step: $0) } }
+            }
             #expect(differs(otherEpoch) && differs(otherSeed))
         }
     }
 
     @Test("the default shard size comes from the batch alone: batch / 16 within 4...16, never above the batch")
     func defaultShardSize() {
-        #expect([1, 3, 32, 64, 100, 128, 256, 1024, 4096].map { StepShape(batchSize: $0, shardSize: nil).shardSize } == [1, 3, 4, 4, 6, 8, 16, 16, 16])
+        #expect(
+            [1, 3, 32, 64, 100, 128, 256, 1024, 4096].map { StepShape(batchSize: $0, shardSize: nil).shardSize } == [
+                1, 3, 4, 4, 6, 8, 16, 16, 16,
+            ])
         #expect(StepShape(batchSize: 64, shardSize: nil).slots == 16 && StepShape(batchSize: 1024, shardSize: nil).slots == 64)
         #expect(StepShape(batchSize: 64, shardSize: 32).shardSize == 32, "an explicit shard size is kept")
     }
@@ -78,7 +87,8 @@ struct ScheduleTests {
         #expect(defaults.monitor == .valBottom && defaults.sampling.maxProbability == 0.25 && defaults.learningRate == 2e-3)
         // training_options as a resume state wrote them before the settings schema (camel-case
         // keys, the model nested) and before monitor, min-delta and sampling existed.
-        let before = #"{"batchSize":64,"learningRate":0.001,"lrPatience":2,"maxEpochs":100,"model":{"cell":"lstm","hidden":64,"inputSize":49,"layers":2,"outputSize":49,"steps":15},"patience":5,"seed":3,"shardSize":16,"validationFraction":0.1}"#
+        let before =
+            #"{"batchSize":64,"learningRate":0.001,"lrPatience":2,"maxEpochs":100,"model":{"cell":"lstm","hidden":64,"inputSize":49,"layers":2,"outputSize":49,"steps":15},"patience":5,"seed":3,"shardSize":16,"validationFraction":0.1}"#
         let decoded = try JSONDecoder().decode(TrainingOptions.self, from: Data(before.utf8))
         #expect(decoded.monitor == .valLoss && !decoded.sampling.isOn && decoded.minDelta == 0)
         #expect(decoded.shape == StepShape(batchSize: 64, shardSize: 16) && decoded.seed == 3 && decoded.learningRate == 1e-3)
@@ -92,14 +102,17 @@ struct ScheduleTests {
         #expect(try JSONDecoder().decode(TrainingOptions.self, from: json) == o)
         let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
         #expect(Set(object.keys) == Set(TrainingOptions.fields.map(\.setting.key)))
-        #expect(object["sampling_ramp"] as? Int == 7 && object["train_limit"] as? Int == 500 && object["seed"] as? String == "\(UInt64.max)")
+        #expect(
+            object["sampling_ramp"] as? Int == 7 && object["train_limit"] as? Int == 500 && object["seed"] as? String == "\(UInt64.max)")
     }
 
     @Test("every setting is checked by its field: a value out of range names the setting, a value of the wrong kind is refused")
     func schemaChecks() throws {
-        let bad: [(String, SettingValue)] = [("hidden", .integer(0)), ("batch_size", .integer(-1)), ("learning_rate", .real(0)),
-                                             ("validation_fraction", .real(1)), ("train_limit", .integer(1)), ("min_delta", .real(-0.1)),
-                                             ("scheduled_sampling", .real(1.5)), ("sampling_ramp", .integer(0)), ("lr_patience", .integer(-1))]
+        let bad: [(String, SettingValue)] = [
+            ("hidden", .integer(0)), ("batch_size", .integer(-1)), ("learning_rate", .real(0)),
+            ("validation_fraction", .real(1)), ("train_limit", .integer(1)), ("min_delta", .real(-0.1)),
+            ("scheduled_sampling", .real(1.5)), ("sampling_ramp", .integer(0)), ("lr_patience", .integer(-1)),
+        ]
         for (key, value) in bad {
             var o = TrainingOptions()
             let field = try #require(TrainingOptions.field(key))
@@ -153,16 +166,21 @@ struct ScheduleTests {
         o.patience = 2
         o.lrPatience = 0
         o.learningRate = 0.01  // large enough on random data that validation soon stops improving
-        o.monitor = .valLoss   // no generator here: the teacher-forced validation loss decides
+        o.monitor = .valLoss  // no generator here: the teacher-forced validation loss decides
         let params = Parameters.initialized(o.model, seed: 2)
-        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: o.learningRate), pool: makePool(2), shape: o.shape)
+        let engine = try TrainingEngine(
+            params: params, adamConfig: AdamConfig(learningRate: o.learningRate), pool: makePool(2), shape: o.shape)
         let dir = try temporaryDirectory()
         var configuration = Trainer.Configuration(options: o)
         configuration.checkpointPath = dir + "/best.safetensors"
         var lastWeights: [Float] = []
-        let recorder = Hooks(step: { _ in lastWeights = params.buffer.array; return true })
-        let trainer = try Trainer(configuration, engine: engine, data: data, split: Split(count: 160, validationFraction: 0.25, seed: 1),
-                                  reporter: ProgressReporter(quiet: true), observers: [recorder])
+        let recorder = Hooks(step: { _ in
+            lastWeights = params.buffer.array
+            return true
+        })
+        let trainer = try Trainer(
+            configuration, engine: engine, data: data, split: Split(count: 160, validationFraction: 0.25, seed: 1),
+            reporter: ProgressReporter(quiet: true), observers: [recorder])
         let result = try trainer.train()
         #expect(result.stoppedEarly)
         #expect(result.history.count == result.bestEpoch + o.patience, "stopped \(o.patience) epochs after the best")

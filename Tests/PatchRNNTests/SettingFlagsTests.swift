@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Testing
+
 @testable import PatchRNN
 @testable import patchrnn
 
@@ -19,8 +20,10 @@ struct SettingFlagsTests {
 
     @Test("a given flag reaches its setting; the defaults (or --plain's) stay for the rest")
     func flagsReachSettings() throws {
-        let o = try TrainOptions.parse(["--batch-size", "32", "--learning-rate", "3e-4", "--cell", "gru", "--sampling-ramp", "4",
-                                        "--train-limit", "900", "--monitor", "val_loss", "--seed", "18446744073709551615"]).options()
+        let o = try TrainOptions.parse([
+            "--batch-size", "32", "--learning-rate", "3e-4", "--cell", "gru", "--sampling-ramp", "4",
+            "--train-limit", "900", "--monitor", "val_loss", "--seed", "18446744073709551615",
+        ]).options()
         var expected = TrainingOptions()
         expected.batchSize = 32
         expected.learningRate = 3e-4
@@ -45,8 +48,11 @@ struct SettingFlagsTests {
     func consistency() throws {
         var resumed = TrainingOptions()
         resumed.batchSize = 32
-        try TrainOptions.parse(["--batch-size", "32", "--shard-size", "\(resumed.shape.shardSize)"]).checkConsistent(with: resumed, file: "r")
-        let e = #expect(throws: PatchRNNError.self) { try TrainOptions.parse(["--hidden", "32"]).checkConsistent(with: resumed, file: "r") }
+        try TrainOptions.parse(["--batch-size", "32", "--shard-size", "\(resumed.shape.shardSize)"]).checkConsistent(
+            with: resumed, file: "r")
+        let e = #expect(throws: PatchRNNError.self) {
+            try TrainOptions.parse(["--hidden", "32"]).checkConsistent(with: resumed, file: "r")
+        }
         #expect(e?.description == "--hidden 32 contradicts r, whose run has 64 (a resumed run keeps its settings: leave the flag out)")
         #expect(throws: PatchRNNError.self) { try TrainOptions.parse(["--plain"]).checkConsistent(with: resumed, file: "r") }
         try TrainOptions.parse(["--plain"]).checkConsistent(with: .plain, file: "r")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PatchRNN
 
 /// The minibatch draw that lets each MPI rank hold only its part of the training set.
@@ -10,7 +11,7 @@ struct ShardSlotsTests {
     func epochOrderRespectsSlots(shape: (Int, Int, Int)) {
         let (batch, shard, count) = shape
         let slots = ShardSlots(batchSize: batch, shardSize: shard, count: count)
-        let train = (0..<count).map { $0 * 3 + 1 }   // arbitrary file indices
+        let train = (0..<count).map { $0 * 3 + 1 }  // arbitrary file indices
         let order = slots.epochOrder(train, seed: 9, epoch: 4)
         #expect(order.sorted() == train)
         let slotOf = Dictionary(uniqueKeysWithValues: (0..<count).map { (train[$0], slots.slot(ofPosition: $0)) })
@@ -33,8 +34,9 @@ struct ShardSlotsTests {
         #expect(slots.epochOrder(train, seed: 1, epoch: 1) != slots.epochOrder(train, seed: 2, epoch: 1))
     }
 
-    @Test("ranks split the positions and the shards of every minibatch without gaps or overlaps",
-          arguments: [1, 2, 3, 4, 5, 16, 20])
+    @Test(
+        "ranks split the positions and the shards of every minibatch without gaps or overlaps",
+        arguments: [1, 2, 3, 4, 5, 16, 20])
     func ranksPartition(size: Int) {
         let slots = ShardSlots(batchSize: 256, shardSize: 16, count: 10_007)
         let parts = (0..<size).map { slots.positions(rank: $0, size: size) }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 /// `--tensorboard DIR`: the event files are decoded here from their bytes (TFRecord framing,
@@ -46,11 +47,26 @@ struct TensorBoardTests {
     }
 
     enum Field: Equatable {
-        case varint(UInt64), fixed64(UInt64), fixed32(UInt32), bytes([UInt8])
-        var int: Int? { if case .varint(let v) = self { return Int(truncatingIfNeeded: v) }; return nil }
-        var double: Double? { if case .fixed64(let v) = self { return Double(bitPattern: v) }; return nil }
-        var float: Float? { if case .fixed32(let v) = self { return Float(bitPattern: v) }; return nil }
-        var data: [UInt8]? { if case .bytes(let v) = self { return v }; return nil }
+        case varint(UInt64)
+        case fixed64(UInt64)
+        case fixed32(UInt32)
+        case bytes([UInt8])
+        var int: Int? {
+            if case .varint(let v) = self { return Int(truncatingIfNeeded: v) }
+            return nil
+        }
+        var double: Double? {
+            if case .fixed64(let v) = self { return Double(bitPattern: v) }
+            return nil
+        }
+        var float: Float? {
+            if case .fixed32(let v) = self { return Float(bitPattern: v) }
+            return nil
+        }
+        var data: [UInt8]? {
+            if case .bytes(let v) = self { return v }
+            return nil
+        }
         var string: String? { data.map { String(decoding: $0, as: UTF8.self) } }
     }
 
@@ -63,7 +79,8 @@ struct TensorBoardTests {
                 var v: UInt64 = 0, shift: UInt64 = 0
                 while true {
                     guard i < b.count, shift < 64 else { throw PatchRNNError("bad varint") }
-                    let byte = b[i]; i += 1
+                    let byte = b[i]
+                    i += 1
                     v |= UInt64(byte & 0x7F) << shift
                     if byte < 0x80 { return v }
                     shift += 7
@@ -76,14 +93,17 @@ struct TensorBoardTests {
                 case 0: fields.append((number, .varint(try varint())))
                 case 1:
                     guard i + 8 <= b.count else { throw PatchRNNError("truncated fixed64") }
-                    fields.append((number, .fixed64(le(b[i..<(i + 8)], UInt64.self)))); i += 8
+                    fields.append((number, .fixed64(le(b[i..<(i + 8)], UInt64.self))))
+                    i += 8
                 case 5:
                     guard i + 4 <= b.count else { throw PatchRNNError("truncated fixed32") }
-                    fields.append((number, .fixed32(le(b[i..<(i + 4)], UInt32.self)))); i += 4
+                    fields.append((number, .fixed32(le(b[i..<(i + 4)], UInt32.self))))
+                    i += 4
                 case 2:
                     let n = Int(try varint())
                     guard n <= b.count - i else { throw PatchRNNError("truncated bytes") }
-                    fields.append((number, .bytes(Array(b[i..<(i + n)])))); i += n
+                    fields.append((number, .bytes(Array(b[i..<(i + n)]))))
+                    i += n
                 default: throw PatchRNNError("wire type \(key & 7)")
                 }
             }
@@ -144,7 +164,7 @@ struct TensorBoardTests {
             (Array("123456789".utf8), 0xE306_9283),
             ([UInt8](repeating: 0, count: 32), 0x8A91_36AA),
             ([UInt8](repeating: 0xFF, count: 32), 0x62A8_AB43),
-            ((0..<32).map { UInt8($0) }, 0x46DD_794E),          // RFC 3720 B.4, ascending
+            ((0..<32).map { UInt8($0) }, 0x46DD_794E),  // RFC 3720 B.4, ascending
             ((0..<32).reversed().map { UInt8($0) }, 0x113F_DB5C),  // descending
             ([], 0),
         ]
@@ -178,9 +198,12 @@ struct TensorBoardTests {
         let s = try Event(TensorBoardEvent.scalars([("a/b", 0.25), ("c", -3)], step: 300, wallTime: 2))
         #expect(s.step == 300 && s.scalars == ["a/b": 0.25, "c": -3])
         let i = try Event(TensorBoardEvent.image(tag: "img", png: [1, 2, 3], width: 7, height: 5, step: 2, wallTime: 2))
-        #expect(i.images["img"]?.width == 7 && i.images["img"]?.height == 5 && i.images["img"]?.colorspace == 3 && i.images["img"]?.png == [1, 2, 3])
+        #expect(
+            i.images["img"]?.width == 7 && i.images["img"]?.height == 5 && i.images["img"]?.colorspace == 3
+                && i.images["img"]?.png == [1, 2, 3])
         let t = try Event(TensorBoardEvent.text(tag: "t", "| a | b |", step: 0, wallTime: 2))
-        #expect(t.texts["t"]?.plugin == "text" && t.texts["t"]?.dtype == 7 && t.texts["t"]?.shape == [1] && t.texts["t"]?.text == "| a | b |")
+        #expect(
+            t.texts["t"]?.plugin == "text" && t.texts["t"]?.dtype == 7 && t.texts["t"]?.shape == [1] && t.texts["t"]?.text == "| a | b |")
         let start = try Event(TensorBoardEvent.sessionStart(step: 4, wallTime: 2))
         #expect(start.sessionStatus == 1 && start.step == 4)
     }
@@ -191,8 +214,10 @@ struct TensorBoardTests {
     func trainingRun() throws {
         let data = try writeSyntheticMNIST(train: 400, test: 120)
         let tb = data + "/tb"
-        let r = try CommandLineTests().run(["train", "--data", data, "--out", data + "/out", "--epochs", "3", "--batch-size", "32",
-                                            "--threads", "2", "--tensorboard", tb, "--tensorboard-images-every", "2", "--quiet"])
+        let r = try CommandLineTests().run([
+            "train", "--data", data, "--out", data + "/out", "--epochs", "3", "--batch-size", "32",
+            "--threads", "2", "--tensorboard", tb, "--tensorboard-images-every", "2", "--quiet",
+        ])
         #expect(r.status == 0, "stderr: \(r.stderr)")
         let files = try Self.events(in: tb)
         try #require(files.count == 1)
@@ -205,7 +230,9 @@ struct TensorBoardTests {
 
         let text = try #require(events.compactMap { e in e.texts["hyperparameters"].map { (e.step, $0) } }.first)
         #expect(text.0 == 0 && text.1.plugin == "text" && text.1.dtype == 7 && text.1.shape == [1])
-        #expect(text.1.text.contains("| batch_size | 32 |") && text.1.text.contains("| epochs | 3 |") && text.1.text.contains("| cell | lstm |"))
+        #expect(
+            text.1.text.contains("| batch_size | 32 |") && text.1.text.contains("| epochs | 3 |") && text.1.text.contains("| cell | lstm |")
+        )
 
         let log = try Self.log(data + "/out/train-log.jsonl")
         let scalarEvents = events.filter { !$0.scalars.isEmpty }
@@ -253,9 +280,10 @@ struct TensorBoardTests {
         #expect(steps == [1, 2, 3, 4], "every epoch once, in order")
         #expect((before + after).filter { !$0.images.isEmpty }.map(\.step) == [1, 2, 3, 4])
         let log = try Self.log(out + "/train-log.jsonl")
-        #expect(zip((before + after).filter { !$0.scalars.isEmpty }, log).allSatisfy {
-            $0.scalars["loss/validation"] == Float(($1["val_loss"] as? Double) ?? .nan)
-        })
+        #expect(
+            zip((before + after).filter { !$0.scalars.isEmpty }, log).allSatisfy {
+                $0.scalars["loss/validation"] == Float(($1["val_loss"] as? Double) ?? .nan)
+            })
     }
 
     @Test("--tensorboard-images-every 0 and an unusable --tensorboard folder end in one line and exit 1, before any work")
@@ -264,7 +292,10 @@ struct TensorBoardTests {
         try Data().write(to: URL(fileURLWithPath: data + "/a-file"))
         let cases: [([String], String)] = [
             (["--tensorboard-images-every", "0"], "error: --tensorboard-images-every must be at least 1 (got 0)"),
-            (["--tensorboard", data + "/tb", "--tensorboard-images-every", "-3"], "error: --tensorboard-images-every must be at least 1 (got -3)"),
+            (
+                ["--tensorboard", data + "/tb", "--tensorboard-images-every", "-3"],
+                "error: --tensorboard-images-every must be at least 1 (got -3)"
+            ),
             (["--tensorboard", data + "/a-file"], "error: \(data)/a-file: cannot create TensorBoard folder (a file of that name exists)"),
             (["--tensorboard", data + "/a-file/tb"], "error: \(data)/a-file/tb: cannot create TensorBoard folder (Not a directory)"),
         ]

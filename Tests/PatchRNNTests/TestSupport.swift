@@ -1,6 +1,7 @@
 import CZlib
 import Foundation
 import Testing
+
 @testable import PatchRNN
 
 /// Approximate equality with explicit tolerances: |a - b| <= absolute + relative * |b|.
@@ -67,7 +68,9 @@ func idxBytes(magicType: UInt8 = 0x08, dims: [Int], payload: [UInt8]) -> [UInt8]
 /// The real MNIST folder, if this machine has one (data/mnist or ../shared/data/mnist).
 func realMNISTDirectory() -> String? {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    for dir in [ProcessInfo.processInfo.environment["PATCHRNN_DATA"], root + "/data/mnist", root + "/../shared/data/mnist"].compactMap({ $0 })
+    for dir in [ProcessInfo.processInfo.environment["PATCHRNN_DATA"], root + "/data/mnist", root + "/../shared/data/mnist"].compactMap({
+        $0
+    })
     where FileManager.default.fileExists(atPath: dir + "/train-images-idx3-ubyte.gz") {
         return dir
     }
@@ -84,7 +87,11 @@ let runningUnderCI: Bool = {
 /// One pool for all tests of a suite that need one, unpinned (tests run in parallel).
 func makePool(_ threads: Int) -> WorkerPool { try! WorkerPool(placement: Array(repeating: nil, count: threads), topology: nil) }
 
-struct ProcessResult { let status: Int32; let stdout: String; let stderr: String }
+struct ProcessResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
 
 /// Runs a program to the end and collects its exit status and output.
 func runProcess(_ executable: String, _ args: [String], environment: [String: String] = [:]) throws -> ProcessResult {
@@ -99,7 +106,8 @@ func runProcess(_ executable: String, _ args: [String], environment: [String: St
     // stdout first, then stderr: fine for the few lines of a --quiet run.
     let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    return ProcessResult(
+        status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }
 
 /// A small synthetic MNIST folder (gzip'd IDX files) in a new temporary directory.
@@ -127,8 +135,10 @@ enum StreamSetup { case capture, closed, full, brokenPipe }
 /// whose reading end is already closed (every write fails with EPIPE, or raises SIGPIPE).
 /// `shellPrefix` runs in the shell before the program replaces it (`ulimit -v N;`,
 /// `trap '' PIPE;`). A status of 128 + n means the program died of signal n.
-func runRedirected(_ executable: String, _ args: [String], stdout: StreamSetup = .capture, stderr: StreamSetup = .capture,
-                   shellPrefix: String = "") throws -> ProcessResult {
+func runRedirected(
+    _ executable: String, _ args: [String], stdout: StreamSetup = .capture, stderr: StreamSetup = .capture,
+    shellPrefix: String = ""
+) throws -> ProcessResult {
     var redirections = ""
     if stdout == .closed { redirections += " >&-" }
     if stdout == .full { redirections += " >/dev/full" }

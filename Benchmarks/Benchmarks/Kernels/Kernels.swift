@@ -51,11 +51,11 @@ func randomPatches(_ count: Int, seed: UInt64) -> PatchSet {
 /// would end the run: their zero counts are checked twice). The library-level benchmarks (a
 /// workspace, the engine, the generator: classes) count mallocs only there.
 #if os(Linux) && compiler(<6.4)
-let arcHooksWork = ProcessInfo.processInfo.environment["PATCHRNN_BENCH_ARC"] == "1"
-let libraryMetrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal]
+    let arcHooksWork = ProcessInfo.processInfo.environment["PATCHRNN_BENCH_ARC"] == "1"
+    let libraryMetrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal]
 #else
-let arcHooksWork = true
-let libraryMetrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal, .retainCount, .releaseCount]
+    let arcHooksWork = true
+    let libraryMetrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal, .retainCount, .releaseCount]
 #endif
 let kernelMetrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal] + (arcHooksWork ? [.retainCount, .releaseCount] : [])
 
@@ -75,8 +75,9 @@ func thresholds(_ metrics: [BenchmarkMetric]) -> [BenchmarkMetric: BenchmarkThre
 func configuration(_ scaling: BenchmarkScalingFactor = .one, library: Bool = false) -> Benchmark.Configuration {
     let metrics = library ? libraryMetrics : kernelMetrics
     // Times in ns for the sub-microsecond cell steps, else in us (the table's integers keep 3+ digits).
-    return .init(metrics: metrics, timeUnits: scaling == .one ? .microseconds : .nanoseconds, scalingFactor: scaling,
-                 maxDuration: .seconds(1), maxIterations: 100_000, thresholds: thresholds(metrics))
+    return .init(
+        metrics: metrics, timeUnits: scaling == .one ? .microseconds : .nanoseconds, scalingFactor: scaling,
+        maxDuration: .seconds(1), maxIterations: 100_000, thresholds: thresholds(metrics))
 }
 
 let benchmarks: @Sendable () -> Void = { registerAll() }
@@ -121,11 +122,13 @@ func gemmBenchmarks() {
                 for _ in benchmark.scaledIterations {
                     if tn {
                         packB(k: k, n: n, b, rowStride: n, colStride: 1, into: packed, format: format)
-                        gemmPacked(m: m, n: n, k: k, a: a, aRowStride: 1, aColStride: m, packedB: packed, c: c, ldc: n,
-                                   accumulate: false, format: format)
+                        gemmPacked(
+                            m: m, n: n, k: k, a: a, aRowStride: 1, aColStride: m, packedB: packed, c: c, ldc: n,
+                            accumulate: false, format: format)
                     } else {
-                        gemmPacked(m: m, n: n, k: k, a: a, aRowStride: k, aColStride: 1, packedB: packed, c: c, ldc: n,
-                                   accumulate: false, format: format)
+                        gemmPacked(
+                            m: m, n: n, k: k, a: a, aRowStride: k, aColStride: 1, packedB: packed, c: c, ldc: n,
+                            accumulate: false, format: format)
                     }
                 }
                 blackHole(c[0])
@@ -173,8 +176,9 @@ func lstmCellBenchmarks() {
     let dc = randomBuffer(rows * h, seed: 14), dGates = randomBuffer(rows * 4 * h, seed: 15)
     let hPrev = randomBuffer(rows * h, seed: 16, -1, 1)
     let (panels, layout) = gatePanels(gates: 4, hidden: h, seed: 17)
-    let step = LSTMStepBuffers(k: h, a: hPrev, aRowStride: h, panels: panels, gates: gates, startsFromGates: false, storesGates: true,
-                               bias: bias, cPrev: cPrev, cOut: cOut, cRowStride: h, tanhC: tanhC, hOut: hOut, hRowStride: h, layout: layout)
+    let step = LSTMStepBuffers(
+        k: h, a: hPrev, aRowStride: h, panels: panels, gates: gates, startsFromGates: false, storesGates: true,
+        bias: bias, cPrev: cPrev, cOut: cOut, cRowStride: h, tanhC: tanhC, hOut: hOut, hRowStride: h, layout: layout)
     Benchmark("LSTM fused step (h W_hh^T and the cell), 16 rows x 64", configuration: configuration(.kilo)) { benchmark in
         for _ in benchmark.scaledIterations { lstmFusedStep(step, rows: 0..<rows) }
         blackHole(hOut[0])
@@ -187,8 +191,9 @@ func lstmCellBenchmarks() {
     }
     Benchmark("LSTM cell backward, 16 rows x 64", configuration: configuration(.kilo)) { benchmark in
         for _ in benchmark.scaledIterations {
-            lstmCellBackward(rows: rows, hidden: h, layout: layout, gates: gates, cPrev: cPrev, tanhC: tanhC, dhAbove: dhAbove,
-                             dhRecurrent: dhRecurrent, dc: dc, dGates: dGates)
+            lstmCellBackward(
+                rows: rows, hidden: h, layout: layout, gates: gates, cPrev: cPrev, tanhC: tanhC, dhAbove: dhAbove,
+                dhRecurrent: dhRecurrent, dc: dc, dGates: dGates)
         }
         blackHole(dGates[0])
     }
@@ -202,24 +207,27 @@ func gruCellBenchmarks() {
     let dhAbove = randomBuffer(rows * h, seed: 24), dhRecurrent = randomBuffer(rows * h, seed: 25)
     let dInput = randomBuffer(rows * 3 * h, seed: 26), dHidden = randomBuffer(rows * 3 * h, seed: 27)
     let (panels, layout) = gatePanels(gates: 3, hidden: h, seed: 28)
-    let step = GRUStepBuffers(kHidden: h, hPrev: hPrev, hPrevRowStride: h, hiddenPanels: panels, input: nil, inputRowStride: 0, kInput: 0,
-                              inputPanels: nil, gates: gates, storesGates: false, biasSum: biasSum, biasIH: biasIH, biasHH: biasHH,
-                              hiddenN: hiddenN, hOut: hOut, hOutRowStride: h, layout: layout)
+    let step = GRUStepBuffers(
+        kHidden: h, hPrev: hPrev, hPrevRowStride: h, hiddenPanels: panels, input: nil, inputRowStride: 0, kInput: 0,
+        inputPanels: nil, gates: gates, storesGates: false, biasSum: biasSum, biasIH: biasIH, biasHH: biasHH,
+        hiddenN: hiddenN, hOut: hOut, hOutRowStride: h, layout: layout)
     Benchmark("GRU fused step (h W_hh^T and the cell), 16 rows x 64", configuration: configuration(.kilo)) { benchmark in
         for _ in benchmark.scaledIterations { gruFusedStep(step, rows: 0..<rows) }
         blackHole(hOut[0])
     }
     Benchmark("GRU cell forward alone, 16 rows x 64", configuration: configuration(.kilo)) { benchmark in
         for _ in benchmark.scaledIterations {
-            gruCellForward(rows: rows, hidden: h, gates: gates, hh: hh, biasSum: biasSum, biasIH: biasIH, biasHH: biasHH,
-                           hPrev: hPrev, hOut: hOut, hiddenN: hiddenN)
+            gruCellForward(
+                rows: rows, hidden: h, gates: gates, hh: hh, biasSum: biasSum, biasIH: biasIH, biasHH: biasHH,
+                hPrev: hPrev, hOut: hOut, hiddenN: hiddenN)
         }
         blackHole(hOut[0])
     }
     Benchmark("GRU cell backward, 16 rows x 64", configuration: configuration(.kilo)) { benchmark in
         for _ in benchmark.scaledIterations {
-            gruCellBackward(rows: rows, hidden: h, layout: layout, gates: gates, hiddenN: hiddenN, hPrev: hPrev, dhAbove: dhAbove,
-                            dhRecurrent: dhRecurrent, dInput: dInput, dHidden: dHidden)
+            gruCellBackward(
+                rows: rows, hidden: h, layout: layout, gates: gates, hiddenN: hiddenN, hPrev: hPrev, dhAbove: dhAbove,
+                dhRecurrent: dhRecurrent, dInput: dInput, dHidden: dHidden)
         }
         blackHole(dInput[0])
     }
@@ -243,13 +251,15 @@ func shardBenchmarks(_ config: ModelConfig) {
     ws.prepareForward(p)
     ws.prepareBackward(p)
     let title = config.cell.title
-    Benchmark("\(title) weight packing per step (prepareForward + prepareBackward)", configuration: configuration(library: true)) { benchmark in
+    Benchmark("\(title) weight packing per step (prepareForward + prepareBackward)", configuration: configuration(library: true)) {
+        benchmark in
         for _ in benchmark.scaledIterations {
             ws.prepareForward(p)
             ws.prepareBackward(p)
         }
     }
-    Benchmark("\(title) block of 64 sequences (16 shards of 4), forward + backward", configuration: configuration(library: true)) { benchmark in
+    Benchmark("\(title) block of 64 sequences (16 shards of 4), forward + backward", configuration: configuration(library: true)) {
+        benchmark in
         for _ in benchmark.scaledIterations {
             ws.load(data, indices: UnsafeBufferPointer(indices))
             ws.forward(p, rows: rows, shardLosses: losses)
@@ -300,10 +310,12 @@ func stepAndGenerationBenchmarks(_ config: ModelConfig) {
     let images = randomPatches(1000, seed: 51)
     let all = Array(0..<1000)
     keepAlive += [pool, params, engine, generator]
-    Benchmark("\(title) training step, batch 64, 1 thread (TrainingEngine.step)", configuration: configuration(library: true)) { benchmark in
+    Benchmark("\(title) training step, batch 64, 1 thread (TrainingEngine.step)", configuration: configuration(library: true)) {
+        benchmark in
         for _ in benchmark.scaledIterations { blackHole(try! engine.step(train, UnsafeBufferPointer(batch))) }
     }
-    Benchmark("\(title) generation of 1,000 images, 1 thread (Generator.bottomHalves)", configuration: configuration(library: true)) { benchmark in
+    Benchmark("\(title) generation of 1,000 images, 1 thread (Generator.bottomHalves)", configuration: configuration(library: true)) {
+        benchmark in
         for _ in benchmark.scaledIterations { blackHole(try! generator.bottomHalves(images, all)) }
     }
 }

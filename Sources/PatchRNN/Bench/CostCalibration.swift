@@ -37,16 +37,25 @@ package struct CostCalibration: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case cell, tile, parameters, shards, oversubscribed
-        case packMicroseconds = "pack_us", sumBytesPerSecond = "sum_bytes_per_s", handOffs = "hand_offs"
+        case packMicroseconds = "pack_us"
+        case sumBytesPerSecond = "sum_bytes_per_s"
+        case handOffs = "hand_offs"
     }
 }
 
 extension CostCalibration.Shard {
-    enum CodingKeys: String, CodingKey { case size, microseconds = "us", workspaceBytes = "workspace_bytes" }
+    enum CodingKeys: String, CodingKey {
+        case size
+        case microseconds = "us"
+        case workspaceBytes = "workspace_bytes"
+    }
 }
 
 extension CostCalibration.HandOff {
-    enum CodingKeys: String, CodingKey { case workers, microseconds = "us" }
+    enum CodingKeys: String, CodingKey {
+        case workers
+        case microseconds = "us"
+    }
 }
 
 package enum CostCalibrationBenchmark {
@@ -56,9 +65,11 @@ package enum CostCalibrationBenchmark {
     /// gives its binding back when it goes). Each figure is the fastest of its repetitions
     /// (steps, batches of hand-offs, packings): on a shared machine the others are the ones
     /// another process interrupted, and the model wants the machine's own cost.
-    package static func run(onePool: WorkerPool, handOffWorkers: [Int], makePool: (Int) throws -> WorkerPool,
-                           model: ModelConfig = .default, shardSizes: [Int] = [4, 16],
-                           seconds: Double = 1, format: PanelFormat = .preferred) throws -> CostCalibration {
+    package static func run(
+        onePool: WorkerPool, handOffWorkers: [Int], makePool: (Int) throws -> WorkerPool,
+        model: ModelConfig = .default, shardSizes: [Int] = [4, 16],
+        seconds: Double = 1, format: PanelFormat = .preferred
+    ) throws -> CostCalibration {
         precondition(onePool.count == 1)
         let layout = ParameterLayout(model)
         var shards: [CostCalibration.Shard] = []
@@ -84,18 +95,22 @@ package enum CostCalibrationBenchmark {
             handOffs.append(.init(workers: n, microseconds: try handOffSeconds(pool) * 1e6))
             oversubscribed = oversubscribed || pool.isOversubscribed
         }
-        return CostCalibration(cell: model.cellName, tile: format.name, parameters: layout.paddedCount, shards: shards,
-                               packMicroseconds: packs.min()! * 1e6, sumBytesPerSecond: sumRates.max()!, handOffs: handOffs,
-                               oversubscribed: oversubscribed)
+        return CostCalibration(
+            cell: model.cellName, tile: format.name, parameters: layout.paddedCount, shards: shards,
+            packMicroseconds: packs.min()! * 1e6, sumBytesPerSecond: sumRates.max()!, handOffs: handOffs,
+            oversubscribed: oversubscribed)
     }
 
     /// The fastest compute and sum + Adam phases of training steps of `batch` sequences, for
     /// about `seconds`.
-    static func fastestStep(pool: WorkerPool, model: ModelConfig, batch: Int, shard: Int, seconds: Double,
-                            format: PanelFormat) throws -> (compute: Double, sum: Double) {
+    static func fastestStep(
+        pool: WorkerPool, model: ModelConfig, batch: Int, shard: Int, seconds: Double,
+        format: PanelFormat
+    ) throws -> (compute: Double, sum: Double) {
         let data = ThroughputBenchmark.syntheticSet(count: max(1024, batch * 4))
-        let engine = try TrainingEngine(params: Parameters.initialized(model, seed: 1), adamConfig: AdamConfig(), pool: pool,
-                                        shape: StepShape(batchSize: batch, shardSize: shard), format: format)
+        let engine = try TrainingEngine(
+            params: Parameters.initialized(model, seed: 1), adamConfig: AdamConfig(), pool: pool,
+            shape: StepShape(batchSize: batch, shardSize: shard), format: format)
         let order = Array(0..<data.count)
         let steps = data.count / batch
         var compute = Double.infinity, sum = Double.infinity

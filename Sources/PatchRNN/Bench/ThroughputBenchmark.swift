@@ -28,10 +28,16 @@ package struct ThroughputReport: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case cell, tile, threads, gflops
         case samplingProbability = "sampling_probability"
-        case batchSize = "batch_size", samplesPerSecond = "samples_per_s", peakGflops = "peak_gflops"
-        case peakFraction = "peak_fraction", generationImagesPerSecond = "generation_images_per_s"
-        case computeFraction = "compute_fraction", reduceUpdateFraction = "reduce_update_fraction"
-        case waitFraction = "wait_fraction", stepMicroseconds = "step_us", placement, oversubscribed
+        case batchSize = "batch_size"
+        case samplesPerSecond = "samples_per_s"
+        case peakGflops = "peak_gflops"
+        case peakFraction = "peak_fraction"
+        case generationImagesPerSecond = "generation_images_per_s"
+        case computeFraction = "compute_fraction"
+        case reduceUpdateFraction = "reduce_update_fraction"
+        case waitFraction = "wait_fraction"
+        case stepMicroseconds = "step_us"
+        case placement, oversubscribed
     }
 }
 
@@ -50,8 +56,9 @@ package enum ThroughputBenchmark {
         var best = 0.0
         for _ in 0..<15 {
             let t0 = monotonicSeconds()
-            gemmPacked(m: m, n: n, k: k, a: a.pointer, aRowStride: k, aColStride: 1, packedB: packed.pointer,
-                       c: c.pointer, ldc: n, accumulate: false, format: format)
+            gemmPacked(
+                m: m, n: n, k: k, a: a.pointer, aRowStride: k, aColStride: 1, packedB: packed.pointer,
+                c: c.pointer, ldc: n, accumulate: false, format: format)
             let dt = monotonicSeconds() - t0
             best = max(best, 2 * Double(m * n * k) / dt / 1e9)
         }
@@ -63,13 +70,16 @@ package enum ThroughputBenchmark {
     /// right before and right after the training steps, and the better of the two is the
     /// peak: a core that runs slower for a moment while one is measured cannot make the
     /// training look faster than the hardware.
-    package static func run(pool: WorkerPool, batchSize: Int, shardSize: Int? = nil, model: ModelConfig = .default,
-                           seconds: Double = 3, format: PanelFormat = .preferred, samplingProbability: Double = 0) throws -> ThroughputReport {
+    package static func run(
+        pool: WorkerPool, batchSize: Int, shardSize: Int? = nil, model: ModelConfig = .default,
+        seconds: Double = 3, format: PanelFormat = .preferred, samplingProbability: Double = 0
+    ) throws -> ThroughputReport {
         let peakBefore = measurePeak(format: format)
         let data = syntheticSet(count: max(4096, batchSize * 4))
         let params = Parameters.initialized(model, seed: 1)
-        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: pool,
-                                        shape: StepShape(batchSize: batchSize, shardSize: shardSize), format: format)
+        let engine = try TrainingEngine(
+            params: params, adamConfig: AdamConfig(), pool: pool,
+            shape: StepShape(batchSize: batchSize, shardSize: shardSize), format: format)
         var order = Array(0..<data.count)
         var rng = SeededRandom(seed: 2)
         rng.shuffle(&order)
@@ -77,7 +87,8 @@ package enum ThroughputBenchmark {
         try order.withUnsafeBufferPointer { all in
             // Scheduled sampling's draws, as in an epoch where the probability has ramped up.
             func feedback(_ k: Int) -> FeedbackDraw? {
-                samplingProbability > 0 ? FeedbackDraw(probability: samplingProbability, seed: 1, epoch: 1, sequenceIDs: all.baseAddress! + k * batchSize) : nil
+                samplingProbability > 0
+                    ? FeedbackDraw(probability: samplingProbability, seed: 1, epoch: 1, sequenceIDs: all.baseAddress! + k * batchSize) : nil
             }
             for s in 0..<min(steps, 10) {
                 try engine.step(data, UnsafeBufferPointer(rebasing: all[(s * batchSize)..<((s + 1) * batchSize)]), feedback: feedback(s))
@@ -106,7 +117,8 @@ package enum ThroughputBenchmark {
         let genSeconds = monotonicSeconds() - g0
 
         return ThroughputReport(
-            cell: model.cellName, tile: format.name, samplingProbability: samplingProbability, threads: pool.count, batchSize: batchSize, samplesPerSecond: samplesPerSecond, gflops: gflops,
+            cell: model.cellName, tile: format.name, samplingProbability: samplingProbability, threads: pool.count, batchSize: batchSize,
+            samplesPerSecond: samplesPerSecond, gflops: gflops,
             peakGflops: peak, peakFraction: gflops / (peak * Double(pool.count)),
             generationImagesPerSecond: 10_000 / genSeconds,
             computeFraction: (t.compute - min(wait, t.compute)) / t.total, reduceUpdateFraction: t.reduceAndUpdate / t.total,
@@ -116,17 +128,21 @@ package enum ThroughputBenchmark {
 
     /// Exactly `steps` training steps (after two that warm up) and `images` generated images, on
     /// the same synthetic data, with nothing else around them: a fixed workload for a profiler.
-    package static func profile(pool: WorkerPool, batchSize: Int, shardSize: Int? = nil, model: ModelConfig = .default,
-                               steps: Int, images: Int, format: PanelFormat = .preferred, samplingProbability: Double = 0) throws {
+    package static func profile(
+        pool: WorkerPool, batchSize: Int, shardSize: Int? = nil, model: ModelConfig = .default,
+        steps: Int, images: Int, format: PanelFormat = .preferred, samplingProbability: Double = 0
+    ) throws {
         let data = syntheticSet(count: max(4096, batchSize * 4))
         let params = Parameters.initialized(model, seed: 1)
-        let engine = try TrainingEngine(params: params, adamConfig: AdamConfig(), pool: pool,
-                                        shape: StepShape(batchSize: batchSize, shardSize: shardSize), format: format)
+        let engine = try TrainingEngine(
+            params: params, adamConfig: AdamConfig(), pool: pool,
+            shape: StepShape(batchSize: batchSize, shardSize: shardSize), format: format)
         let order = Array(0..<data.count), batches = data.count / batchSize
         try order.withUnsafeBufferPointer { all in
             for s in 0..<(steps + 2) {
                 let k = s % batches
-                let feedback = samplingProbability > 0
+                let feedback =
+                    samplingProbability > 0
                     ? FeedbackDraw(probability: samplingProbability, seed: 1, epoch: 1, sequenceIDs: all.baseAddress! + k * batchSize) : nil
                 try engine.step(data, UnsafeBufferPointer(rebasing: all[(k * batchSize)..<((k + 1) * batchSize)]), feedback: feedback)
             }

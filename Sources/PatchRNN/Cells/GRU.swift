@@ -53,17 +53,20 @@ public enum GRUCell: RecurrentCell {
         }
     }
 
-    public static func forward(_ b: Forward, h hs: UnsafeMutablePointer<Float>, rows: BlockRows,
-                               steps: Range<Int>, shape: LayerShape, weights w: PackedLayer) {
+    public static func forward(
+        _ b: Forward, h hs: UnsafeMutablePointer<Float>, rows: BlockRows,
+        steps: Range<Int>, shape: LayerShape, weights w: PackedLayer
+    ) {
         let h = shape.hidden, g3 = 3 * h, n = rows.count
         for s in steps {
             if w.fused {
                 // The recurrent product and the cell in one kernel (h_0 = 0: no product at step 0).
-                let step = GRUStepBuffers(kHidden: s > 0 ? h : 0, hPrev: hs + s * n * h, hPrevRowStride: h, hiddenPanels: w.hiddenPanels,
-                                          input: nil, inputRowStride: 0, kInput: 0, inputPanels: nil,
-                                          gates: b.gates + s * n * g3, storesGates: true,
-                                          biasSum: w.biasSum, biasIH: w.biasIH, biasHH: w.biasHH,
-                                          hiddenN: b.hiddenN + s * n * h, hOut: hs + (s + 1) * n * h, hOutRowStride: h, layout: w.gates)
+                let step = GRUStepBuffers(
+                    kHidden: s > 0 ? h : 0, hPrev: hs + s * n * h, hPrevRowStride: h, hiddenPanels: w.hiddenPanels,
+                    input: nil, inputRowStride: 0, kInput: 0, inputPanels: nil,
+                    gates: b.gates + s * n * g3, storesGates: true,
+                    biasSum: w.biasSum, biasIH: w.biasIH, biasHH: w.biasHH,
+                    hiddenN: b.hiddenN + s * n * h, hOut: hs + (s + 1) * n * h, hOutRowStride: h, layout: w.gates)
                 rows.forEachRun(steps: 1, format: w.format) { run, split in gruFusedStep(step, rows: run, split: split) }
                 continue
             }
@@ -73,20 +76,24 @@ public enum GRUCell: RecurrentCell {
             } else {
                 b.step.update(repeating: 0, count: n * g3)
             }
-            gruCellForward(rows: n, hidden: h, gates: b.gates + s * n * g3, hh: b.step, biasSum: w.biasSum, biasIH: w.biasIH,
-                           biasHH: w.biasHH, hPrev: hs + s * n * h, hOut: hs + (s + 1) * n * h, hiddenN: b.hiddenN + s * n * h)
+            gruCellForward(
+                rows: n, hidden: h, gates: b.gates + s * n * g3, hh: b.step, biasSum: w.biasSum, biasIH: w.biasIH,
+                biasHH: w.biasHH, hPrev: hs + s * n * h, hOut: hs + (s + 1) * n * h, hiddenN: b.hiddenN + s * n * h)
         }
     }
 
-    public static func backward(_ b: Forward, scratch: BackwardScratch, h hs: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>,
-                                rows: BlockRows, shape: LayerShape, weights w: PackedLayer) -> ProjectionGradients {
+    public static func backward(
+        _ b: Forward, scratch: BackwardScratch, h hs: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>,
+        rows: BlockRows, shape: LayerShape, weights w: PackedLayer
+    ) -> ProjectionGradients {
         let h = shape.hidden, g3 = 3 * h, n = rows.count
         let di = scratch.dInput, dhh = scratch.dHidden, dhr = scratch.dHiddenRecurrent
         dhr.update(repeating: 0, count: n * h)
         for s in stride(from: shape.steps - 1, through: 0, by: -1) {
-            gruCellBackward(rows: n, hidden: h, layout: w.gates, gates: b.gates + s * n * g3, hiddenN: b.hiddenN + s * n * h,
-                            hPrev: hs + s * n * h, dhAbove: dhAbove + s * n * h, dhRecurrent: dhr,
-                            dInput: di + s * n * g3, dHidden: dhh + s * n * g3)
+            gruCellBackward(
+                rows: n, hidden: h, layout: w.gates, gates: b.gates + s * n * g3, hiddenN: b.hiddenN + s * n * h,
+                hPrev: hs + s * n * h, dhAbove: dhAbove + s * n * h, dhRecurrent: dhr,
+                dInput: di + s * n * g3, dHidden: dhh + s * n * g3)
             if s > 0 { rows.gemm(a: dhh + s * n * g3, aRowStride: g3, b: w.hidden, c: dhr, ldc: h, accumulate: true) }
         }
         return .separate(input: UnsafePointer(di), hidden: UnsafePointer(dhh))
@@ -137,24 +144,28 @@ public enum GRUCell: RecurrentCell {
         state.state.update(repeating: 0, count: n * s.hidden)  // h_0 = 0
     }
 
-    public static func generationStep(_ state: GenerationState, scratch: GenerationScratch, rows n: Int,
-                                      shape s: LayerShape, weights w: PackedLayer) {
+    public static func generationStep(
+        _ state: GenerationState, scratch: GenerationScratch, rows n: Int,
+        shape s: LayerShape, weights w: PackedLayer
+    ) {
         let h = s.hidden, g3 = 3 * h
         let hOut = scratch.hidden
         if w.fused {
             // One pass over [x | h] keeping the two projections' sums apart, and the cell.
-            let step = GRUStepBuffers(kHidden: h, hPrev: state.state, hPrevRowStride: h, hiddenPanels: w.hiddenPanels,
-                                      input: state.input, inputRowStride: s.input, kInput: s.input, inputPanels: w.inputPanels,
-                                      gates: scratch.gates, storesGates: false, biasSum: w.biasSum, biasIH: w.biasIH, biasHH: w.biasHH,
-                                      hiddenN: nil, hOut: hOut, hOutRowStride: h, layout: w.gates)
+            let step = GRUStepBuffers(
+                kHidden: h, hPrev: state.state, hPrevRowStride: h, hiddenPanels: w.hiddenPanels,
+                input: state.input, inputRowStride: s.input, kInput: s.input, inputPanels: w.inputPanels,
+                gates: scratch.gates, storesGates: false, biasSum: w.biasSum, biasIH: w.biasIH, biasHH: w.biasHH,
+                hiddenN: nil, hOut: hOut, hOutRowStride: h, layout: w.gates)
             BlockRows(count: n, shardSize: n).forEachRun(steps: 1, format: w.format) { run, split in
                 gruFusedStep(step, rows: run, split: split)
             }
         } else {
             gemm(m: n, a: state.input, aRowStride: s.input, b: w.inputT, c: scratch.gates, ldc: g3, accumulate: false)
             gemm(m: n, a: state.state, aRowStride: h, b: w.hiddenT, c: scratch.hh, ldc: g3, accumulate: false)
-            gruCellForward(rows: n, hidden: h, gates: scratch.gates, hh: scratch.hh, biasSum: w.biasSum, biasIH: w.biasIH,
-                           biasHH: w.biasHH, hPrev: state.state, hOut: hOut, hiddenN: scratch.hiddenN)
+            gruCellForward(
+                rows: n, hidden: h, gates: scratch.gates, hh: scratch.hh, biasSum: w.biasSum, biasIH: w.biasIH,
+                biasHH: w.biasHH, hPrev: state.state, hOut: hOut, hiddenN: scratch.hiddenN)
         }
         state.state.update(from: hOut, count: n * h)
     }

@@ -52,39 +52,46 @@ public enum LSTMCell: RecurrentCell {
         }
     }
 
-    public static func forward(_ b: Forward, h hs: UnsafeMutablePointer<Float>, rows: BlockRows,
-                               steps: Range<Int>, shape: LayerShape, weights w: PackedLayer) {
+    public static func forward(
+        _ b: Forward, h hs: UnsafeMutablePointer<Float>, rows: BlockRows,
+        steps: Range<Int>, shape: LayerShape, weights w: PackedLayer
+    ) {
         let h = shape.hidden, g4 = 4 * h, n = rows.count
         if steps.lowerBound == 0 { b.cells.update(repeating: 0, count: n * h) }
         for s in steps {
             let gs = b.gates + s * n * g4
             if w.fused {
                 // The recurrent product and the cell in one kernel (h_0 = 0: no product at step 0).
-                let step = LSTMStepBuffers(k: s > 0 ? h : 0, a: hs + s * n * h, aRowStride: h, panels: w.hiddenPanels,
-                                           gates: gs, startsFromGates: true, storesGates: true, bias: w.biasSum,
-                                           cPrev: b.cells + s * n * h, cOut: b.cells + (s + 1) * n * h, cRowStride: h,
-                                           tanhC: b.tanhCells + s * n * h, hOut: hs + (s + 1) * n * h, hRowStride: h, layout: w.gates)
+                let step = LSTMStepBuffers(
+                    k: s > 0 ? h : 0, a: hs + s * n * h, aRowStride: h, panels: w.hiddenPanels,
+                    gates: gs, startsFromGates: true, storesGates: true, bias: w.biasSum,
+                    cPrev: b.cells + s * n * h, cOut: b.cells + (s + 1) * n * h, cRowStride: h,
+                    tanhC: b.tanhCells + s * n * h, hOut: hs + (s + 1) * n * h, hRowStride: h, layout: w.gates)
                 rows.forEachRun(steps: 1, format: w.format) { run, split in lstmFusedStep(step, rows: run, split: split) }
                 continue
             }
             // h_0 = 0: the first step has no recurrent product.
             if s > 0 { rows.gemm(a: hs + s * n * h, aRowStride: h, b: w.hiddenT, c: gs, ldc: g4, accumulate: true) }
-            lstmCellForward(rows: n, hidden: h, gates: gs, bias: w.biasSum,
-                            cPrev: b.cells + s * n * h, cOut: b.cells + (s + 1) * n * h,
-                            tanhC: b.tanhCells + s * n * h, hOut: hs + (s + 1) * n * h)
+            lstmCellForward(
+                rows: n, hidden: h, gates: gs, bias: w.biasSum,
+                cPrev: b.cells + s * n * h, cOut: b.cells + (s + 1) * n * h,
+                tanhC: b.tanhCells + s * n * h, hOut: hs + (s + 1) * n * h)
         }
     }
 
-    public static func backward(_ b: Forward, scratch: BackwardScratch, h hs: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>,
-                                rows: BlockRows, shape: LayerShape, weights w: PackedLayer) -> ProjectionGradients {
+    public static func backward(
+        _ b: Forward, scratch: BackwardScratch, h hs: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>,
+        rows: BlockRows, shape: LayerShape, weights w: PackedLayer
+    ) -> ProjectionGradients {
         let h = shape.hidden, g4 = 4 * h, n = rows.count
         let dg = scratch.dGates, dhr = scratch.dHiddenRecurrent, dc = scratch.dCell
         dhr.update(repeating: 0, count: n * h)
         dc.update(repeating: 0, count: n * h)
         for s in stride(from: shape.steps - 1, through: 0, by: -1) {
-            lstmCellBackward(rows: n, hidden: h, layout: w.gates, gates: b.gates + s * n * g4, cPrev: b.cells + s * n * h,
-                             tanhC: b.tanhCells + s * n * h, dhAbove: dhAbove + s * n * h, dhRecurrent: dhr,
-                             dc: dc, dGates: dg + s * n * g4)
+            lstmCellBackward(
+                rows: n, hidden: h, layout: w.gates, gates: b.gates + s * n * g4, cPrev: b.cells + s * n * h,
+                tanhC: b.tanhCells + s * n * h, dhAbove: dhAbove + s * n * h, dhRecurrent: dhr,
+                dc: dc, dGates: dg + s * n * g4)
             if s > 0 { rows.gemm(a: dg + s * n * g4, aRowStride: g4, b: w.hidden, c: dhr, ldc: h, accumulate: false) }
         }
         return .shared(UnsafePointer(dg))
@@ -141,23 +148,27 @@ public enum LSTMCell: RecurrentCell {
         state.stacked.update(repeating: 0, count: n * (s.input + s.hidden))  // h_0 = 0
     }
 
-    public static func generationStep(_ state: GenerationState, scratch: GenerationScratch, rows n: Int,
-                                      shape s: LayerShape, weights w: PackedLayer) {
+    public static func generationStep(
+        _ state: GenerationState, scratch: GenerationScratch, rows n: Int,
+        shape s: LayerShape, weights w: PackedLayer
+    ) {
         let h = s.hidden, stride = s.input + h
         let rows = state.stacked, hOut = scratch.hidden
         if w.fused {
             // [x | h] [W_ih^T ; W_hh^T] and the cell in one kernel; c is updated in place.
-            let step = LSTMStepBuffers(k: stride, a: rows, aRowStride: stride, panels: w.stackedPanels, gates: scratch.gates,
-                                       startsFromGates: false, storesGates: false, bias: w.biasSum,
-                                       cPrev: state.cells, cOut: state.cells, cRowStride: h,
-                                       tanhC: nil, hOut: hOut, hRowStride: h, layout: w.gates)
+            let step = LSTMStepBuffers(
+                k: stride, a: rows, aRowStride: stride, panels: w.stackedPanels, gates: scratch.gates,
+                startsFromGates: false, storesGates: false, bias: w.biasSum,
+                cPrev: state.cells, cOut: state.cells, cRowStride: h,
+                tanhC: nil, hOut: hOut, hRowStride: h, layout: w.gates)
             BlockRows(count: n, shardSize: n).forEachRun(steps: 1, format: w.format) { run, split in
                 lstmFusedStep(step, rows: run, split: split)
             }
         } else {
             gemm(m: n, a: rows, aRowStride: stride, b: w.stackedT, c: scratch.gates, ldc: 4 * h, accumulate: false)
-            lstmCellForward(rows: n, hidden: h, gates: scratch.gates, bias: w.biasSum, cPrev: state.cells, cOut: state.cells,
-                            tanhC: scratch.tanhCells, hOut: hOut)
+            lstmCellForward(
+                rows: n, hidden: h, gates: scratch.gates, bias: w.biasSum, cPrev: state.cells, cOut: state.cells,
+                tanhC: scratch.tanhCells, hOut: hOut)
         }
         // h_t goes beside x_{t+1} for this layer's next step.
         for b in 0..<n { (rows + b * stride + s.input).update(from: hOut + b * h, count: h) }

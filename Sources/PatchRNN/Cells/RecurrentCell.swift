@@ -59,14 +59,17 @@ public protocol RecurrentCell: Sendable {
     /// workspace fills), writes their h_{t+1} into `h` and whatever backward needs. The
     /// per-step products go through `rows.gemm` or `rows.forEachRun`, so each row's result
     /// does not depend on the block it is in.
-    static func forward(_ buffers: Forward, h: UnsafeMutablePointer<Float>, rows: BlockRows,
-                        steps: Range<Int>, shape: LayerShape, weights: PackedLayer)
+    static func forward(
+        _ buffers: Forward, h: UnsafeMutablePointer<Float>, rows: BlockRows,
+        steps: Range<Int>, shape: LayerShape, weights: PackedLayer)
     /// Backward through the recurrence, from dL/dh_t of every step as it comes from above
     /// ([steps*n x H], n = rows.count): the gradients of the input projection (x W_ih^T + b_ih)
     /// and of the hidden projection (h W_hh^T + b_hh) of every step, [steps*n x G*H], from which
     /// the workspace makes the weight and bias gradients and dL/dx.
-    static func backward(_ buffers: Forward, scratch: BackwardScratch, h: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>,
-                         rows: BlockRows, shape: LayerShape, weights: PackedLayer) -> ProjectionGradients
+    static func backward(
+        _ buffers: Forward, scratch: BackwardScratch, h: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>,
+        rows: BlockRows, shape: LayerShape, weights: PackedLayer
+    ) -> ProjectionGradients
 
     // MARK: Generation (rows = the chunk capacity, one step at a time)
 
@@ -79,8 +82,9 @@ public protocol RecurrentCell: Sendable {
     static func generationReset(_ state: GenerationState, rows n: Int, shape: LayerShape)
     /// One step of the first `n` rows: x_t (`state.input`) and the state in; h_t
     /// (`scratch.output`) and the state out.
-    static func generationStep(_ state: GenerationState, scratch: GenerationScratch, rows n: Int,
-                               shape: LayerShape, weights: PackedLayer)
+    static func generationStep(
+        _ state: GenerationState, scratch: GenerationScratch, rows n: Int,
+        shape: LayerShape, weights: PackedLayer)
 }
 
 /// A struct of named buffers (pointers into a workspace's one allocation). Its initialiser
@@ -165,6 +169,7 @@ public enum Cells {
     public static func check(requested: String?, against config: ModelConfig, file: String) throws {
         guard let requested, requested != config.cellName else { return }
         _ = try resolve(requested)
-        throw PatchRNNError.setting(.cell, "\(requested) contradicts \(file), which holds a \(config.cell.title) model (leave --cell out to use the checkpoint's)")
+        throw PatchRNNError.setting(
+            .cell, "\(requested) contradicts \(file), which holds a \(config.cell.title) model (leave --cell out to use the checkpoint's)")
     }
 }

@@ -32,7 +32,8 @@ package struct IDXFile: Equatable, Sendable {
             throw PatchRNNError.file(name, "not an IDX file (magic \(hex(start[0..<4])), expected 00 00 08 0N)")
         }
         guard start[2] == 0x08 else {
-            throw PatchRNNError.file(name, "unsupported IDX data type 0x\(String(start[2], radix: 16)) (only unsigned bytes, 0x08, are MNIST)")
+            throw PatchRNNError.file(
+                name, "unsupported IDX data type 0x\(String(start[2], radix: 16)) (only unsigned bytes, 0x08, are MNIST)")
         }
         let rank = Int(start[3])
         guard (1...4).contains(rank) else { throw PatchRNNError.file(name, "IDX rank \(rank) is not 1-4") }
@@ -66,7 +67,9 @@ package struct IDXFile: Equatable, Sendable {
     }
 
     static func truncated(_ name: String, _ h: Header, has: Int) -> PatchRNNError {
-        PatchRNNError.file(name, "truncated: dimensions \(h.dimensions.map(String.init).joined(separator: "x")) need \(h.dataBytes) data bytes, file has \(has)")
+        PatchRNNError.file(
+            name,
+            "truncated: dimensions \(h.dimensions.map(String.init).joined(separator: "x")) need \(h.dataBytes) data bytes, file has \(has)")
     }
 
     /// Reads a file, gzip'd or not, checking before anything large is read or allocated
@@ -77,7 +80,10 @@ package struct IDXFile: Equatable, Sendable {
         let data = try stream.read(h.dataBytes)
         guard data.count == h.dataBytes else {
             guard stream.isGzip else { throw truncated(path, h, has: data.count) }
-            throw PatchRNNError.file(path, "truncated gzip stream: dimensions \(h.dimensions.map(String.init).joined(separator: "x")) need \(h.dataBytes) data bytes, it holds \(data.count)")
+            throw PatchRNNError.file(
+                path,
+                "truncated gzip stream: dimensions \(h.dimensions.map(String.init).joined(separator: "x")) need \(h.dataBytes) data bytes, it holds \(data.count)"
+            )
         }
         guard try stream.read(1).isEmpty else {
             throw PatchRNNError.file(path, "unexpected bytes after the data (dimensions \(h.dimensions))")
@@ -100,19 +106,31 @@ package struct IDXFile: Equatable, Sendable {
     /// more than the file can hold is refused before anything is decompressed or allocated.
     static func open(path: String) throws -> (stream: GzipReader, header: Header) {
         let fd = Foundation.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)  // O_NONBLOCK: a FIFO must not block the open
-        guard fd >= 0 else { throw PatchRNNError.file(path, errno == ENOENT ? "no such file" : "cannot open for reading (\(systemError()))") }
+        guard fd >= 0 else {
+            throw PatchRNNError.file(path, errno == ENOENT ? "no such file" : "cannot open for reading (\(systemError()))")
+        }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { let e = systemError(); close(fd); throw PatchRNNError.file(path, "cannot read (\(e))") }
+        guard fstat(fd, &st) == 0 else {
+            let e = systemError()
+            close(fd)
+            throw PatchRNNError.file(path, "cannot read (\(e))")
+        }
         let kind = st.st_mode & S_IFMT
         guard kind == S_IFREG else {
             close(fd)
-            throw PatchRNNError.file(path, kind == S_IFDIR ? "is a directory, expected a file" : "is not a regular file (a device, FIFO or socket), expected an IDX file")
+            throw PatchRNNError.file(
+                path,
+                kind == S_IFDIR
+                    ? "is a directory, expected a file" : "is not a regular file (a device, FIFO or socket), expected an IDX file")
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         let fileSize = Int(st.st_size)
         var magic: [UInt8] = [0, 0]
         let isGzip = pread(fd, &magic, 2, 0) == 2 && magic == [0x1F, 0x8B]
-        guard let gz = gzdopen(fd, "rb") else { close(fd); throw PatchRNNError.file(path, "cannot open for reading (\(systemError()))") }
+        guard let gz = gzdopen(fd, "rb") else {
+            close(fd)
+            throw PatchRNNError.file(path, "cannot open for reading (\(systemError()))")
+        }
         let stream = GzipReader(gz, path: path, isGzip: isGzip)
         let start = try stream.read(4)
         if start.count < 4 && isGzip { try stream.checkEnd() }  // a gzip stream cut short, not an empty file
@@ -120,7 +138,10 @@ package struct IDXFile: Equatable, Sendable {
         if isGzip {
             let (room, overflow) = fileSize.multipliedReportingOverflow(by: 1032)
             guard overflow || h.dataBytes <= room else {
-                throw PatchRNNError.file(path, "truncated or not this file: dimensions \(h.dimensions.map(String.init).joined(separator: "x")) need \(h.dataBytes) data bytes, more than a gzip file of \(fileSize) bytes can hold")
+                throw PatchRNNError.file(
+                    path,
+                    "truncated or not this file: dimensions \(h.dimensions.map(String.init).joined(separator: "x")) need \(h.dataBytes) data bytes, more than a gzip file of \(fileSize) bytes can hold"
+                )
             }
         } else {
             let room = fileSize - h.size
@@ -144,7 +165,11 @@ final class GzipReader {
     let path: String
     /// A gzip stream (else a plain file that zlib passes through).
     let isGzip: Bool
-    init(_ gz: gzFile, path: String, isGzip: Bool) { self.gz = gz; self.path = path; self.isGzip = isGzip }
+    init(_ gz: gzFile, path: String, isGzip: Bool) {
+        self.gz = gz
+        self.path = path
+        self.isGzip = isGzip
+    }
     deinit { gzclose(gz) }
 
     /// Up to `count` bytes (fewer only at the end of the data).

@@ -18,7 +18,9 @@ public struct MNIST: Sendable {
         let path = directory + "/" + classNamesFile
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let text = String(decoding: try readFileContents(path, limit: 65_536, what: "class-names file"), as: UTF8.self)
-        let names = text.split(whereSeparator: { $0.isNewline }).map { $0.trimmingCharacters(in: CharacterSet.whitespaces) }.filter { !$0.isEmpty }
+        let names = text.split(whereSeparator: { $0.isNewline }).map { $0.trimmingCharacters(in: CharacterSet.whitespaces) }.filter {
+            !$0.isEmpty
+        }
         guard names.count == 10 else {
             throw PatchRNNError.file(path, "names \(names.count) classes; it must name 10, one per line, for labels 0 to 9")
         }
@@ -27,7 +29,8 @@ public struct MNIST: Sendable {
 
     public static let files = (
         trainImages: "train-images-idx3-ubyte", trainLabels: "train-labels-idx1-ubyte",
-        testImages: "t10k-images-idx3-ubyte", testLabels: "t10k-labels-idx1-ubyte")
+        testImages: "t10k-images-idx3-ubyte", testLabels: "t10k-labels-idx1-ubyte"
+    )
 
     /// Environment variable naming the data folder when --data is not given.
     public static let environmentVariable = "PATCHRNN_DATA"
@@ -91,7 +94,8 @@ public struct MNIST: Sendable {
         var counts: [Int] = []
         for (images, labels) in paths {
             let dimensions = try IDXFile.dimensions(path: images)
-            try checkPair(images: images, imageDimensions: dimensions, labels: labels, labelDimensions: try IDXFile.dimensions(path: labels))
+            try checkPair(
+                images: images, imageDimensions: dimensions, labels: labels, labelDimensions: try IDXFile.dimensions(path: labels))
             counts.append(dimensions[0])
         }
         _ = try classNames(directory: directory)
@@ -110,7 +114,8 @@ public struct MNIST: Sendable {
     static func path(_ directory: String, _ name: String) throws -> String {
         var isDir = false
         guard fileExists(directory, isDirectory: &isDir), isDir else {
-            throw PatchRNNError("MNIST folder \(directory) not found: pass --data DIR, set \(environmentVariable), or run scripts/fetch-mnist.sh")
+            throw PatchRNNError(
+                "MNIST folder \(directory) not found: pass --data DIR, set \(environmentVariable), or run scripts/fetch-mnist.sh")
         }
         guard let p = locate(directory, name) else {
             throw PatchRNNError.file("\(directory)/\(name).gz", "no such file (nor \(name) uncompressed); run scripts/fetch-mnist.sh")
@@ -124,8 +129,9 @@ public struct MNIST: Sendable {
     /// the kept images become floats, which is what costs memory.)
     public static func loadPair(images: String, labels: String, keep: ((Int) throws -> [Int])? = nil) throws -> PatchSet {
         // The headers first: a wrong pair is refused before the images are decompressed.
-        try checkPair(images: images, imageDimensions: try IDXFile.dimensions(path: images),
-                      labels: labels, labelDimensions: try IDXFile.dimensions(path: labels))
+        try checkPair(
+            images: images, imageDimensions: try IDXFile.dimensions(path: images),
+            labels: labels, labelDimensions: try IDXFile.dimensions(path: labels))
         let img = try IDXFile.read(path: images)
         let lab = try IDXFile.read(path: labels)
         try checkPair(images: images, imageDimensions: img.dimensions, labels: labels, labelDimensions: lab.dimensions)
@@ -143,7 +149,8 @@ extension MNIST {
     /// An images file of 28x28 images and a labels file with one label per image.
     static func checkPair(images: String, imageDimensions img: [Int], labels: String, labelDimensions lab: [Int]) throws {
         guard img.count == 3 else {
-            throw PatchRNNError.file(images, "expected an images file (3 dimensions), found \(img.count) dimension(s) \(img) — a labels file?")
+            throw PatchRNNError.file(
+                images, "expected an images file (3 dimensions), found \(img.count) dimension(s) \(img) — a labels file?")
         }
         guard img[1] == 28, img[2] == 28 else {
             throw PatchRNNError.file(images, "images are \(img[1])x\(img[2]), expected 28x28")

@@ -13,8 +13,9 @@ public protocol ProcessGroup: AnyObject {
     /// Gathers the per-shard gradients and losses of a minibatch: rank r computed shards
     /// `shardsOf[r]` into their own slots of `grads` (stride floats apart) and `losses`; after
     /// the call every rank holds all of them, bit for bit as computed.
-    func allGatherShards(grads: UnsafeMutablePointer<Float>, stride: Int, losses: UnsafeMutablePointer<Double>,
-                         shardsOf: [Range<Int>]) throws
+    func allGatherShards(
+        grads: UnsafeMutablePointer<Float>, stride: Int, losses: UnsafeMutablePointer<Double>,
+        shardsOf: [Range<Int>]) throws
 
     /// Sums `count` floats and one double over the ranks, in place (MPI_Allreduce: the order
     /// of the additions is the MPI library's, not ours).
@@ -51,8 +52,10 @@ public final class SingleProcess: ProcessGroup {
     public var rank: Int { 0 }
     public var size: Int { 1 }
     public var host: String { ProcessInfo.processInfo.hostName }
-    public func allGatherShards(grads: UnsafeMutablePointer<Float>, stride: Int, losses: UnsafeMutablePointer<Double>,
-                                shardsOf: [Range<Int>]) {}
+    public func allGatherShards(
+        grads: UnsafeMutablePointer<Float>, stride: Int, losses: UnsafeMutablePointer<Double>,
+        shardsOf: [Range<Int>]
+    ) {}
     public func allReduceSum(_ floats: UnsafeMutablePointer<Float>, count: Int, _ value: inout Double) {}
     public func broadcast(_ values: UnsafeMutablePointer<Double>, count: Int, root: Int) {}
     public func maximum(_ value: Int32) -> Int32 { value }

@@ -15,8 +15,9 @@ public struct AdamConfig: Sendable, Equatable, Codable {
         let t = Double(step)
         let bc1 = 1 - pow(Double(beta1), t)
         let bc2 = 1 - pow(Double(beta2), t)
-        return AdamCoefficients(stepSize: Float(Double(learningRate) / bc1), biasCorrection2Sqrt: Float(bc2.squareRoot()),
-                                beta1: beta1, beta2: beta2, epsilon: epsilon)
+        return AdamCoefficients(
+            stepSize: Float(Double(learningRate) / bc1), biasCorrection2Sqrt: Float(bc2.squareRoot()),
+            beta1: beta1, beta2: beta2, epsilon: epsilon)
     }
 }
 

@@ -41,8 +41,10 @@ public struct PlacementPlan: Sendable, Equatable {
 
     /// Places `count` workers on `cores`. Fails when more are asked for than there are
     /// physical cores (or, with `smt`, hardware threads).
-    public init(cores: [Topology.Core], workers count: Int, smt: Bool = false, policy: PlacementPolicy = .pack,
-                parameters: Int = PlacementPlan.defaultParameters) throws {
+    public init(
+        cores: [Topology.Core], workers count: Int, smt: Bool = false, policy: PlacementPolicy = .pack,
+        parameters: Int = PlacementPlan.defaultParameters
+    ) throws {
         guard count >= 1 else { throw PatchRNNError.setting(.threads, "must be at least 1 (got \(count))") }
         // (core, which of its PUs) in the order the policy takes them: every core's first PU,
         // then, with SMT, every core's second PU, and so on.
@@ -72,7 +74,9 @@ public struct PlacementPlan: Sendable, Equatable {
 
     /// All cores in the order `policy` takes them.
     static func order(_ cores: [Topology.Core], _ policy: PlacementPolicy) -> [Topology.Core] {
-        let machineOrder = cores.sorted { ($0.package, $0.numaNode, $0.l3Group, $0.index) < ($1.package, $1.numaNode, $1.l3Group, $1.index) }
+        let machineOrder = cores.sorted {
+            ($0.package, $0.numaNode, $0.l3Group, $0.index) < ($1.package, $1.numaNode, $1.l3Group, $1.index)
+        }
         switch policy {
         case .pack: return machineOrder
         case .spread: return roundRobin(machineOrder, levels: [\.package, \.numaNode, \.l3Group])
@@ -86,7 +90,10 @@ public struct PlacementPlan: Sendable, Equatable {
         var groups: [[Topology.Core]] = []
         var previous: Int?
         for c in cores {  // machine order keeps each group's cores together
-            if c[keyPath: level] != previous { groups.append([]); previous = c[keyPath: level] }
+            if c[keyPath: level] != previous {
+                groups.append([])
+                previous = c[keyPath: level]
+            }
             groups[groups.count - 1].append(c)
         }
         let dealt = groups.map { roundRobin($0, levels: levels.dropFirst()) }
@@ -120,16 +127,22 @@ public struct PlacementPlan: Sendable, Equatable {
 
     /// The plan as `patchrnn topology` prints it, for a machine whose cores are `machineCores`.
     public func summary(machineCores: [Topology.Core]) -> String {
-        func counts(_ level: KeyPath<Topology.Core, Int>) -> String { workersPer(level, of: machineCores).map(String.init).joined(separator: ", ") }
+        func counts(_ level: KeyPath<Topology.Core, Int>) -> String {
+            workersPer(level, of: machineCores).map(String.init).joined(separator: ", ")
+        }
         let siblings = smt ? "SMT siblings once every core has a worker" : "one worker per physical core (--smt adds SMT siblings)"
-        var lines = ["placement for \(workers.count) worker(s), \(policy.rawValue), \(siblings): "
-            + workers.enumerated().map { i, w in
-                "w\(i)->PU \(w.pu) (core \(w.core.index), package \(w.core.package), NUMA \(w.core.numaNode), L3 \(w.core.l3Group))"
-            }.joined(separator: ", ")]
+        var lines = [
+            "placement for \(workers.count) worker(s), \(policy.rawValue), \(siblings): "
+                + workers.enumerated().map { i, w in
+                    "w\(i)->PU \(w.pu) (core \(w.core.index), package \(w.core.package), NUMA \(w.core.numaNode), L3 \(w.core.l3Group))"
+                }.joined(separator: ", ")
+        ]
         lines.append("workers per package: \(counts(\.package)); per NUMA node: \(counts(\.numaNode)); per L3 group: \(counts(\.l3Group))")
         let slices = workers.map(\.sumSlice.count)
-        lines.append("gradient sum + Adam over \(parameters) floats: \(slices.min() ?? 0)-\(slices.max() ?? 0) per worker; by NUMA node: "
-            + sumRunsByNUMANode.map { "node \($0.node) \($0.run.lowerBound)..<\($0.run.upperBound) (\($0.workers) workers)" }.joined(separator: ", "))
+        lines.append(
+            "gradient sum + Adam over \(parameters) floats: \(slices.min() ?? 0)-\(slices.max() ?? 0) per worker; by NUMA node: "
+                + sumRunsByNUMANode.map { "node \($0.node) \($0.run.lowerBound)..<\($0.run.upperBound) (\($0.workers) workers)" }.joined(
+                    separator: ", "))
         return lines.joined(separator: "\n")
     }
 }

@@ -16,11 +16,11 @@ public final class Topology: @unchecked Sendable {
 
     /// One physical core: the PUs (hardware threads) it holds and the groups it belongs to.
     public struct Core: Sendable, Equatable {
-        public let index: Int          // logical index among cores
-        public let pus: [Int]          // OS indices of its PUs, first is the one used
+        public let index: Int  // logical index among cores
+        public let pus: [Int]  // OS indices of its PUs, first is the one used
         public let package: Int
         public let numaNode: Int
-        public let l3Group: Int        // logical index of its L3 cache (-1: none)
+        public let l3Group: Int  // logical index of its L3 cache (-1: none)
         public let l2Group: Int
     }
 
@@ -47,7 +47,9 @@ public final class Topology: @unchecked Sendable {
         case .synthetic(let description):
             guard hwloc_topology_set_synthetic(t, description) == 0 else {
                 hwloc_topology_destroy(t)
-                throw PatchRNNError("hwloc cannot read the synthetic description '\(description)' (levels and counts such as \"pack:2 [numa] l3:12 core:8 pu:2\"; see hwloc's \"Synthetic topologies\")")
+                throw PatchRNNError(
+                    "hwloc cannot read the synthetic description '\(description)' (levels and counts such as \"pack:2 [numa] l3:12 core:8 pu:2\"; see hwloc's \"Synthetic topologies\")"
+                )
             }
         case .xml(let path):
             guard FileManager.default.isReadableFile(atPath: path) else {
@@ -61,7 +63,9 @@ public final class Topology: @unchecked Sendable {
         }
         guard hwloc_topology_load(t) == 0 else {
             hwloc_topology_destroy(t)
-            if case .xml(let path) = source { throw PatchRNNError.file(path, "is not a topology hwloc can read (export one with lstopo FILE.xml)") }
+            if case .xml(let path) = source {
+                throw PatchRNNError.file(path, "is not a topology hwloc can read (export one with lstopo FILE.xml)")
+            }
             throw PatchRNNError("hwloc: cannot load the topology")
         }
         handle = t
@@ -92,19 +96,23 @@ public final class Topology: @unchecked Sendable {
                 pu = hwloc_bitmap_next(core.pointee.cpuset, pu)
             }
             guard let first = pus.first else { continue }
-            result.append(Core(index: i, pus: pus,
-                               package: max(0, containing(HWLOC_OBJ_PACKAGE, pu: UInt32(first))),
-                               numaNode: max(0, containing(HWLOC_OBJ_NUMANODE, pu: UInt32(first))),
-                               l3Group: containing(HWLOC_OBJ_L3CACHE, pu: UInt32(first)),
-                               l2Group: containing(HWLOC_OBJ_L2CACHE, pu: UInt32(first))))
+            result.append(
+                Core(
+                    index: i, pus: pus,
+                    package: max(0, containing(HWLOC_OBJ_PACKAGE, pu: UInt32(first))),
+                    numaNode: max(0, containing(HWLOC_OBJ_NUMANODE, pu: UInt32(first))),
+                    l3Group: containing(HWLOC_OBJ_L3CACHE, pu: UInt32(first)),
+                    l2Group: containing(HWLOC_OBJ_L2CACHE, pu: UInt32(first))))
         }
         if result.isEmpty {
             // Some virtual machines report PUs without cores: treat each PU as a core.
             for i in 0..<puCount {
                 if let p = hwloc_get_obj_by_type(t, HWLOC_OBJ_PU, UInt32(i)) {
                     let os = p.pointee.os_index
-                    result.append(Core(index: i, pus: [Int(os)], package: 0, numaNode: 0,
-                                       l3Group: containing(HWLOC_OBJ_L3CACHE, pu: os), l2Group: -1))
+                    result.append(
+                        Core(
+                            index: i, pus: [Int(os)], package: 0, numaNode: 0,
+                            l3Group: containing(HWLOC_OBJ_L3CACHE, pu: os), l2Group: -1))
                 }
             }
         }
@@ -114,8 +122,11 @@ public final class Topology: @unchecked Sendable {
             defer { hwloc_bitmap_free(binding) }
             cores = result.compactMap { c in
                 let pus = c.pus.filter { hwloc_bitmap_isset(binding, UInt32($0)) != 0 }
-                return pus.isEmpty ? nil : Core(index: c.index, pus: pus, package: c.package, numaNode: c.numaNode,
-                                                 l3Group: c.l3Group, l2Group: c.l2Group)
+                return pus.isEmpty
+                    ? nil
+                    : Core(
+                        index: c.index, pus: pus, package: c.package, numaNode: c.numaNode,
+                        l3Group: c.l3Group, l2Group: c.l2Group)
             }
         } else {
             cores = result
@@ -125,8 +136,10 @@ public final class Topology: @unchecked Sendable {
     deinit { hwloc_topology_destroy(handle) }
 
     /// Where `workers` threads go on the cores this process may use (`PlacementPlan`).
-    public func plan(workers: Int, smt: Bool = false, policy: PlacementPolicy = .pack,
-                     parameters: Int = PlacementPlan.defaultParameters) throws -> PlacementPlan {
+    public func plan(
+        workers: Int, smt: Bool = false, policy: PlacementPolicy = .pack,
+        parameters: Int = PlacementPlan.defaultParameters
+    ) throws -> PlacementPlan {
         try PlacementPlan(cores: cores, workers: workers, smt: smt, policy: policy, parameters: parameters)
     }
 
@@ -139,7 +152,10 @@ public final class Topology: @unchecked Sendable {
     public func validate(cores pus: [Int]) throws -> [Int] {
         let allowed = Set(cores.flatMap { $0.pus })
         for p in pus where !allowed.contains(p) {
-            throw PatchRNNError.setting(.cores, "names PU \(p), which is not one this process may use (allowed: \(allowed.sorted().map(String.init).joined(separator: ",")))")
+            throw PatchRNNError.setting(
+                .cores,
+                "names PU \(p), which is not one this process may use (allowed: \(allowed.sorted().map(String.init).joined(separator: ",")))"
+            )
         }
         guard Set(pus).count == pus.count else { throw PatchRNNError.setting(.cores, "lists a PU twice") }
         return pus
@@ -164,7 +180,10 @@ public final class Topology: @unchecked Sendable {
     final class SavedBinding {
         let set: hwloc_bitmap_t
         let thread: pthread_t
-        init(set: hwloc_bitmap_t, thread: pthread_t) { self.set = set; self.thread = thread }
+        init(set: hwloc_bitmap_t, thread: pthread_t) {
+            self.set = set
+            self.thread = thread
+        }
         deinit { hwloc_bitmap_free(set) }
     }
 
@@ -204,7 +223,9 @@ public final class Topology: @unchecked Sendable {
         for c in machineCores {
             let usable = cores.first { $0.index == c.index }
             let note = usable == nil ? "  (not in this process's CPU binding)" : ""
-            lines.append("  core \(c.index): PUs \(c.pus.map(String.init).joined(separator: ","))  package \(c.package)  NUMA \(c.numaNode)  L3 \(c.l3Group)  L2 \(c.l2Group)\(note)")
+            lines.append(
+                "  core \(c.index): PUs \(c.pus.map(String.init).joined(separator: ","))  package \(c.package)  NUMA \(c.numaNode)  L3 \(c.l3Group)  L2 \(c.l2Group)\(note)"
+            )
         }
         return lines.joined(separator: "\n")
     }

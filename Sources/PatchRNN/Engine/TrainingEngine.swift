@@ -55,9 +55,11 @@ public final class TrainingEngine: @unchecked Sendable {
 
     /// `sumWhileHot: false` leaves every shard's gradient to the sum after the barrier (tests
     /// compare the two: the results must be the same).
-    public init(params: Parameters, adamConfig: AdamConfig, pool: WorkerPool, shape: StepShape,
-                group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact, format: PanelFormat = .preferred,
-                sumWhileHot: Bool = true) throws {
+    public init(
+        params: Parameters, adamConfig: AdamConfig, pool: WorkerPool, shape: StepShape,
+        group: ProcessGroup = SingleProcess(), exchange: GradientExchange = .exact, format: PanelFormat = .preferred,
+        sumWhileHot: Bool = true
+    ) throws {
         guard shape.shardSize >= 1 else { throw PatchRNNError.setting(.shardSize, "must be at least 1 (got \(shape.shardSize))") }
         guard shape.batchSize >= 1 else { throw PatchRNNError.setting(.batchSize, "must be at least 1 (got \(shape.batchSize))") }
         self.group = group
@@ -79,7 +81,9 @@ public final class TrainingEngine: @unchecked Sendable {
             }
         }
         adam = try AdamState(count: padded) { try zeroBySlices($0, copies: 1) }
-        shardGrads = try FloatBuffer(count: slots * padded, what: "the gradients of \(slots) shards") { try zeroBySlices($0, copies: slots) }
+        shardGrads = try FloatBuffer(count: slots * padded, what: "the gradients of \(slots) shards") {
+            try zeroBySlices($0, copies: slots)
+        }
         shardLoss = .allocate(capacity: shape.slots)
         rankTotal = group.size > 1 ? FloatBuffer(count: params.layout.paddedCount, what: "the ranks' gradient total") : nil
         blockShards = Self.blockShards(shape, workers: pool.count)
@@ -118,9 +122,12 @@ public final class TrainingEngine: @unchecked Sendable {
     }
 
     /// The same with a shape given as its two numbers.
-    public convenience init(params: Parameters, adamConfig: AdamConfig, pool: WorkerPool, shardSize: Int, maxBatch: Int,
-                            group: ProcessGroup = SingleProcess()) throws {
-        try self.init(params: params, adamConfig: adamConfig, pool: pool, shape: StepShape(batchSize: maxBatch, shardSize: shardSize), group: group)
+    public convenience init(
+        params: Parameters, adamConfig: AdamConfig, pool: WorkerPool, shardSize: Int, maxBatch: Int,
+        group: ProcessGroup = SingleProcess()
+    ) throws {
+        try self.init(
+            params: params, adamConfig: adamConfig, pool: pool, shape: StepShape(batchSize: maxBatch, shardSize: shardSize), group: group)
     }
 
     deinit {
@@ -131,9 +138,12 @@ public final class TrainingEngine: @unchecked Sendable {
     /// Floats an engine allocates: the shard gradients, Adam's moments, the ranks' total and
     /// every worker's workspace (read from the same plans as the allocations).
     /// (A Double: the product of sizes that are each within bounds can still exceed an Int.)
-    public static func floats(_ layout: ParameterLayout, shape: StepShape, workers: Int, ranks: Int = 1, format: PanelFormat = .preferred) -> Double {
+    public static func floats(_ layout: ParameterLayout, shape: StepShape, workers: Int, ranks: Int = 1, format: PanelFormat = .preferred)
+        -> Double
+    {
         let capacity = blockShards(shape, workers: workers) * shape.shardSize
-        let perWorker = BlockWorkspace.floats(layout, capacity: capacity, shardSize: shape.shardSize, format: format)
+        let perWorker =
+            BlockWorkspace.floats(layout, capacity: capacity, shardSize: shape.shardSize, format: format)
             + (ranks == 1 ? layout.paddedCount : 0)
         return Double(shape.slots + 2 + (ranks > 1 ? 1 : 0)) * Double(layout.paddedCount) + Double(workers) * Double(perWorker)
     }
@@ -159,10 +169,11 @@ public final class TrainingEngine: @unchecked Sendable {
         let regions = cfg.layers + 1, folded = foldedShards, foldScratch = self.foldScratch
         let sink = FoldingSink(slots: grads, stride: padded, folded: folded, layout: layout, enabled: foldsWhileHot)
         for r in 0..<regions { csync_store(folded + 16 * r, 0) }
-        try pool.forEachItem(blocks, start: { w in
+        let packWeights: (Int) -> Void = { w in
             workspaces[w]?.prepareForward(p)
             workspaces[w]?.prepareBackward(p)
-        }) { w, q in
+        }
+        try pool.forEachItem(blocks, start: packWeights) { w, q in
             guard let ws = workspaces[w] else { return }
             let s0 = first + q * perBlock, s1 = min(s0 + perBlock, mine.upperBound)
             let rows = shape.range(ofShard: s0, batch: batch).lowerBound..<shape.range(ofShard: s1 - 1, batch: batch).upperBound
@@ -199,8 +210,10 @@ public final class TrainingEngine: @unchecked Sendable {
         timing.exchange += t2 - t1
         let loss = sse / elements
         guard loss.isFinite else {
-            throw NonFiniteLoss(loss: loss, step: adam.step + 1,
-                                tensor: nonFiniteTensor(grads: summed, shards: summedShards, folded: summedShards == 1 ? [] : (0..<regions).map(foldedCount)))
+            throw NonFiniteLoss(
+                loss: loss, step: adam.step + 1,
+                tensor: nonFiniteTensor(
+                    grads: summed, shards: summedShards, folded: summedShards == 1 ? [] : (0..<regions).map(foldedCount)))
         }
         adam.step += 1
         let coefficients = adamConfig.coefficients(step: adam.step)
@@ -210,9 +223,10 @@ public final class TrainingEngine: @unchecked Sendable {
             for region in 0..<regions {
                 let r = slice.clamped(to: GradientRegion.range(index: region, in: layout))
                 if r.isEmpty { continue }
-                reduceAndAdamUpdate(params: p, shardGrads: summedGrads, shards: summedShardCount, stride: padded,
-                                    folded: summedShardCount == 1 ? 1 : foldedCount(region),
-                                    m: m, v: v, begin: r.lowerBound, end: r.upperBound, coefficients)
+                reduceAndAdamUpdate(
+                    params: p, shardGrads: summedGrads, shards: summedShardCount, stride: padded,
+                    folded: summedShardCount == 1 ? 1 : foldedCount(region),
+                    m: m, v: v, begin: r.lowerBound, end: r.upperBound, coefficients)
             }
         }
         timing.reduceAndUpdate += monotonicSeconds() - t2
@@ -257,8 +271,8 @@ public final class TrainingEngine: @unchecked Sendable {
 
 /// Where the time of the steps went, as the coordinator sees it.
 public struct StepTiming: Sendable {
-    public var compute = 0.0          // forward + backward of this rank's shards
-    public var exchange = 0.0         // MPI all-gather of the shard gradients (0 in one process)
+    public var compute = 0.0  // forward + backward of this rank's shards
+    public var exchange = 0.0  // MPI all-gather of the shard gradients (0 in one process)
     public var reduceAndUpdate = 0.0  // gradient sum + Adam + hand-offs
     public var steps = 0
     public var samples = 0

@@ -71,7 +71,9 @@ public final class WorkerPool: @unchecked Sendable {
             let rc = spawn(i)
             if rc != 0 {
                 stopThreads()
-                throw PatchRNNError("cannot start worker thread \(i + 1) of \(count): \(String(cString: strerror(rc))) (too little memory for its stack, or too many threads: see ulimit -v and ulimit -u)")
+                throw PatchRNNError(
+                    "cannot start worker thread \(i + 1) of \(count): \(String(cString: strerror(rc))) (too little memory for its stack, or too many threads: see ulimit -v and ulimit -u)"
+                )
             }
         }
         // The caller is worker 0; it gets its old binding back when the pool goes, so that
@@ -83,7 +85,8 @@ public final class WorkerPool: @unchecked Sendable {
         let boundPUs = self.boundPUs
         let refused = placement.indices.filter { placement[$0] != nil && boundPUs[$0] != placement[$0] }
         if !refused.isEmpty {
-            bindingWarning = "warning: the system refused to pin \(refused.count) of \(count) worker thread(s) to their cores; running unpinned"
+            bindingWarning =
+                "warning: the system refused to pin \(refused.count) of \(count) worker thread(s) to their cores; running unpinned"
         }
     }
 
@@ -102,8 +105,10 @@ public final class WorkerPool: @unchecked Sendable {
     /// - Returns: The started pool.
     /// - Throws: `PatchRNNError` for an impossible request (more workers than cores, a PU that
     ///   does not exist) or when a thread cannot start.
-    public static func make(threads: Int, topology: Topology?, cores: [Int]? = nil, smt: Bool = false,
-                            policy: PlacementPolicy = .pack, oversubscribe: Bool = false) throws -> WorkerPool {
+    public static func make(
+        threads: Int, topology: Topology?, cores: [Int]? = nil, smt: Bool = false,
+        policy: PlacementPolicy = .pack, oversubscribe: Bool = false
+    ) throws -> WorkerPool {
         guard threads >= 1 else { throw PatchRNNError.setting(.threads, "must be at least 1 (got \(threads))") }
         if let topology, !topology.isThisMachine {
             throw PatchRNNError("a topology read from a description or an XML file is for planning only; workers run on this machine's own")
@@ -170,7 +175,12 @@ public final class WorkerPool: @unchecked Sendable {
         let others = UInt32(count - 1)
         var spins = 0
         while csync_load(done) != others {
-            if spins < spinIterations { csync_pause(); spins += 1 } else { sched_yield() }
+            if spins < spinIterations {
+                csync_pause()
+                spins += 1
+            } else {
+                sched_yield()
+            }
         }
         csync_store(done, 0)
         waitSeconds += monotonicSeconds() - waitStart
@@ -180,8 +190,10 @@ public final class WorkerPool: @unchecked Sendable {
     /// Hands items 0..<count to the workers through a shared queue (`WorkQueue`): a worker
     /// that gets at least one item first calls `start(worker)` (e.g. packs its weights), then
     /// `body(worker, item)` for each item it takes. Returns when all items are done.
-    public func forEachItem(_ count: Int, start: (Int) -> Void = { _ in },
-                            _ body: (_ worker: Int, _ item: Int) throws -> Void) throws {
+    public func forEachItem(
+        _ count: Int, start: (Int) -> Void = { _ in },
+        _ body: (_ worker: Int, _ item: Int) throws -> Void
+    ) throws {
         // The pool's own counter, reset here; `run` publishes it to the workers.
         precondition(count < Int(UInt32.max))
         let next = itemCounter
@@ -233,7 +245,8 @@ public final class WorkerPool: @unchecked Sendable {
             var spins = 0
             while csync_load(generation) == seen {
                 if spins < spinIterations {
-                    csync_pause(); spins += 1
+                    csync_pause()
+                    spins += 1
                 } else {
                     csync_fetch_add(sleepers, 1)
                     if csync_load(generation) == seen { csync_futex_wait(generation, seen) }
@@ -253,16 +266,21 @@ public final class WorkerPool: @unchecked Sendable {
         // reference held by a thread would keep the pool (and its threads) alive for ever.
         final class Start {
             let pool: Unmanaged<WorkerPool>, index: Int
-            init(_ p: WorkerPool, _ i: Int) { pool = .passUnretained(p); index = i }
+            init(_ p: WorkerPool, _ i: Int) {
+                pool = .passUnretained(p)
+                index = i
+            }
         }
         let context = Unmanaged.passRetained(Start(self, i)).toOpaque()
         var tid = pthread_t()
-        let rc = pthread_create(&tid, nil, { raw in
-            let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
-            // The pool outlives its threads (deinit joins them), so an unretained call is safe.
-            start.pool._withUnsafeGuaranteedRef { [index = start.index] in $0.workerLoop(index) }
-            return nil
-        }, context)
+        let rc = pthread_create(
+            &tid, nil,
+            { raw in
+                let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
+                // The pool outlives its threads (deinit joins them), so an unretained call is safe.
+                start.pool._withUnsafeGuaranteedRef { [index = start.index] in $0.workerLoop(index) }
+                return nil
+            }, context)
         if rc == 0 { threads.append(tid) } else { Unmanaged<AnyObject>.fromOpaque(context).release() }
         return rc
     }

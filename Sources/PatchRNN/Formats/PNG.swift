@@ -53,7 +53,9 @@ package func digitGridPNG(images: [[Float]], columns: Int, scale: Int = 2, markB
                 let v = image[(y / scale) * side + x / scale]
                 let g = UInt8(max(0, min(255, (v * 255).rounded())))
                 let o = ((oy + y) * width + ox + x) * 3
-                px[o] = g; px[o + 1] = g; px[o + 2] = g
+                px[o] = g
+                px[o + 1] = g
+                px[o + 2] = g
                 if markBoundary && y == (side / 2) * scale {
                     // Blend 35% red over the pixel: visible but faint.
                     px[o] = UInt8(min(255, Int(Double(g) * 0.65 + 255 * 0.35)))

@@ -6,10 +6,13 @@ import Foundation
 /// header {name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}, the data.
 public enum Safetensors {
     /// Serialises the model parameters (and optional extra F32 tensors, e.g. optimizer state).
-    public static func encode(_ params: Parameters, metadata: [String: String],
-                              extra: [(name: String, values: [Float])] = []) throws -> [UInt8] {
+    public static func encode(
+        _ params: Parameters, metadata: [String: String],
+        extra: [(name: String, values: [Float])] = []
+    ) throws -> [UInt8] {
         // The tensors in torch order, then the file: about twice the data.
-        Memory.checkAvailable(bytes: 8 * (params.layout.parameterCount + extra.reduce(0) { $0 + $1.values.count }), for: "writing a checkpoint")
+        Memory.checkAvailable(
+            bytes: 8 * (params.layout.parameterCount + extra.reduce(0) { $0 + $1.values.count }), for: "writing a checkpoint")
         var tensors: [(String, [Int], [Float])] = params.layout.allViews.map { ($0.name, $0.torchShape, params.torchTensor($0)) }
         tensors += extra.map { ($0.name, [$0.values.count], $0.values) }
         var header: [String: Any] = ["__metadata__": metadata]
@@ -38,8 +41,10 @@ public enum Safetensors {
     ///   - path: Where to write it.
     ///   - extra: More float32 tensors (a resume state's `optimizer.*`).
     /// - Throws: `PatchRNNError` when the file cannot be written.
-    public static func save(_ params: Parameters, metadata: [String: String], to path: String,
-                            extra: [(name: String, values: [Float])] = []) throws {
+    public static func save(
+        _ params: Parameters, metadata: [String: String], to path: String,
+        extra: [(name: String, values: [Float])] = []
+    ) throws {
         try writeFileAtomically(encode(params, metadata: metadata, extra: extra), to: path)
     }
 
@@ -50,15 +55,19 @@ public enum Safetensors {
     }
 
     public static func decode(_ bytes: [UInt8], name: String) throws -> File {
-        guard bytes.count >= 8 else { throw PatchRNNError.file(name, "truncated: \(bytes.count) bytes, a safetensors file starts with an 8-byte header length") }
+        guard bytes.count >= 8 else {
+            throw PatchRNNError.file(name, "truncated: \(bytes.count) bytes, a safetensors file starts with an 8-byte header length")
+        }
         var len: UInt64 = 0
         for i in 0..<8 { len |= UInt64(bytes[i]) << (8 * UInt64(i)) }
         guard len > 0, len <= UInt64(bytes.count - 8), len < 100_000_000 else {
-            throw PatchRNNError.file(name, "header length \(len) does not fit the file (\(bytes.count) bytes): truncated or not a safetensors file")
+            throw PatchRNNError.file(
+                name, "header length \(len) does not fit the file (\(bytes.count) bytes): truncated or not a safetensors file")
         }
         let headerEnd = 8 + Int(len)
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd])),
-              let header = object as? [String: Any] else {
+            let header = object as? [String: Any]
+        else {
             throw PatchRNNError.file(name, "header is not a JSON object: not a safetensors file")
         }
         let dataSize = bytes.count - headerEnd
@@ -70,7 +79,8 @@ public enum Safetensors {
                 continue
             }
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
-                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
+                let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+            else {
                 throw PatchRNNError.file(name, "tensor \(key): malformed header entry")
             }
             guard dtype == "F32" else { throw PatchRNNError.file(name, "tensor \(key) has dtype \(dtype), expected F32") }
@@ -87,10 +97,12 @@ public enum Safetensors {
                 throw PatchRNNError.file(name, "tensor \(key): data offsets \(offsets) are not a range (begin, end)")
             }
             guard offsets[1] <= dataSize else {
-                throw PatchRNNError.file(name, "tensor \(key): data offsets \(offsets) lie outside the \(dataSize) data bytes (truncated file?)")
+                throw PatchRNNError.file(
+                    name, "tensor \(key): data offsets \(offsets) lie outside the \(dataSize) data bytes (truncated file?)")
             }
             guard offsets[1] - offsets[0] == count * 4 else {
-                throw PatchRNNError.file(name, "tensor \(key): shape \(shape) needs \(count * 4) bytes, offsets give \(offsets[1] - offsets[0])")
+                throw PatchRNNError.file(
+                    name, "tensor \(key): shape \(shape) needs \(count * 4) bytes, offsets give \(offsets[1] - offsets[0])")
             }
             entries.append((key, shape, offsets[0], offsets[1]))
         }
@@ -117,7 +129,8 @@ public enum Safetensors {
     /// (`lstm.weight_hh_l0`, ...), hidden and layers from their shapes.
     public static func inferConfig(_ file: File, name: String) throws -> ModelConfig {
         guard let cell = Cells.all.first(where: { file.tensors["\($0.name).weight_hh_l0"] != nil }),
-              let hh = file.tensors["\(cell.name).weight_hh_l0"], hh.shape.count == 2 else {
+            let hh = file.tensors["\(cell.name).weight_hh_l0"], hh.shape.count == 2
+        else {
             let expected = Cells.names.map { "\($0).weight_hh_l0" }.joined(separator: " or ")
             throw PatchRNNError.file(name, "missing tensor \(expected): not a PatchRNN / PyTorch recurrent-model checkpoint")
         }
@@ -154,9 +167,14 @@ public enum Safetensors {
         let layout = ParameterLayout(cfg)
         var problems: [String] = []
         for v in layout.allViews {
-            guard let t = file.tensors[v.name] else { problems.append("missing \(v.name) \(v.torchShape)"); continue }
+            guard let t = file.tensors[v.name] else {
+                problems.append("missing \(v.name) \(v.torchShape)")
+                continue
+            }
             if t.shape != v.torchShape {
-                problems.append("\(v.name) has shape \(t.shape), the model (\(cfg.cell.title), hidden \(cfg.hidden), \(cfg.layers) layers) needs \(v.torchShape)")
+                problems.append(
+                    "\(v.name) has shape \(t.shape), the model (\(cfg.cell.title), hidden \(cfg.hidden), \(cfg.layers) layers) needs \(v.torchShape)"
+                )
             }
         }
         let known = Set(layout.allViews.map(\.name))
@@ -171,7 +189,8 @@ public enum Safetensors {
         for v in layout.allViews {
             let values = file.tensors[v.name]!.values
             if let i = values.firstIndex(where: { !$0.isFinite }) {
-                throw PatchRNNError.file(path, "tensor \(v.name) holds \(values[i]) (element \(i)): the weights of a run that diverged, or a damaged file")
+                throw PatchRNNError.file(
+                    path, "tensor \(v.name) holds \(values[i]) (element \(i)): the weights of a run that diverged, or a damaged file")
             }
         }
         let params = Parameters(layout: layout)

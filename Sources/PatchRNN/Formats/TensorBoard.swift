@@ -10,14 +10,20 @@ struct ProtobufWriter {
 
     mutating func varint(_ value: UInt64) {
         var v = value
-        while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+        while v >= 0x80 {
+            bytes.append(UInt8(v & 0x7F) | 0x80)
+            v >>= 7
+        }
         bytes.append(UInt8(v))
     }
 
     private mutating func key(_ field: Int, _ wireType: UInt64) { varint(UInt64(field) << 3 | wireType) }
 
     /// int32/int64/enum (wire type 0; negative values as 10-byte two's complement).
-    mutating func int(_ field: Int, _ value: Int) { key(field, 0); varint(UInt64(bitPattern: Int64(value))) }
+    mutating func int(_ field: Int, _ value: Int) {
+        key(field, 0)
+        varint(UInt64(bitPattern: Int64(value)))
+    }
 
     mutating func double(_ field: Int, _ value: Double) {
         key(field, 1)
@@ -61,7 +67,10 @@ package enum TensorBoardEvent {
     package static func scalars(_ values: [(tag: String, value: Float)], step: Int, wallTime: Double) -> [UInt8] {
         summary(step: step, wallTime: wallTime) { s in
             for (tag, value) in values {
-                s.message(1) { v in v.string(1, tag); v.float(2, value) }
+                s.message(1) { v in
+                    v.string(1, tag)
+                    v.float(2, value)
+                }
             }
         }
     }
@@ -71,7 +80,12 @@ package enum TensorBoardEvent {
         summary(step: step, wallTime: wallTime) { s in
             s.message(1) { v in
                 v.string(1, tag)
-                v.message(4) { i in i.int(1, height); i.int(2, width); i.int(3, 3); i.bytes(4, png) }
+                v.message(4) { i in
+                    i.int(1, height)
+                    i.int(2, width)
+                    i.int(3, 3)
+                    i.bytes(4, png)
+                }
             }
         }
     }
@@ -85,9 +99,9 @@ package enum TensorBoardEvent {
                 v.string(1, tag)
                 v.message(9) { m in m.message(1) { $0.string(1, "text") } }  // metadata.plugin_data.plugin_name
                 v.message(8) { t in
-                    t.int(1, 7)                                             // dtype DT_STRING
+                    t.int(1, 7)  // dtype DT_STRING
                     t.message(2) { shape in shape.message(2) { $0.int(1, 1) } }  // tensor_shape { dim { size: 1 } }
-                    t.string(8, text)                                       // string_val
+                    t.string(8, text)  // string_val
                 }
             }
         }
@@ -136,7 +150,10 @@ package final class TensorBoardWriter {
     package init(directory: String, wallTime: Double = Date().timeIntervalSince1970) throws {
         try prepareOutputDirectory(directory, what: "TensorBoard folder")
         var name = [UInt8](repeating: 0, count: 256)
-        let named = name.withUnsafeMutableBufferPointer { gethostname(UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), 255) } == 0
+        let named =
+            name.withUnsafeMutableBufferPointer {
+                gethostname(UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), 255)
+            } == 0
         let host = named ? String(decoding: name.prefix { $0 != 0 }, as: UTF8.self) : "localhost"
         let stem = directory + "/events.out.tfevents.\(Int(wallTime)).\(host).\(getpid())."
         var n = 0, descriptor: Int32 = -1

@@ -10,13 +10,14 @@ public struct BaselineMetrics: Sendable, Codable, Equatable {
     public var trainingImages: Int
 
     enum CodingKeys: String, CodingKey {
-        case meanBottomMSE = "baseline_mean_bottom_mse", nearestTopMSE = "baseline_nearest_top_mse"
+        case meanBottomMSE = "baseline_mean_bottom_mse"
+        case nearestTopMSE = "baseline_nearest_top_mse"
         case trainingImages = "baseline_training_images"
     }
 }
 
 public enum Baselines {
-    static let half = Patches.topHalf * Patches.patchSize   // 392 floats: patches 1-8, then 9-16
+    static let half = Patches.topHalf * Patches.patchSize  // 392 floats: patches 1-8, then 9-16
 
     public static func measure(train: PatchSet, test: PatchSet, pool: WorkerPool) throws -> BaselineMetrics {
         guard train.count > 0, test.count > 0 else { throw PatchRNNError("baselines need training and test images") }
@@ -34,7 +35,9 @@ public enum Baselines {
         }
         let nearest = try nearestTops(train: train, test: test, pool: pool)
         var nearestSSE = 0.0
-        for i in 0..<test.count { nearestSSE += sumSquaredError(test.sequence(i) + half, train.sequence(nearest[i]) + half, rowCount: 1, cols: half) }
+        for i in 0..<test.count {
+            nearestSSE += sumSquaredError(test.sequence(i) + half, train.sequence(nearest[i]) + half, rowCount: 1, cols: half)
+        }
         let n = Double(test.count * half)
         return BaselineMetrics(meanBottomMSE: meanSSE / n, nearestTopMSE: nearestSSE / n, trainingImages: train.count)
     }
@@ -47,7 +50,7 @@ public enum Baselines {
         let half = Self.half, length = PatchSet.sequenceLength
         let packed = FloatBuffer(count: packedCount(k: half, n: train.count))
         let b = PackedMatrix(base: packed.pointer, k: half, n: train.count)
-        b.pack(train.sequence(0), rowStride: 1, colStride: length)   // B(r, j) = top pixel r of training image j
+        b.pack(train.sequence(0), rowStride: 1, colStride: length)  // B(r, j) = top pixel r of training image j
         let norms = FloatBuffer(count: train.count)
         for j in 0..<train.count {
             let top = train.sequence(j)
@@ -61,14 +64,16 @@ public enum Baselines {
         let scratch = PerWorker<FloatBuffer>(count: pool.count)
         let items = (test.count + rowsPerItem - 1) / rowsPerItem
         let normsP = norms.pointer, trainCount = train.count
-        try pool.forEachItem(items, start: { w in scratch[w] = FloatBuffer(count: rowsPerItem * columnBlock) }) { w, item in
+        let allocateScratch: (Int) -> Void = { w in scratch[w] = FloatBuffer(count: rowsPerItem * columnBlock) }
+        try pool.forEachItem(items, start: allocateScratch) { w, item in
             guard let c = scratch[w]?.pointer else { return }
             let lo = item * rowsPerItem, rows = min(rowsPerItem, test.count - lo)
             var best = [(Float, Int)](repeating: (.infinity, -1), count: rows)
             var j0 = 0
             while j0 < trainCount {
                 let width = min(columnBlock, trainCount - j0)
-                gemm(m: rows, a: test.sequence(lo), aRowStride: length, b: b.columns(j0..<(j0 + width)), c: c, ldc: width, accumulate: false)
+                gemm(
+                    m: rows, a: test.sequence(lo), aRowStride: length, b: b.columns(j0..<(j0 + width)), c: c, ldc: width, accumulate: false)
                 for r in 0..<rows {
                     let row = c + r * width
                     for j in 0..<width {

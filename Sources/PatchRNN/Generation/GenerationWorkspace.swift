@@ -27,8 +27,10 @@ public final class GenerationWorkspace: @unchecked Sendable {
     }
 
     /// Floats one workspace allocates (its buffers and its packed weights).
-    public static func floats(_ layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred,
-                              gateOrder: GateOrder = .grouped) -> Int {
+    public static func floats(
+        _ layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred,
+        gateOrder: GateOrder = .grouped
+    ) -> Int {
         var planning = BufferDeclarations.planning()
         _ = Buffers(&planning, config: layout.config, capacity: capacity)
         return planning.plan.floats
@@ -37,8 +39,10 @@ public final class GenerationWorkspace: @unchecked Sendable {
 
     /// `gateOrder`: grouped (each layer's step one fused kernel) or PyTorch's (for tests);
     /// `guardFloats`: the gap between buffers (tests widen it and fill it with guard values).
-    public init(layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred, gateOrder: GateOrder = .grouped,
-                guardFloats: Int = 16) {
+    public init(
+        layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred, gateOrder: GateOrder = .grouped,
+        guardFloats: Int = 16
+    ) {
         self.layout = layout
         self.capacity = capacity
         var planning = BufferDeclarations.planning(gap: guardFloats)
@@ -62,8 +66,10 @@ public final class GenerationWorkspace: @unchecked Sendable {
     }
 
     /// Writes the 8 generated patches of each sequence to out[b * 8 * 49 ...].
-    public func generate(_ params: UnsafePointer<Float>, _ data: PatchSet, _ indices: UnsafeBufferPointer<Int>,
-                         into out: UnsafeMutablePointer<Float>) {
+    public func generate(
+        _ params: UnsafePointer<Float>, _ data: PatchSet, _ indices: UnsafeBufferPointer<Int>,
+        into out: UnsafeMutablePointer<Float>
+    ) {
         let n = indices.count
         precondition(n <= capacity)
         let c = layout.config, h = c.hidden, d = c.inputSize, od = c.outputSize

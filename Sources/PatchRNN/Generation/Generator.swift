@@ -21,7 +21,8 @@ public final class Generator: @unchecked Sendable {
     ///   - chunkSize: Images a worker generates together.
     ///   - format: The GEMM tile (the CPU's best by default).
     /// - Throws: `PatchRNNError` when the workspaces cannot be allocated.
-    public init(params: Parameters, pool: WorkerPool, chunkSize: Int = Generator.defaultChunkSize, format: PanelFormat = .preferred) throws {
+    public init(params: Parameters, pool: WorkerPool, chunkSize: Int = Generator.defaultChunkSize, format: PanelFormat = .preferred) throws
+    {
         self.params = params
         self.pool = pool
         self.chunkSize = chunkSize
@@ -31,7 +32,9 @@ public final class Generator: @unchecked Sendable {
     }
 
     /// Floats a generator allocates for `workers` workers.
-    public static func floats(_ layout: ParameterLayout, workers: Int, chunkSize: Int = defaultChunkSize, format: PanelFormat = .preferred) -> Int {
+    public static func floats(_ layout: ParameterLayout, workers: Int, chunkSize: Int = defaultChunkSize, format: PanelFormat = .preferred)
+        -> Int
+    {
         workers * GenerationWorkspace.floats(layout, capacity: chunkSize, format: format)
     }
 

@@ -77,8 +77,12 @@ public struct RunInfo: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case threads, processes, checkpoint
-        case epochsTrained = "epochs_trained", bestEpoch = "best_epoch", bestValLoss = "best_val_loss"
-        case bestMonitored = "best_monitored", trainSeconds = "train_seconds", stoppedEarly = "stopped_early"
+        case epochsTrained = "epochs_trained"
+        case bestEpoch = "best_epoch"
+        case bestValLoss = "best_val_loss"
+        case bestMonitored = "best_monitored"
+        case trainSeconds = "train_seconds"
+        case stoppedEarly = "stopped_early"
     }
 
     private struct SettingKey: CodingKey {

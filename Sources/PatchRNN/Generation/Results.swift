@@ -15,17 +15,22 @@ public enum Results {
     /// - Returns: The test metrics: the free-running bottom-half MSE per class and overall, and
     ///   the teacher-forced MSE.
     /// - Throws: `PatchRNNError` when memory or a file write fails.
-    public static func generate(params: Parameters, test: PatchSet, pool: WorkerPool, outDirectory: String?,
-                                run: RunInfo?, classNames: [String]? = nil, report: ReportContext = ReportContext()) throws -> TestMetrics {
+    public static func generate(
+        params: Parameters, test: PatchSet, pool: WorkerPool, outDirectory: String?,
+        run: RunInfo?, classNames: [String]? = nil, report: ReportContext = ReportContext()
+    ) throws -> TestMetrics {
         let (metrics, generations) = try measure(params: params, test: test, pool: pool, classNames: classNames)
         if let outDirectory {
             try prepareOutputDirectory(outDirectory)
             let (generated, truth) = sampleGrids(generations: generations, test: test, perClass: 10)
-            try writeFileAtomically(digitGridPNG(images: generated, columns: 10, markBoundary: true), to: outDirectory + "/" + OutputFiles.samples)
-            try writeFileAtomically(digitGridPNG(images: truth, columns: 10, markBoundary: true), to: outDirectory + "/" + OutputFiles.truth)
+            try writeFileAtomically(
+                digitGridPNG(images: generated, columns: 10, markBoundary: true), to: outDirectory + "/" + OutputFiles.samples)
+            try writeFileAtomically(
+                digitGridPNG(images: truth, columns: 10, markBoundary: true), to: outDirectory + "/" + OutputFiles.truth)
             if let run {
                 try writeFileAtomically(jsonText(MetricsFile(test: metrics, run: run)), to: outDirectory + "/" + OutputFiles.metrics)
-                try ReportPage.write(to: outDirectory, params: params, metrics: metrics, generations: generations, test: test, run: run, context: report)
+                try ReportPage.write(
+                    to: outDirectory, params: params, metrics: metrics, generations: generations, test: test, run: run, context: report)
             }
         }
         return metrics
@@ -33,14 +38,17 @@ public enum Results {
 
     /// `patchrnn report`: the same generation and measurements, and report.html alone; with the
     /// page's size and the seconds its writing took (what it adds to `run` and `generate`).
-    package static func report(params: Parameters, test: PatchSet, pool: WorkerPool, outDirectory: String,
-                              run: RunInfo, classNames: [String]? = nil, report: ReportContext) throws
+    package static func report(
+        params: Parameters, test: PatchSet, pool: WorkerPool, outDirectory: String,
+        run: RunInfo, classNames: [String]? = nil, report: ReportContext
+    ) throws
         -> (metrics: TestMetrics, bytes: Int, seconds: Double)
     {
         let (metrics, generations) = try measure(params: params, test: test, pool: pool, classNames: classNames)
         try prepareOutputDirectory(outDirectory)
         let start = monotonicSeconds()
-        let bytes = try ReportPage.write(to: outDirectory, params: params, metrics: metrics, generations: generations, test: test, run: run, context: report)
+        let bytes = try ReportPage.write(
+            to: outDirectory, params: params, metrics: metrics, generations: generations, test: test, run: run, context: report)
         return (metrics, bytes, monotonicSeconds() - start)
     }
 
@@ -82,10 +90,12 @@ public enum Results {
         let width = max(8, (names.map(\.count).max() ?? 0) + 2)
         s += "  " + "class".padding(toLength: width, withPad: " ", startingAt: 0) + "images   bottom-half MSE\n"
         for c in 0..<m.perClassBottomMSE.count {
-            s += "  " + names[c].padding(toLength: width, withPad: " ", startingAt: 0)
+            s +=
+                "  " + names[c].padding(toLength: width, withPad: " ", startingAt: 0)
                 + "\(column(m.perClassCount[c])) \(m.perClassBottomMSE[c].map { fmt($0, 5) } ?? "-")\n"
         }
-        s += "  " + "all".padding(toLength: width, withPad: " ", startingAt: 0)
+        s +=
+            "  " + "all".padding(toLength: width, withPad: " ", startingAt: 0)
             + "\(column(m.perClassCount.reduce(0, +))) \(fmt(m.testFreeRunningBottomMSE, 5))   (free-running)\n"
         s += "  teacher-forced test MSE (all 15 steps): \(fmt(m.testTeacherForcedMSE, 5))\n"
         s += "  generation of all test images: \(fmt(m.generationSeconds, 3)) s\n"

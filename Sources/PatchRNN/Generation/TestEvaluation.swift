@@ -3,7 +3,7 @@ import PatchRNNKernels
 package struct ClassGeneration: Sendable {
     package let digit: Int
     package let indices: [Int]
-    package let bottoms: FloatBuffer   // [indices.count x 8 x 49]
+    package let bottoms: FloatBuffer  // [indices.count x 8 x 49]
 }
 
 /// Generates every test image's bottom half, class by class (one batch per class), and
@@ -28,9 +28,10 @@ package func evaluateTestSet(generator: Generator, evaluator: LossEvaluator, tes
         totalCount += g.indices.count
     }
     let teacherForced = try evaluator.meanLoss(test, Array(0..<test.count))
-    let metrics = TestMetrics(testFreeRunningBottomMSE: totalSSE / Double(totalCount * perImage),
-                              testTeacherForcedMSE: teacherForced, perClassBottomMSE: perClass,
-                              perClassCount: counts, generationSeconds: seconds)
+    let metrics = TestMetrics(
+        testFreeRunningBottomMSE: totalSSE / Double(totalCount * perImage),
+        testTeacherForcedMSE: teacherForced, perClassBottomMSE: perClass,
+        perClassCount: counts, generationSeconds: seconds)
     return (metrics, generations)
 }
 

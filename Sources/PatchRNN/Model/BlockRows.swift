@@ -30,16 +30,20 @@ public struct BlockRows: Sendable, Equatable {
     /// block's rows of those steps (m = steps * count), each computed as its shard's own product
     /// computed it (see above).
     @inline(__always)
-    public func gemm(steps: Int = 1, a: UnsafePointer<Float>, aRowStride: Int, b: PackedMatrix,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    public func gemm(
+        steps: Int = 1, a: UnsafePointer<Float>, aRowStride: Int, b: PackedMatrix,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
         let format = b.format
         if !hasSplitRows(steps: steps, format: format) {
-            PatchRNNKernels.gemm(m: steps * count, a: a, aRowStride: aRowStride, b: b, c: c, ldc: ldc, accumulate: accumulate, tails: .sequential)
+            PatchRNNKernels.gemm(
+                m: steps * count, a: a, aRowStride: aRowStride, b: b, c: c, ldc: ldc, accumulate: accumulate, tails: .sequential)
             return
         }
         forEachRun(steps: steps, format: format) { rows, split in
-            PatchRNNKernels.gemm(m: rows.count, a: a + rows.lowerBound * aRowStride, aRowStride: aRowStride, b: b,
-                                 c: c + rows.lowerBound * ldc, ldc: ldc, accumulate: accumulate, tails: split ? .split : .sequential)
+            PatchRNNKernels.gemm(
+                m: rows.count, a: a + rows.lowerBound * aRowStride, aRowStride: aRowStride, b: b,
+                c: c + rows.lowerBound * ldc, ldc: ldc, accumulate: accumulate, tails: split ? .split : .sequential)
         }
     }
 

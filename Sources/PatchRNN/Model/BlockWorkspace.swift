@@ -78,7 +78,9 @@ public final class BlockWorkspace: @unchecked Sendable {
             cell = declareTrainingLayers(c.cell, &d, config: c, rows: n, backward: backward)
             outputs = d.buffer("outputs", t * n * c.outputSize)
             guard backward else {
-                (sampledInputs, dOutputs, dHiddenAbove, dHiddenBelow, gathered, packedGrad) = (patches, patches, patches, patches, patches, patches)
+                (sampledInputs, dOutputs, dHiddenAbove, dHiddenBelow, gathered, packedGrad) = (
+                    patches, patches, patches, patches, patches, patches
+                )
                 return
             }
             let shardRows = t * min(shardSize, n)
@@ -87,16 +89,19 @@ public final class BlockWorkspace: @unchecked Sendable {
             dHiddenAbove = d.buffer("dL/dh from above", t * n * h)
             dHiddenBelow = d.buffer("dL/dh for below", t * n * h)
             gathered = d.buffer("a shard's rows", shardRows * max(c.inputSize, h))
-            packedGrad = d.buffer("a shard's gradient, packed",
-                                  max(format.floats(k: shardRows, n: gh), format.floats(k: shardRows, n: c.outputSize)))
+            packedGrad = d.buffer(
+                "a shard's gradient, packed",
+                max(format.floats(k: shardRows, n: gh), format.floats(k: shardRows, n: c.outputSize)))
         }
     }
 
     static func forms(backward: Bool) -> PackedForms { backward ? [.forward, .backward] : [.forward] }
 
     /// Floats one workspace allocates (its buffers and its packed weights).
-    public static func floats(_ layout: ParameterLayout, capacity: Int, shardSize: Int, backward: Bool = true,
-                              format: PanelFormat = .preferred, gateOrder: GateOrder = .grouped) -> Int {
+    public static func floats(
+        _ layout: ParameterLayout, capacity: Int, shardSize: Int, backward: Bool = true,
+        format: PanelFormat = .preferred, gateOrder: GateOrder = .grouped
+    ) -> Int {
         var planning = BufferDeclarations.planning()
         _ = Buffers(&planning, config: layout.config, capacity: capacity, shardSize: shardSize, backward: backward, format: format)
         return planning.plan.floats + PackedWeights.floats(layout, forms: forms(backward: backward), format: format, gateOrder: gateOrder)
@@ -106,8 +111,10 @@ public final class BlockWorkspace: @unchecked Sendable {
     /// weight gradients); `format`: the GEMM tile (and so the packing) its products use;
     /// `gateOrder`: grouped (the recurrent steps fused) or PyTorch's (for tests); `guardFloats`:
     /// the gap between buffers (tests widen it and fill it with guard values).
-    public init(layout: ParameterLayout, capacity: Int, shardSize: Int, backward: Bool = true, format: PanelFormat = .preferred,
-                gateOrder: GateOrder = .grouped, guardFloats: Int = 16) {
+    public init(
+        layout: ParameterLayout, capacity: Int, shardSize: Int, backward: Bool = true, format: PanelFormat = .preferred,
+        gateOrder: GateOrder = .grouped, guardFloats: Int = 16
+    ) {
         precondition(capacity >= 1 && shardSize >= 1)
         self.layout = layout
         self.capacity = capacity
@@ -172,8 +179,10 @@ public final class BlockWorkspace: @unchecked Sendable {
     /// Forward of the `rows` loaded sequences: teacher-forced, or (with `feedback`, in
     /// training) with scheduled sampling. Writes each shard's sum of squared errors (all its
     /// rows x steps x out predictions against the true next patches) to `shardLosses[j]`.
-    public func forward(_ params: UnsafePointer<Float>, rows n: Int, feedback: FeedbackDraw? = nil,
-                        shardLosses: UnsafeMutablePointer<Double>) {
+    public func forward(
+        _ params: UnsafePointer<Float>, rows n: Int, feedback: FeedbackDraw? = nil,
+        shardLosses: UnsafeMutablePointer<Double>
+    ) {
         precondition(n >= 1 && n <= capacity)
         if let feedback, feedback.probability > 0, includesBackward {
             sampledForward(params, rows: n, feedback: feedback)
@@ -239,8 +248,9 @@ public final class BlockWorkspace: @unchecked Sendable {
             var x = UnsafePointer(sampledInputs) + r0 * d, xDim = d
             for l in 0..<config.layers {
                 let w = weights.layer(l), hs = hiddens[l]
-                rows.gemm(steps: range.count, a: x, aRowStride: xDim, b: w.inputT, c: cellLayers.inputProjection(layer: l) + r0 * gh,
-                          ldc: gh, accumulate: false)
+                rows.gemm(
+                    steps: range.count, a: x, aRowStride: xDim, b: w.inputT, c: cellLayers.inputProjection(layer: l) + r0 * gh,
+                    ldc: gh, accumulate: false)
                 if range.lowerBound == 0 { hs.update(repeating: 0, count: n * h) }
                 cellLayers.forward(layer: l, h: hs, rows: rows, steps: range, shape: config.layerShape(l, rows: capacity), weights: w)
                 x = UnsafePointer(hs + (r0 + n) * h)
@@ -296,8 +306,9 @@ public final class BlockWorkspace: @unchecked Sendable {
 
         for l in stride(from: layers - 1, through: 0, by: -1) {
             let v = layout.layers[l], w = weights.layer(l), hs = hiddens[l]
-            let gradients = cellLayers.backward(layer: l, h: hs, dhAbove: dHiddenAbove, rows: rows,
-                                                shape: config.layerShape(l, rows: capacity), weights: w)
+            let gradients = cellLayers.backward(
+                layer: l, h: hs, dhAbove: dHiddenAbove, rows: rows,
+                shape: config.layerShape(l, rows: capacity), weights: w)
             let dInput = gradients.input, dHidden = gradients.hidden
             let xDim = config.layerInputSize(l)
             let x = l == 0 ? layerZeroInput : UnsafePointer(hiddens[l - 1] + n * h)
@@ -308,7 +319,9 @@ public final class BlockWorkspace: @unchecked Sendable {
                 // with the hidden state it read (h_t, block t of hs).
                 let dG = packShard(dHidden, cols: gh, blockRows: n, rows: r, format: fmt)
                 let hRead = gatherShard(UnsafePointer(hs + n * h), cols: h, blockRows: n, rows: r, steps: t - 1)
-                gemm(m: h, a: hRead, aRowStride: 1, aColStride: h, b: dG.rows(rn..<tn), c: grad + v.weightHHt.offset, ldc: gh, accumulate: false)
+                gemm(
+                    m: h, a: hRead, aRowStride: 1, aColStride: h, b: dG.rows(rn..<tn), c: grad + v.weightHHt.offset, ldc: gh,
+                    accumulate: false)
                 if case .separate = gradients { _ = packShard(dInput, cols: gh, blockRows: n, rows: r, format: fmt) }
                 let xs = gatherShard(x, cols: xDim, blockRows: n, rows: r, steps: t)
                 gemm(m: xDim, a: xs, aRowStride: 1, aColStride: xDim, b: dG, c: grad + v.weightIHt.offset, ldc: gh, accumulate: false)
@@ -337,7 +350,9 @@ public final class BlockWorkspace: @unchecked Sendable {
 
     /// Rows `rows` of the first `steps` time steps of a block matrix [steps*N x cols] (row
     /// t * N + r), gathered in the shard's own order (row t * n + b) into `gathered`.
-    private func gatherShard(_ src: UnsafePointer<Float>, cols: Int, blockRows n: Int, rows r: Range<Int>, steps: Int) -> UnsafePointer<Float> {
+    private func gatherShard(_ src: UnsafePointer<Float>, cols: Int, blockRows n: Int, rows r: Range<Int>, steps: Int) -> UnsafePointer<
+        Float
+    > {
         let rn = r.count
         for t in 0..<steps {
             (gathered + t * rn * cols).update(from: src + (t * n + r.lowerBound) * cols, count: rn * cols)
@@ -347,7 +362,9 @@ public final class BlockWorkspace: @unchecked Sendable {
 
     /// The shard's rows of all steps of a block matrix [TN x cols], packed as the B of a
     /// weight-gradient product (k = T * rows in the shard's order).
-    private func packShard(_ src: UnsafePointer<Float>, cols: Int, blockRows n: Int, rows r: Range<Int>, format: PanelFormat) -> PackedMatrix {
+    private func packShard(_ src: UnsafePointer<Float>, cols: Int, blockRows n: Int, rows r: Range<Int>, format: PanelFormat)
+        -> PackedMatrix
+    {
         let rn = r.count
         let packed = PackedMatrix(base: packedGrad, k: steps * rn, n: cols, format: format)
         for t in 0..<steps {
@@ -357,8 +374,10 @@ public final class BlockWorkspace: @unchecked Sendable {
     }
 
     /// Column sums over the shard's rows in its own order (step, then sequence).
-    private func shardColumnSums(_ src: UnsafePointer<Float>, cols: Int, blockRows n: Int, rows r: Range<Int>, steps: Int,
-                                 into dst: UnsafeMutablePointer<Float>) {
+    private func shardColumnSums(
+        _ src: UnsafePointer<Float>, cols: Int, blockRows n: Int, rows r: Range<Int>, steps: Int,
+        into dst: UnsafeMutablePointer<Float>
+    ) {
         for t in 0..<steps {
             columnSums(src + (t * n + r.lowerBound) * cols, rows: r.count, cols: cols, into: dst, accumulate: t > 0)
         }
@@ -384,7 +403,9 @@ public enum GradientRegion: Equatable, Sendable {
     public static func range(index: Int, in layout: ParameterLayout) -> Range<Int> {
         let layers = layout.layers
         let lower = index < layers.count ? layers[index].weightIHt.offset : layout.denseWeightT.offset
-        let upper = index + 1 < layers.count ? layers[index + 1].weightIHt.offset
+        let upper =
+            index + 1 < layers.count
+            ? layers[index + 1].weightIHt.offset
             : index + 1 == layers.count ? layout.denseWeightT.offset : layout.paddedCount
         return lower..<upper
     }

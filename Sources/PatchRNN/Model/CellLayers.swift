@@ -8,10 +8,13 @@ import PatchRNNKernels
 protocol TrainingCellLayers: AnyObject {
     /// Where layer l's input projection of every step goes before `forward`.
     func inputProjection(layer l: Int) -> UnsafeMutablePointer<Float>
-    func forward(layer l: Int, h: UnsafeMutablePointer<Float>, rows: BlockRows, steps: Range<Int>, shape: LayerShape,
-                 weights: PackedLayer)
-    func backward(layer l: Int, h: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>, rows: BlockRows, shape: LayerShape,
-                  weights: PackedLayer) -> ProjectionGradients
+    func forward(
+        layer l: Int, h: UnsafeMutablePointer<Float>, rows: BlockRows, steps: Range<Int>, shape: LayerShape,
+        weights: PackedLayer)
+    func backward(
+        layer l: Int, h: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>, rows: BlockRows, shape: LayerShape,
+        weights: PackedLayer
+    ) -> ProjectionGradients
 }
 
 final class CellTrainingLayers<C: RecurrentCell>: TrainingCellLayers {
@@ -34,21 +37,27 @@ final class CellTrainingLayers<C: RecurrentCell>: TrainingCellLayers {
 
     func inputProjection(layer l: Int) -> UnsafeMutablePointer<Float> { forwardBuffers[l].inputProjection }
 
-    func forward(layer l: Int, h: UnsafeMutablePointer<Float>, rows: BlockRows, steps: Range<Int>, shape: LayerShape,
-                 weights: PackedLayer) {
+    func forward(
+        layer l: Int, h: UnsafeMutablePointer<Float>, rows: BlockRows, steps: Range<Int>, shape: LayerShape,
+        weights: PackedLayer
+    ) {
         C.forward(forwardBuffers[l], h: h, rows: rows, steps: steps, shape: shape, weights: weights)
     }
 
-    func backward(layer l: Int, h: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>, rows: BlockRows, shape: LayerShape,
-                  weights: PackedLayer) -> ProjectionGradients {
+    func backward(
+        layer l: Int, h: UnsafePointer<Float>, dhAbove: UnsafePointer<Float>, rows: BlockRows, shape: LayerShape,
+        weights: PackedLayer
+    ) -> ProjectionGradients {
         guard let scratch else { preconditionFailure("backward in a forward-only workspace") }
         return C.backward(forwardBuffers[l], scratch: scratch, h: h, dhAbove: dhAbove, rows: rows, shape: shape, weights: weights)
     }
 }
 
 /// Declares `cell`'s training buffers for a block of `rows` rows.
-func declareTrainingLayers(_ cell: any RecurrentCell.Type, _ d: inout BufferDeclarations, config: ModelConfig, rows: Int,
-                           backward: Bool) -> any TrainingCellLayers {
+func declareTrainingLayers(
+    _ cell: any RecurrentCell.Type, _ d: inout BufferDeclarations, config: ModelConfig, rows: Int,
+    backward: Bool
+) -> any TrainingCellLayers {
     func make<C: RecurrentCell>(_: C.Type) -> any TrainingCellLayers {
         CellTrainingLayers<C>(&d, config: config, rows: rows, backward: backward)
     }
@@ -94,8 +103,10 @@ final class CellGenerationLayers<C: RecurrentCell>: GenerationCellLayers {
 }
 
 /// Declares `cell`'s generation buffers for chunks of up to `rows` rows.
-func declareGenerationLayers(_ cell: any RecurrentCell.Type, _ d: inout BufferDeclarations, config: ModelConfig,
-                             rows: Int) -> any GenerationCellLayers {
+func declareGenerationLayers(
+    _ cell: any RecurrentCell.Type, _ d: inout BufferDeclarations, config: ModelConfig,
+    rows: Int
+) -> any GenerationCellLayers {
     func make<C: RecurrentCell>(_: C.Type) -> any GenerationCellLayers { CellGenerationLayers<C>(&d, config: config, rows: rows) }
     return make(cell)
 }

@@ -17,8 +17,10 @@ public struct ModelConfig: Equatable, Sendable, Codable {
     ///   - layers: Stacked recurrent layers.
     ///   - outputSize: Floats per predicted patch (49).
     ///   - steps: Inputs per training sequence (15).
-    public init(cell: any RecurrentCell.Type = LSTMCell.self, inputSize: Int = Patches.patchSize, hidden: Int = 64,
-                layers: Int = 2, outputSize: Int = Patches.patchSize, steps: Int = Patches.count - 1) {
+    public init(
+        cell: any RecurrentCell.Type = LSTMCell.self, inputSize: Int = Patches.patchSize, hidden: Int = 64,
+        layers: Int = 2, outputSize: Int = Patches.patchSize, steps: Int = Patches.count - 1
+    ) {
         cellName = cell.name
         self.inputSize = inputSize
         self.hidden = hidden
@@ -51,7 +53,8 @@ public struct ModelConfig: Equatable, Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case cellName = "cell", inputSize, hidden, layers, outputSize, steps
+        case cellName = "cell"
+        case inputSize, hidden, layers, outputSize, steps
     }
 
     public init(from decoder: Decoder) throws {

@@ -44,18 +44,18 @@ public struct PackedLayer: @unchecked Sendable {
     /// The GEMM tile's panel format, and the order of the gate columns.
     public let format: PanelFormat
     public let gates: GateLayout
-    public let inputT: PackedMatrix     // W_ih^T [in x G*H]
-    public let hiddenT: PackedMatrix    // W_hh^T [H x G*H] (standard order only)
-    public let input: PackedMatrix      // W_ih [G*H x in]
-    public let hidden: PackedMatrix     // W_hh [G*H x H]
-    public let stackedT: PackedMatrix   // [W_ih^T ; W_hh^T] [(in + H) x G*H] (standard order only)
+    public let inputT: PackedMatrix  // W_ih^T [in x G*H]
+    public let hiddenT: PackedMatrix  // W_hh^T [H x G*H] (standard order only)
+    public let input: PackedMatrix  // W_ih [G*H x in]
+    public let hidden: PackedMatrix  // W_hh [G*H x H]
+    public let stackedT: PackedMatrix  // [W_ih^T ; W_hh^T] [(in + H) x G*H] (standard order only)
     /// Gate panels (grouped order only): W_hh^T [H rows], W_ih^T [in rows], [W_ih^T ; W_hh^T].
     public let hiddenPanels: UnsafePointer<Float>
     public let inputPanels: UnsafePointer<Float>
     public let stackedPanels: UnsafePointer<Float>
-    public let biasSum: UnsafePointer<Float>   // b_ih + b_hh [G*H]
-    public let biasIH: UnsafePointer<Float>    // b_ih [G*H]
-    public let biasHH: UnsafePointer<Float>    // b_hh [G*H]
+    public let biasSum: UnsafePointer<Float>  // b_ih + b_hh [G*H]
+    public let biasIH: UnsafePointer<Float>  // b_ih [G*H]
+    public let biasHH: UnsafePointer<Float>  // b_hh [G*H]
 
     /// Whether the recurrent steps run fused (gates grouped).
     public var fused: Bool { !gates.isStandard }
@@ -98,14 +98,22 @@ public final class PackedWeights: @unchecked Sendable {
             var s = LayerSlots()
             if forms.contains(.forward) {
                 s.inputT = plan.add("layer \(l): W_ih^T", format.floats(k: inDim, n: gh))
-                if grouped { s.hiddenPanels = plan.add("layer \(l): W_hh^T panels", gates.panelFloats(k: h)) } else { s.hiddenT = plan.add("layer \(l): W_hh^T", format.floats(k: h, n: gh)) }
+                if grouped {
+                    s.hiddenPanels = plan.add("layer \(l): W_hh^T panels", gates.panelFloats(k: h))
+                } else {
+                    s.hiddenT = plan.add("layer \(l): W_hh^T", format.floats(k: h, n: gh))
+                }
             }
             if forms.contains(.backward) {
                 s.input = plan.add("layer \(l): W_ih", format.floats(k: gh, n: inDim))
                 s.hidden = plan.add("layer \(l): W_hh", format.floats(k: gh, n: h))
             }
             if forms.contains(.stacked) {
-                if grouped { s.stackedPanels = plan.add("layer \(l): [W_ih^T ; W_hh^T] panels", gates.panelFloats(k: inDim + h)) } else { s.stackedT = plan.add("layer \(l): [W_ih^T ; W_hh^T]", format.floats(k: inDim + h, n: gh)) }
+                if grouped {
+                    s.stackedPanels = plan.add("layer \(l): [W_ih^T ; W_hh^T] panels", gates.panelFloats(k: inDim + h))
+                } else {
+                    s.stackedT = plan.add("layer \(l): [W_ih^T ; W_hh^T]", format.floats(k: inDim + h, n: gh))
+                }
             }
             if forms.contains(.stepwise) {
                 if grouped {
@@ -123,18 +131,23 @@ public final class PackedWeights: @unchecked Sendable {
             }
             return s
         }
-        let denseT = forms.isDisjoint(with: [.forward, .stacked, .stepwise]) ? nil : plan.add("W_d^T", format.floats(k: h, n: c.outputSize))
+        let denseT =
+            forms.isDisjoint(with: [.forward, .stacked, .stepwise]) ? nil : plan.add("W_d^T", format.floats(k: h, n: c.outputSize))
         let dense = forms.contains(.backward) ? plan.add("W_d", format.floats(k: c.outputSize, n: h)) : nil
         // W_ih^T with its columns grouped, before it is packed into panels (the widest input).
         let scratch = grouped && forms.contains(.forward) ? plan.add("W_ih^T, columns grouped", max(c.inputSize, h) * gh) : nil
         return (plan, slots, denseT, dense, scratch)
     }
 
-    public static func floats(_ layout: ParameterLayout, forms: PackedForms, format: PanelFormat = .preferred,
-                              gateOrder: GateOrder = .grouped) -> Int {
+    public static func floats(
+        _ layout: ParameterLayout, forms: PackedForms, format: PanelFormat = .preferred,
+        gateOrder: GateOrder = .grouped
+    ) -> Int {
         let c = layout.config
-        return plan(layout, forms: forms, format: format,
-                    gates: gateOrder.layout(gates: c.cell.gateCount, hidden: c.hidden, format: format)).0.floats
+        return plan(
+            layout, forms: forms, format: format,
+            gates: gateOrder.layout(gates: c.cell.gateCount, hidden: c.hidden, format: format)
+        ).0.floats
     }
 
     public init(layout: ParameterLayout, forms: PackedForms, format: PanelFormat = .preferred, gateOrder: GateOrder = .grouped) {
@@ -162,12 +175,13 @@ public final class PackedWeights: @unchecked Sendable {
     public func layer(_ l: Int) -> PackedLayer {
         let c = layout.config, h = c.hidden, gh = c.cell.gateCount * h, inDim = c.layerInputSize(l)
         let s = slots[l]
-        return PackedLayer(format: format, gates: gates, inputT: matrix(s.inputT, k: inDim, n: gh), hiddenT: matrix(s.hiddenT, k: h, n: gh),
-                           input: matrix(s.input, k: gh, n: inDim), hidden: matrix(s.hidden, k: gh, n: h),
-                           stackedT: matrix(s.stackedT, k: inDim + h, n: gh),
-                           hiddenPanels: vector(s.hiddenPanels), inputPanels: vector(s.inputPanels),
-                           stackedPanels: vector(s.stackedPanels),
-                           biasSum: vector(s.biasSum), biasIH: vector(s.biasIH), biasHH: vector(s.biasHH))
+        return PackedLayer(
+            format: format, gates: gates, inputT: matrix(s.inputT, k: inDim, n: gh), hiddenT: matrix(s.hiddenT, k: h, n: gh),
+            input: matrix(s.input, k: gh, n: inDim), hidden: matrix(s.hidden, k: gh, n: h),
+            stackedT: matrix(s.stackedT, k: inDim + h, n: gh),
+            hiddenPanels: vector(s.hiddenPanels), inputPanels: vector(s.inputPanels),
+            stackedPanels: vector(s.stackedPanels),
+            biasSum: vector(s.biasSum), biasIH: vector(s.biasIH), biasHH: vector(s.biasHH))
     }
 
     /// Floats this object allocated.

@@ -20,16 +20,16 @@ public struct TensorView: Sendable, Equatable {
 /// layer as nn.Linear names it.
 public struct ParameterLayout: Sendable {
     public struct Layer: Sendable {
-        public let weightIHt: TensorView   // [in x G*H]
-        public let weightHHt: TensorView   // [H x G*H]
-        public let biasIH: TensorView      // [G*H]
-        public let biasHH: TensorView      // [G*H]
+        public let weightIHt: TensorView  // [in x G*H]
+        public let weightHHt: TensorView  // [H x G*H]
+        public let biasIH: TensorView  // [G*H]
+        public let biasHH: TensorView  // [G*H]
     }
 
     public let config: ModelConfig
     public let layers: [Layer]
-    public let denseWeightT: TensorView    // [H x out]
-    public let denseBias: TensorView       // [out]
+    public let denseWeightT: TensorView  // [H x out]
+    public let denseBias: TensorView  // [out]
     /// Number of real parameters.
     public let parameterCount: Int
     /// Buffer length: rounded up to a multiple of `alignment` so that sharded updates always
@@ -48,10 +48,11 @@ public struct ParameterLayout: Sendable {
         }
         let h = config.hidden, gh = config.cell.gateCount * h, prefix = config.cell.name
         layers = (0..<config.layers).map { l in
-            Layer(weightIHt: view("\(prefix).weight_ih_l\(l)", config.layerInputSize(l), gh, transposed: true),
-                  weightHHt: view("\(prefix).weight_hh_l\(l)", h, gh, transposed: true),
-                  biasIH: view("\(prefix).bias_ih_l\(l)", 1, gh, transposed: false),
-                  biasHH: view("\(prefix).bias_hh_l\(l)", 1, gh, transposed: false))
+            Layer(
+                weightIHt: view("\(prefix).weight_ih_l\(l)", config.layerInputSize(l), gh, transposed: true),
+                weightHHt: view("\(prefix).weight_hh_l\(l)", h, gh, transposed: true),
+                biasIH: view("\(prefix).bias_ih_l\(l)", 1, gh, transposed: false),
+                biasHH: view("\(prefix).bias_hh_l\(l)", 1, gh, transposed: false))
         }
         denseWeightT = view("linear.weight", h, config.outputSize, transposed: true)
         denseBias = view("linear.bias", 1, config.outputSize, transposed: false)

@@ -73,21 +73,23 @@ extension ReportData.Model {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(params.layout.parameterCount * 4)
         for v in params.layout.allViews {
-            params.torchTensor(v).withUnsafeBytes { bytes.append(contentsOf: $0) }   // little-endian on every supported target
+            params.torchTensor(v).withUnsafeBytes { bytes.append(contentsOf: $0) }  // little-endian on every supported target
         }
-        self.init(cell: c.cellName, title: c.cell.title, hidden: c.hidden, layers: c.layers, inputSize: c.inputSize,
-                  outputSize: c.outputSize, parameters: params.layout.parameterCount,
-                  tensors: params.layout.allViews.map { Tensor(name: $0.name, shape: $0.torchShape) },
-                  weights: Data(bytes).base64EncodedString())
+        self.init(
+            cell: c.cellName, title: c.cell.title, hidden: c.hidden, layers: c.layers, inputSize: c.inputSize,
+            outputSize: c.outputSize, parameters: params.layout.parameterCount,
+            tensors: params.layout.allViews.map { Tensor(name: $0.name, shape: $0.torchShape) },
+            weights: Data(bytes).base64EncodedString())
     }
 }
 
 extension ReportData.Images {
     init(_ images: [ReportExamples.Image]) {
-        self.init(count: images.count,
-                  pixels: Data(images.flatMap(\.pixels)).base64EncodedString(),
-                  generatedBottom: Data(images.flatMap(\.generatedBottom)).base64EncodedString(),
-                  label: images.map(\.label), testIndex: images.map(\.testIndex), bottomMSE: images.map(\.bottomMSE))
+        self.init(
+            count: images.count,
+            pixels: Data(images.flatMap(\.pixels)).base64EncodedString(),
+            generatedBottom: Data(images.flatMap(\.generatedBottom)).base64EncodedString(),
+            label: images.map(\.label), testIndex: images.map(\.testIndex), bottomMSE: images.map(\.bottomMSE))
     }
 }
 
@@ -112,10 +114,15 @@ extension RunInfo {
     func settingsRows(_ config: ModelConfig, parameters: Int, metrics: TestMetrics) -> [[String]] {
         var rows: [[String]] = []
         func add(_ label: String, _ value: String?) { if let value { rows.append([label, value]) } }
-        add("model", "\(config.cell.title), \(config.layers) layer\(config.layers == 1 ? "" : "s") of \(config.hidden) + Dense \(config.hidden)\u{2192}\(config.outputSize)")
+        add(
+            "model",
+            "\(config.cell.title), \(config.layers) layer\(config.layers == 1 ? "" : "s") of \(config.hidden) + Dense \(config.hidden)\u{2192}\(config.outputSize)"
+        )
         add("parameters", grouped(parameters))
         if let epochsTrained {
-            add("epochs trained", "\(epochsTrained)\(stoppedEarly == true ? " (stopped early)" : "")\(trainSeconds.map { " in \(duration($0))" } ?? "")")
+            add(
+                "epochs trained",
+                "\(epochsTrained)\(stoppedEarly == true ? " (stopped early)" : "")\(trainSeconds.map { " in \(duration($0))" } ?? "")")
         }
         if let bestEpoch {
             var kept = "\(bestEpoch)"
@@ -131,7 +138,9 @@ extension RunInfo {
         add("batch size", setting(.batchSize).map { b in "\(b)\(setting(.shardSize).map { ", shards of \($0)" } ?? "")" })
         add("learning rate", setting(.learningRate).map { "\($0) (start)" })
         if let p = settings[Setting.scheduledSampling.key]?.real {
-            add("scheduled sampling", p == 0 ? "off (teacher forcing)" : "p = \(p)\(setting(.samplingRamp).map { " after a \($0)-epoch ramp" } ?? "")")
+            add(
+                "scheduled sampling",
+                p == 0 ? "off (teacher forcing)" : "p = \(p)\(setting(.samplingRamp).map { " after a \($0)-epoch ramp" } ?? "")")
         }
         add("seed", setting(.seed))
         add("threads", threads.map { t in "\(t)\(processes.map { $0 > 1 ? " per process, \($0) MPI processes" : "" } ?? "")" })

@@ -24,7 +24,7 @@ struct ReportExamples {
     private(set) var worst: [[Int]] = []
 
     init(generations: [ClassGeneration], test: PatchSet, gridPerClass: Int = 10, extremes: Int = 4) {
-        var slot: [Int: Int] = [:]   // test index -> index into images
+        var slot: [Int: Int] = [:]  // test index -> index into images
         func add(_ g: ClassGeneration, _ j: Int, mse: Double) -> Int {
             let i = g.indices[j]
             if let s = slot[i] { return s }
@@ -45,14 +45,15 @@ struct ReportExamples {
         }
     }
 
-    static let half = Patches.topHalf * Patches.patchSize   // 392: floats of a half, pixels of a half image
+    static let half = Patches.topHalf * Patches.patchSize  // 392: floats of a half, pixels of a half image
 
     private static func image(test: PatchSet, index: Int, label: Int, bottom: UnsafePointer<Float>, mse: Double) -> Image {
         let length = PatchSet.sequenceLength
         let real = Array(UnsafeBufferPointer(start: test.sequence(index), count: length))
         let completed = Array(real[0..<half]) + Array(UnsafeBufferPointer(start: bottom, count: half))
-        return Image(testIndex: index, label: label, pixels: bytes(Patches.toImage(real)),
-                     generatedBottom: Array(bytes(Patches.toImage(completed))[half...]), bottomMSE: mse)
+        return Image(
+            testIndex: index, label: label, pixels: bytes(Patches.toImage(real)),
+            generatedBottom: Array(bytes(Patches.toImage(completed))[half...]), bottomMSE: mse)
     }
 
     private static func bytes(_ values: [Float]) -> [UInt8] {

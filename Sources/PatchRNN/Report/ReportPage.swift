@@ -8,8 +8,10 @@ import Foundation
 /// top half drawn by hand. docs/report.md says how it is built and tested.
 package enum ReportPage {
     /// The page for `params`, whose generation of every test image is `generations`.
-    static func html(params: Parameters, metrics: TestMetrics, generations: [ClassGeneration], test: PatchSet,
-                     run: RunInfo, context: ReportContext, written: Date = Date()) throws -> String {
+    static func html(
+        params: Parameters, metrics: TestMetrics, generations: [ClassGeneration], test: PatchSet,
+        run: RunInfo, context: ReportContext, written: Date = Date()
+    ) throws -> String {
         let config = params.config
         let examples = ReportExamples(generations: generations, test: test)
         let info = run.filled(fromCheckpoint: context.checkpointMetadata, history: context.history)
@@ -21,25 +23,33 @@ package enum ReportPage {
         let b = context.baselines
         let data = ReportData(
             title: "PatchRNN report: \(model)", subtitle: subtitle,
-            headline: .init(freeRunningMSE: metrics.testFreeRunningBottomMSE, teacherForcedMSE: metrics.testTeacherForcedMSE,
-                            testImages: metrics.perClassCount.reduce(0, +), generationSeconds: metrics.generationSeconds,
-                            baselineMeanMSE: b?.meanBottomMSE, baselineNearestMSE: b?.nearestTopMSE, baselineTrainingImages: b?.trainingImages),
-            classes: names.indices.map { .init(name: names[$0], images: metrics.perClassCount[$0], bottomMSE: metrics.perClassBottomMSE[$0]) },
+            headline: .init(
+                freeRunningMSE: metrics.testFreeRunningBottomMSE, teacherForcedMSE: metrics.testTeacherForcedMSE,
+                testImages: metrics.perClassCount.reduce(0, +), generationSeconds: metrics.generationSeconds,
+                baselineMeanMSE: b?.meanBottomMSE, baselineNearestMSE: b?.nearestTopMSE, baselineTrainingImages: b?.trainingImages),
+            classes: names.indices.map {
+                .init(name: names[$0], images: metrics.perClassCount[$0], bottomMSE: metrics.perClassBottomMSE[$0])
+            },
             settings: info.settingsRows(config, parameters: params.layout.parameterCount, metrics: metrics),
             model: .init(params), images: .init(examples.images), grid: examples.grid, best: examples.best, worst: examples.worst,
             epochs: context.history, keptEpoch: info.bestEpoch)
-        let curves = context.history.isEmpty ? "" : lossPlotSVG(
-            train: context.history.map(\.trainLoss), validation: context.history.map(\.valLoss),
-            validationBottom: context.history.map(\.valBottomMSE), bestEpoch: info.bestEpoch,
-            monitor: info.monitor ?? .valLoss)
+        let curves =
+            context.history.isEmpty
+            ? ""
+            : lossPlotSVG(
+                train: context.history.map(\.trainLoss), validation: context.history.map(\.valLoss),
+                validationBottom: context.history.map(\.valBottomMSE), bestEpoch: info.bestEpoch,
+                monitor: info.monitor ?? .valLoss)
         let json = scriptSafe(try jsonText(data, pretty: false))
         return fill(template, with: ["title": escapeHTML(data.title), "style": style, "script": script, "curves": curves, "data": json])
     }
 
     /// Writes report.html into `outDirectory` (atomically, as every output); returns its size in bytes.
     @discardableResult
-    static func write(to outDirectory: String, params: Parameters, metrics: TestMetrics, generations: [ClassGeneration],
-                      test: PatchSet, run: RunInfo, context: ReportContext) throws -> Int {
+    static func write(
+        to outDirectory: String, params: Parameters, metrics: TestMetrics, generations: [ClassGeneration],
+        test: PatchSet, run: RunInfo, context: ReportContext
+    ) throws -> Int {
         let page = Array(try html(params: params, metrics: metrics, generations: generations, test: test, run: run, context: context).utf8)
         try writeFileAtomically(page, to: outDirectory + "/" + OutputFiles.report)
         return page.count

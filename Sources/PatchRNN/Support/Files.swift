@@ -25,7 +25,8 @@ package func writeFileAtomically(_ data: [UInt8], to path: String) throws {
         if n < 0 && errno == EINTR { continue }
         if n <= 0 {
             let e = n < 0 ? systemError() : "nothing written"
-            close(fd); unlink(tmp)
+            close(fd)
+            unlink(tmp)
             throw PatchRNNError.file(path, "write failed (\(e)); the previous file, if any, is unchanged")
         }
         offset += n
@@ -45,7 +46,10 @@ package func writeFileAtomically(_ data: [UInt8], to path: String) throws {
         throw PatchRNNError.file(path, "rename failed (\(e))")
     }
     let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if dfd >= 0 { fsync(dfd); close(dfd) }
+    if dfd >= 0 {
+        fsync(dfd)
+        close(dfd)
+    }
 }
 
 /// A new temporary file for `path`, created exclusively (see `writeFileAtomically`).
@@ -117,7 +121,9 @@ package func readFileContents(_ path: String, limit: Int, what: String) throws -
     while done < size {
         let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, size - done) }
         if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { throw PatchRNNError.file(path, n == 0 ? "shorter than its size (changed while read?)" : "read failed (\(systemError()))") }
+        guard n > 0 else {
+            throw PatchRNNError.file(path, n == 0 ? "shorter than its size (changed while read?)" : "read failed (\(systemError()))")
+        }
         done += n
     }
     return bytes

@@ -24,15 +24,18 @@ package final class OutputLock {
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             if code == ENOLCK || code == ENOSYS || code == EOPNOTSUPP || code == EINVAL {
-                warning = "warning: \(directory): this file system cannot lock (\(systemError(code))); two runs into this folder would not be stopped"
+                warning =
+                    "warning: \(directory): this file system cannot lock (\(systemError(code))); two runs into this folder would not be stopped"
                 return
             }
             var text = [UInt8](repeating: 0, count: 256)
             let n = pread(fd, &text, text.count, 0)
             close(fd)
             guard code == EWOULDBLOCK else { throw PatchRNNError.file(path, "cannot lock (\(systemError(code)))") }
-            let holder = n > 0 ? String(decoding: text[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "another process"
-            throw PatchRNNError.file(directory, "another patchrnn run is writing to this folder (\(holder)); wait for it to end or choose another --out")
+            let holder =
+                n > 0 ? String(decoding: text[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "another process"
+            throw PatchRNNError.file(
+                directory, "another patchrnn run is writing to this folder (\(holder)); wait for it to end or choose another --out")
         }
         let me = "pid \(getpid()): \(CommandLine.arguments.joined(separator: " "))\n"
         if ftruncate(fd, 0) == 0 { _ = me.withCString { pwrite(fd, $0, strlen($0), 0) } }

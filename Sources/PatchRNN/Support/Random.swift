@@ -25,7 +25,10 @@ public struct SeededRandom: RandomNumberGenerator, Sendable, Equatable, Codable 
     public mutating func next() -> UInt64 {
         let result = ((state[1] &* 5) << 7 | (state[1] &* 5) >> 57) &* 9
         let t = state[1] << 17
-        state[2] ^= state[0]; state[3] ^= state[1]; state[1] ^= state[2]; state[0] ^= state[3]
+        state[2] ^= state[0]
+        state[3] ^= state[1]
+        state[1] ^= state[2]
+        state[0] ^= state[3]
         state[2] ^= t
         state[3] = state[3] << 45 | state[3] >> 19
         return result

@@ -28,14 +28,19 @@ public final class ProgressReporter: @unchecked Sendable {
         lastDraw = now
         let width = 24
         let filled = total > 0 ? width * done / total : 0
-        let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
+        let bar =
+            String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
         let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
-        let line = "Epoch \(epoch)/\(epochs) [\(bar)] \(done)/\(total) - loss: \(fmt(loss, 5)) - \(Int(samplesPerSecond)) samples/s - ETA \(duration(eta))"
+        let line =
+            "Epoch \(epoch)/\(epochs) [\(bar)] \(done)/\(total) - loss: \(fmt(loss, 5)) - \(Int(samplesPerSecond)) samples/s - ETA \(duration(eta))"
         StandardStreams.error("\r\u{1B}[K" + line)
         drawn = true
     }
 
     private func clearLive() {
-        if drawn { StandardStreams.error("\r\u{1B}[K"); drawn = false }
+        if drawn {
+            StandardStreams.error("\r\u{1B}[K")
+            drawn = false
+        }
     }
 }

@@ -29,12 +29,15 @@ public struct ResumeState {
     static let floats = (positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
 
     /// Writes the state of a run to `path` (atomically).
-    public static func save(params: Parameters, adam: AdamState, best: Parameters, options: TrainingOptions,
-                            progress: TrainingProgress, finished: Bool = false, to path: String) throws {
+    public static func save(
+        params: Parameters, adam: AdamState, best: Parameters, options: TrainingOptions,
+        progress: TrainingProgress, finished: Bool = false, to path: String
+    ) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: floats.positiveInfinity,
-                                                                  negativeInfinity: floats.negativeInfinity, nan: floats.nan)
+        enc.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: floats.positiveInfinity,
+            negativeInfinity: floats.negativeInfinity, nan: floats.nan)
         // The metadata's epoch and best_val_loss mean what a checkpoint's do: the kept epoch and
         // its validation loss (none before an epoch has improved); the position is in resume_progress.
         let kept = progress.history.first { $0.epoch == progress.bestEpoch }
@@ -43,21 +46,30 @@ public struct ResumeState {
         meta[optionsKey] = String(decoding: try enc.encode(options), as: UTF8.self)
         meta[stepKey] = "\(adam.step)"
         if finished { meta[finishedKey] = "true" }
-        try Safetensors.save(params, metadata: meta, to: path, extra: [
-            (tensorNames.m, adam.m.array), (tensorNames.v, adam.v.array), (tensorNames.best, best.buffer.array)])
+        try Safetensors.save(
+            params, metadata: meta, to: path,
+            extra: [
+                (tensorNames.m, adam.m.array), (tensorNames.v, adam.v.array), (tensorNames.best, best.buffer.array),
+            ])
     }
 
     /// The settings and position of a resume checkpoint, checked, or an error saying why the
     /// file cannot be resumed from (the tensors are checked by `read`).
-    public static func info(_ file: Safetensors.File, name: String) throws -> (options: TrainingOptions, progress: TrainingProgress, adamStep: Int, finished: Bool) {
+    public static func info(_ file: Safetensors.File, name: String) throws -> (
+        options: TrainingOptions, progress: TrainingProgress, adamStep: Int, finished: Bool
+    ) {
         guard let o = file.metadata[optionsKey], let r = file.metadata[progressKey], let stepText = file.metadata[stepKey] else {
-            throw PatchRNNError.file(name, "is not a resume checkpoint (no training state; it holds weights only). Resume from the resume.safetensors an interrupted run wrote")
+            throw PatchRNNError.file(
+                name,
+                "is not a resume checkpoint (no training state; it holds weights only). Resume from the resume.safetensors an interrupted run wrote"
+            )
         }
         let options: TrainingOptions, progress: TrainingProgress
         do {
             let dec = JSONDecoder()
-            dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: floats.positiveInfinity,
-                                                                        negativeInfinity: floats.negativeInfinity, nan: floats.nan)
+            dec.nonConformingFloatDecodingStrategy = .convertFromString(
+                positiveInfinity: floats.positiveInfinity,
+                negativeInfinity: floats.negativeInfinity, nan: floats.nan)
             options = try dec.decode(TrainingOptions.self, from: Data(o.utf8))
             progress = try dec.decode(TrainingProgress.self, from: Data(r.utf8))
         } catch {
@@ -68,7 +80,9 @@ public struct ResumeState {
         } catch let e as PatchRNNError {
             throw PatchRNNError.file(name, "training state in the header is not valid (\(e.description))")
         }
-        guard let step = Int(stepText) else { throw PatchRNNError.file(name, "training state in the header is not valid (Adam step '\(stepText)')") }
+        guard let step = Int(stepText) else {
+            throw PatchRNNError.file(name, "training state in the header is not valid (Adam step '\(stepText)')")
+        }
         if let problem = inconsistency(options: options, progress: progress, adamStep: step) {
             throw PatchRNNError.file(name, "training state in the header is out of range (\(problem))")
         }
@@ -83,7 +97,9 @@ public struct ResumeState {
         guard (1...(options.maxEpochs + 1)).contains(p.epoch) else { return "epoch \(p.epoch) of at most \(options.maxEpochs)" }
         guard p.stepInEpoch >= 0, p.samples >= 0, p.globalStep >= 0 else { return "a negative step or sample count" }
         guard adamStep == p.globalStep else { return "Adam step \(adamStep) is not the step count \(p.globalStep)" }
-        guard p.globalStep >= p.stepInEpoch, p.globalStep / max(p.epoch, 1) <= Int(Int32.max) else { return "step count \(p.globalStep) in epoch \(p.epoch)" }
+        guard p.globalStep >= p.stepInEpoch, p.globalStep / max(p.epoch, 1) <= Int(Int32.max) else {
+            return "step count \(p.globalStep) in epoch \(p.epoch)"
+        }
         guard p.history.count == p.epoch - 1, p.history.enumerated().allSatisfy({ $0.element.epoch == $0.offset + 1 }) else {
             return "\(p.history.count) epoch records before epoch \(p.epoch)"
         }
@@ -93,7 +109,9 @@ public struct ResumeState {
         if p.bestEpoch == 0 {
             guard p.bestValLoss == .infinity else { return "a best value \(p.bestValLoss) without a best epoch" }
         } else {
-            guard measure(p.bestValLoss), p.history[p.bestEpoch - 1].best else { return "best value \(p.bestValLoss) at epoch \(p.bestEpoch)" }
+            guard measure(p.bestValLoss), p.history[p.bestEpoch - 1].best else {
+                return "best value \(p.bestValLoss) at epoch \(p.bestEpoch)"
+            }
         }
         guard measure(p.lossSum), measure(p.secondsSoFar) else { return "loss sum \(p.lossSum), \(p.secondsSoFar) s" }
         guard p.stepInEpoch > 0 || (p.samples == 0 && p.lossSum == 0) else { return "\(p.samples) samples before the first step" }
@@ -102,8 +120,9 @@ public struct ResumeState {
         }
         for r in p.history {
             guard measure(r.trainLoss), measure(r.valLoss), r.valBottomMSE.map(measure) ?? true, measure(r.seconds),
-                  measure(r.samplesPerSecond), r.learningRate.isFinite, r.learningRate > 0,
-                  r.samplingProbability.map({ (0...1).contains($0) }) ?? true else {
+                measure(r.samplesPerSecond), r.learningRate.isFinite, r.learningRate > 0,
+                r.samplingProbability.map({ (0...1).contains($0) }) ?? true
+            else {
                 return "epoch record \(r.epoch) holds an impossible value"
             }
         }
@@ -117,8 +136,11 @@ public struct ResumeState {
         let p = progress, batch = options.batchSize
         let steps = (trainCount + batch - 1) / batch
         guard p.stepInEpoch <= steps, p.globalStep == (p.epoch - 1) * steps + p.stepInEpoch,
-              p.samples == min(p.stepInEpoch * batch, trainCount) else {
-            throw PatchRNNError("\(file.map { $0 + ": " } ?? "")the resume state's position (step \(p.stepInEpoch) of epoch \(p.epoch), \(p.globalStep) steps in all) does not fit this data (\(steps) steps per epoch of \(trainCount) training sequences)")
+            p.samples == min(p.stepInEpoch * batch, trainCount)
+        else {
+            throw PatchRNNError(
+                "\(file.map { $0 + ": " } ?? "")the resume state's position (step \(p.stepInEpoch) of epoch \(p.epoch), \(p.globalStep) steps in all) does not fit this data (\(steps) steps per epoch of \(trainCount) training sequences)"
+            )
         }
     }
 
@@ -134,9 +156,10 @@ public struct ResumeState {
             }
             return t.values
         }
-        return ResumeState(options: options, progress: progress, adamStep: step, adamM: try tensor(tensorNames.m),
-                           adamV: try tensor(tensorNames.v, nonNegative: true), bestParameters: try tensor(tensorNames.best),
-                           finished: finished)
+        return ResumeState(
+            options: options, progress: progress, adamStep: step, adamM: try tensor(tensorNames.m),
+            adamV: try tensor(tensorNames.v, nonNegative: true), bestParameters: try tensor(tensorNames.best),
+            finished: finished)
     }
 }
 
@@ -157,13 +180,19 @@ public struct ResumePoint {
         let (loaded, file) = try Safetensors.load(path: path)
         let state = try ResumeState.read(file, name: path, layout: loaded.layout)
         try Cells.check(requested: requestedCell, against: loaded.config, file: path)
-        guard state.options.model == loaded.config else { throw PatchRNNError.file(path, "its weights do not match its own training options") }
+        guard state.options.model == loaded.config else {
+            throw PatchRNNError.file(path, "its weights do not match its own training options")
+        }
         if state.finished {
             let p = state.progress
-            let model = (path as NSString).deletingLastPathComponent.isEmpty ? OutputFiles.checkpoint
+            let model =
+                (path as NSString).deletingLastPathComponent.isEmpty
+                ? OutputFiles.checkpoint
                 : (path as NSString).deletingLastPathComponent + "/" + OutputFiles.checkpoint
             let modelNote = FileManager.default.fileExists(atPath: model) ? "; its model is \(model)" : ""
-            throw PatchRNNError.file(path, "the run it belongs to is complete (\(p.history.count) epochs, kept epoch \(p.bestEpoch)): nothing to resume\(modelNote)")
+            throw PatchRNNError.file(
+                path,
+                "the run it belongs to is complete (\(p.history.count) epochs, kept epoch \(p.bestEpoch)): nothing to resume\(modelNote)")
         }
         self.path = path
         params = loaded

@@ -29,7 +29,10 @@ public struct ScheduledSampling: Sendable, Codable, Equatable {
         return maxProbability * min(1, Double(max(epoch - 1, 0)) / Double(max(rampEpochs, 1)))
     }
 
-    enum CodingKeys: String, CodingKey { case maxProbability = "max_probability", rampEpochs = "ramp_epochs" }
+    enum CodingKeys: String, CodingKey {
+        case maxProbability = "max_probability"
+        case rampEpochs = "ramp_epochs"
+    }
 }
 
 /// The feedback draws of one step: whether sequence `id` (a training-file index) takes its

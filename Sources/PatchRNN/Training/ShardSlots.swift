@@ -11,7 +11,7 @@
 /// size: full shards first, then one partial shard.
 package struct ShardSlots: Sendable, Equatable {
     package let shape: StepShape
-    package let count: Int   // training positions
+    package let count: Int  // training positions
 
     package init(shape: StepShape, count: Int) {
         precondition(shape.batchSize >= 1 && shape.shardSize >= 1 && count >= 0)

@@ -40,8 +40,10 @@ public final class TensorBoardLog: TrainingObserver {
 
     /// Opens a new event file in the folder. `firstEpoch` is the epoch the run starts (or
     /// resumes) in; `generator` draws with the live weights; `test` supplies the grid's top halves.
-    public init(_ settings: TensorBoardSettings, options: TrainingOptions, firstEpoch: Int,
-                generator: Generator, test: PatchSet, reporter: ProgressReporter? = nil) throws {
+    public init(
+        _ settings: TensorBoardSettings, options: TrainingOptions, firstEpoch: Int,
+        generator: Generator, test: PatchSet, reporter: ProgressReporter? = nil
+    ) throws {
         self.settings = settings
         self.reporter = reporter
         self.generator = generator
@@ -107,6 +109,7 @@ public final class TensorBoardLog: TrainingObserver {
 
     /// The hyper-parameters as a Markdown table (TensorBoard's text plugin renders Markdown).
     static func markdown(_ settings: [String: String]) -> String {
-        "| setting | value |\n|---|---|\n" + settings.sorted { $0.key < $1.key }.map { "| \($0.key) | \($0.value) |" }.joined(separator: "\n")
+        "| setting | value |\n|---|---|\n"
+            + settings.sorted { $0.key < $1.key }.map { "| \($0.key) | \($0.value) |" }.joined(separator: "\n")
     }
 }

@@ -44,8 +44,10 @@ package enum Trace {
     /// Writes init.safetensors (the initial weights) and trace.json for `steps` Adam steps of
     /// `options` (the learning-rate plateau rule off: the steps come before any validation),
     /// run by the same `TrainingJob` as training, writing nothing else.
-    package static func record(dataDirectory: String?, outDirectory: String, options requested: TrainingOptions, steps: Int,
-                              pool: WorkerPool) throws -> File {
+    package static func record(
+        dataDirectory: String?, outDirectory: String, options requested: TrainingOptions, steps: Int,
+        pool: WorkerPool
+    ) throws -> File {
         try TrainingOptions.check(.steps, steps, 1...10_000_000)
         try prepareOutputDirectory(outDirectory)
         try requested.validate()
@@ -62,11 +64,14 @@ package enum Trace {
         var request = TrainingJob.Request(settings: options, dataDirectory: dataDirectory)
         request.loadsTestSet = false
         let job = try TrainingJob(request, pool: pool, reporter: ProgressReporter(quiet: true), observers: [recorder])
-        try Safetensors.save(job.params, metadata: options.summary().merging(["step": "0"]) { $1 },
-                             to: outDirectory + "/" + OutputFiles.initialWeights)
+        try Safetensors.save(
+            job.params, metadata: options.summary().merging(["step": "0"]) { $1 },
+            to: outDirectory + "/" + OutputFiles.initialWeights)
         _ = try job.run()
         guard recorder.losses.count == steps else {
-            throw PatchRNNError("recorded only \(recorder.losses.count) of the \(steps) steps asked for (\(options.maxEpochs) epochs of \(trainCount) training sequences)")
+            throw PatchRNNError(
+                "recorded only \(recorder.losses.count) of the \(steps) steps asked for (\(options.maxEpochs) epochs of \(trainCount) training sequences)"
+            )
         }
         let file = File(settings: options, threads: pool.count, steps: steps, batches: recorder.batches, losses: recorder.losses)
         try writeFileAtomically(jsonText(file), to: outDirectory + "/" + OutputFiles.trace)

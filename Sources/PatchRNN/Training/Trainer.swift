@@ -62,8 +62,10 @@ public final class Trainer {
     ///   - observers: Told of every step and epoch, in order.
     ///   - resume: The state of an interrupted run to continue.
     /// - Throws: `PatchRNNError` when the engine, the options and the resume state disagree.
-    public init(_ configuration: Configuration, engine: TrainingEngine, data: PatchSet, split: Split,
-                reporter: ProgressReporter, observers: [any TrainingObserver] = [], resume: ResumeState? = nil) throws {
+    public init(
+        _ configuration: Configuration, engine: TrainingEngine, data: PatchSet, split: Split,
+        reporter: ProgressReporter, observers: [any TrainingObserver] = [], resume: ResumeState? = nil
+    ) throws {
         guard engine.shape == configuration.options.shape else {
             throw PatchRNNError("the engine cuts steps as \(engine.shape), the options as \(configuration.options.shape)")
         }
@@ -82,8 +84,11 @@ public final class Trainer {
         if let resume {
             let n = engine.layout.paddedCount
             guard resume.adamM.count == n, resume.adamV.count == n, resume.bestParameters.count == n,
-                  resume.options.model == engine.layout.config else {
-                throw PatchRNNError("the resume state does not belong to this model (\(engine.layout.config.cell.title), hidden \(engine.layout.config.hidden), \(engine.layout.config.layers) layers)")
+                resume.options.model == engine.layout.config
+            else {
+                throw PatchRNNError(
+                    "the resume state does not belong to this model (\(engine.layout.config.cell.title), hidden \(engine.layout.config.hidden), \(engine.layout.config.layers) layers)"
+                )
             }
             engine.adam.m.pointer.update(from: resume.adamM, count: n)
             engine.adam.v.pointer.update(from: resume.adamV, count: n)
@@ -136,7 +141,11 @@ public final class Trainer {
         if p.epoch <= options.maxEpochs {
             for epoch in p.epoch...options.maxEpochs {
                 if epoch != p.epoch {  // a fresh epoch (a resumed one keeps its position and loss sums)
-                    p.epoch = epoch; p.stepInEpoch = 0; p.lossSum = 0; p.samples = 0; p.secondsSoFar = 0
+                    p.epoch = epoch
+                    p.stepInEpoch = 0
+                    p.lossSum = 0
+                    p.samples = 0
+                    p.secondsSoFar = 0
                 }
                 let t0 = monotonicSeconds() - p.secondsSoFar
                 let epochLearningRate = engine.adamConfig.learningRate
@@ -155,13 +164,16 @@ public final class Trainer {
                 let lrNote = nextRate != engine.adamConfig.learningRate ? " - learning rate -> \(nextRate)" : ""
                 engine.adamConfig.learningRate = nextRate
                 p.learningRate = nextRate
-                let record = EpochRecord(epoch: epoch, trainLoss: p.lossSum / Double(p.samples), valLoss: val, valBottomMSE: valBottom,
-                                         seconds: monotonicSeconds() - t0, samplesPerSecond: Double(p.samples) / trainSeconds,
-                                         best: improved, learningRate: Double(epochLearningRate),
-                                         samplingProbability: options.sampling.isOn ? options.sampling.probability(epoch: epoch) : nil)
+                let record = EpochRecord(
+                    epoch: epoch, trainLoss: p.lossSum / Double(p.samples), valLoss: val, valBottomMSE: valBottom,
+                    seconds: monotonicSeconds() - t0, samplesPerSecond: Double(p.samples) / trainSeconds,
+                    best: improved, learningRate: Double(epochLearningRate),
+                    samplingProbability: options.sampling.isOn ? options.sampling.probability(epoch: epoch) : nil)
                 p.history.append(record)
                 p.stepInEpoch = stepsPerEpoch  // this epoch is complete
-                reporter.info("Epoch \(epoch)/\(options.maxEpochs) - \(fmt(record.seconds, 1))s - loss: \(fmt(record.trainLoss, 5)) - val_loss: \(fmt(val, 5))\(valBottom.map { " - val_bottom: " + fmt($0, 5) } ?? "") - \(Int(record.samplesPerSecond)) samples/s\(improved ? " *" : "")\(lrNote)")
+                reporter.info(
+                    "Epoch \(epoch)/\(options.maxEpochs) - \(fmt(record.seconds, 1))s - loss: \(fmt(record.trainLoss, 5)) - val_loss: \(fmt(val, 5))\(valBottom.map { " - val_bottom: " + fmt($0, 5) } ?? "") - \(Int(record.samplesPerSecond)) samples/s\(improved ? " *" : "")\(lrNote)"
+                )
                 stoppedEarly = options.earlyStopping.shouldStop(p)
                 let last = stoppedEarly || epoch == options.maxEpochs
                 for observer in observers { try observer.epochEnded(record, progress: p, last: last) }
@@ -169,19 +181,26 @@ public final class Trainer {
                 // (after the last epoch: marked finished, nothing to resume).
                 if configuration.resumePath != nil {
                     var next = p
-                    next.epoch = epoch + 1; next.stepInEpoch = 0; next.lossSum = 0; next.samples = 0; next.secondsSoFar = 0
+                    next.epoch = epoch + 1
+                    next.stepInEpoch = 0
+                    next.lossSum = 0
+                    next.samples = 0
+                    next.secondsSoFar = 0
                     try saveResumeState(next, finished: last)
                 }
                 if stoppedEarly {
-                    reporter.info("Early stopping: \(options.monitor.rawValue) has not improved for \(options.patience) epochs; restoring epoch \(p.bestEpoch) (\(options.monitor.rawValue) \(fmt(p.bestValLoss, 5)))")
+                    reporter.info(
+                        "Early stopping: \(options.monitor.rawValue) has not improved for \(options.patience) epochs; restoring epoch \(p.bestEpoch) (\(options.monitor.rawValue) \(fmt(p.bestValLoss, 5)))"
+                    )
                     break
                 }
             }
         }
         engine.params.buffer.copy(from: best.buffer)
         let bestValLoss = p.history.first { $0.epoch == p.bestEpoch }?.valLoss ?? .nan
-        return TrainingResult(history: p.history, bestEpoch: p.bestEpoch, bestValLoss: bestValLoss, monitor: options.monitor,
-                              bestMonitored: p.bestValLoss, trainSeconds: monotonicSeconds() - start, stoppedEarly: stoppedEarly)
+        return TrainingResult(
+            history: p.history, bestEpoch: p.bestEpoch, bestValLoss: bestValLoss, monitor: options.monitor,
+            bestMonitored: p.bestValLoss, trainSeconds: monotonicSeconds() - start, stoppedEarly: stoppedEarly)
     }
 
     private var stepsPerEpoch: Int { (split.train.count + options.batchSize - 1) / options.batchSize }
@@ -192,41 +211,48 @@ public final class Trainer {
         let fileOrder = epochOrder(epoch)
         let order = rows(fileOrder), steps = stepsPerEpoch, batchSize = options.batchSize
         let probability = options.sampling.probability(epoch: epoch)
-        return try order.withUnsafeBufferPointer { all in try fileOrder.withUnsafeBufferPointer { ids in
-            while p.stepInEpoch < steps {
-                if let maxSteps = configuration.maxSteps, p.globalStep >= maxSteps {  // a resumed run already there
-                    try saveAndStop(signal: 0, &p, elapsed: monotonicSeconds() - t0)
+        return try order.withUnsafeBufferPointer { all in
+            try fileOrder.withUnsafeBufferPointer { ids in
+                while p.stepInEpoch < steps {
+                    if let maxSteps = configuration.maxSteps, p.globalStep >= maxSteps {  // a resumed run already there
+                        try saveAndStop(signal: 0, &p, elapsed: monotonicSeconds() - t0)
+                    }
+                    let lo = p.stepInEpoch * batchSize, hi = min(lo + batchSize, all.count)
+                    let batch = UnsafeBufferPointer(rebasing: all[lo..<hi])
+                    // Scheduled sampling's draws name sequences by training-file index, as every rank does.
+                    let feedback =
+                        probability > 0
+                        ? FeedbackDraw(probability: probability, seed: options.seed, epoch: epoch, sequenceIDs: ids.baseAddress! + lo) : nil
+                    let loss: Double
+                    do { loss = try engine.step(data, batch, feedback: feedback) } catch let diverged as NonFiniteLoss {
+                        throw explained(diverged, p)
+                    }
+                    p.stepInEpoch += 1
+                    p.globalStep += 1
+                    p.lossSum += loss * Double(hi - lo)
+                    p.samples += hi - lo
+                    let elapsed = monotonicSeconds() - t0
+                    reporter.step(
+                        epoch: epoch, epochs: options.maxEpochs, done: p.stepInEpoch, total: steps,
+                        loss: p.lossSum / Double(p.samples), samplesPerSecond: Double(p.samples) / elapsed, elapsed: elapsed)
+                    var proceed = true
+                    for observer in observers where !observer.stepEnded(step: p.globalStep, batch: batch, loss: loss) { proceed = false }
+                    // Every rank must stop after the same step: agree on the signal.
+                    let signal = group.size > 1 ? try group.maximum(configuration.interruptSignal()) : configuration.interruptSignal()
+                    if signal != 0 { try saveAndStop(signal: signal, &p, elapsed: elapsed) }
+                    if let maxSteps = configuration.maxSteps, p.globalStep >= maxSteps { try saveAndStop(signal: 0, &p, elapsed: elapsed) }
+                    if let every = configuration.resumeEvery, configuration.resumePath != nil, monotonicSeconds() - lastResumeSave >= every
+                    {
+                        var now = p
+                        now.secondsSoFar = elapsed
+                        now.learningRate = engine.adamConfig.learningRate
+                        try saveResumeState(now, finished: false)
+                    }
+                    if !proceed { return false }
                 }
-                let lo = p.stepInEpoch * batchSize, hi = min(lo + batchSize, all.count)
-                let batch = UnsafeBufferPointer(rebasing: all[lo..<hi])
-                // Scheduled sampling's draws name sequences by training-file index, as every rank does.
-                let feedback = probability > 0
-                    ? FeedbackDraw(probability: probability, seed: options.seed, epoch: epoch, sequenceIDs: ids.baseAddress! + lo) : nil
-                let loss: Double
-                do { loss = try engine.step(data, batch, feedback: feedback) } catch let diverged as NonFiniteLoss { throw explained(diverged, p) }
-                p.stepInEpoch += 1
-                p.globalStep += 1
-                p.lossSum += loss * Double(hi - lo)
-                p.samples += hi - lo
-                let elapsed = monotonicSeconds() - t0
-                reporter.step(epoch: epoch, epochs: options.maxEpochs, done: p.stepInEpoch, total: steps,
-                              loss: p.lossSum / Double(p.samples), samplesPerSecond: Double(p.samples) / elapsed, elapsed: elapsed)
-                var proceed = true
-                for observer in observers where !observer.stepEnded(step: p.globalStep, batch: batch, loss: loss) { proceed = false }
-                // Every rank must stop after the same step: agree on the signal.
-                let signal = group.size > 1 ? try group.maximum(configuration.interruptSignal()) : configuration.interruptSignal()
-                if signal != 0 { try saveAndStop(signal: signal, &p, elapsed: elapsed) }
-                if let maxSteps = configuration.maxSteps, p.globalStep >= maxSteps { try saveAndStop(signal: 0, &p, elapsed: elapsed) }
-                if let every = configuration.resumeEvery, configuration.resumePath != nil, monotonicSeconds() - lastResumeSave >= every {
-                    var now = p
-                    now.secondsSoFar = elapsed
-                    now.learningRate = engine.adamConfig.learningRate
-                    try saveResumeState(now, finished: false)
-                }
-                if !proceed { return false }
+                return true
             }
-            return true
-        } }
+        }
     }
 
     private func saveAndStop(signal: Int32, _ p: inout TrainingProgress, elapsed: Double) throws -> Never {
@@ -250,8 +276,9 @@ public final class Trainer {
     /// 0 only: every rank holds the same).
     private func saveResumeState(_ p: TrainingProgress, finished: Bool) throws {
         if group.isRoot {
-            try ResumeState.save(params: engine.params, adam: engine.adam, best: best, options: options, progress: p,
-                                 finished: finished, to: resumePath)
+            try ResumeState.save(
+                params: engine.params, adam: engine.adam, best: best, options: options, progress: p,
+                finished: finished, to: resumePath)
         }
         lastResumeSave = monotonicSeconds()
     }
@@ -260,7 +287,9 @@ public final class Trainer {
     private func explained(_ e: NonFiniteLoss, _ p: TrainingProgress) -> PatchRNNError {
         var saved = ""  // (a run that writes no checkpoint says nothing about one)
         if let path = configuration.checkpointPath {
-            saved = p.bestEpoch > 0 ? "; \(path) keeps the weights of epoch \(p.bestEpoch), the last that improved"
+            saved =
+                p.bestEpoch > 0
+                ? "; \(path) keeps the weights of epoch \(p.bestEpoch), the last that improved"
                 : "; no epoch had improved yet, so no model was saved"
         }
         return PatchRNNError("\(e.description)\(saved); try a lower learning rate")

@@ -66,8 +66,10 @@ public final class TrainingJob {
     ///     TensorBoard).
     /// - Throws: `PatchRNNError` for a setting out of range, a model that does not fit in
     ///   memory, missing or damaged data, or an output folder that cannot be written.
-    public init(_ request: Request, pool: WorkerPool, group: ProcessGroup = SingleProcess(), reporter: ProgressReporter,
-                observers: [any TrainingObserver] = []) throws {
+    public init(
+        _ request: Request, pool: WorkerPool, group: ProcessGroup = SingleProcess(), reporter: ProgressReporter,
+        observers: [any TrainingObserver] = []
+    ) throws {
         if let maxSteps = request.maxSteps {
             try TrainingOptions.check(.maxSteps, maxSteps, 1...Int.max)
             // The step limit saves the resume state, which needs a folder to go to.
@@ -84,7 +86,9 @@ public final class TrainingJob {
         if group.isRoot { try request.tensorBoard?.prepareDirectory() }
         if let resume = request.resume {
             params = resume.params
-            reporter.info("resuming from \(resume.path): epoch \(resume.state.progress.epoch), step \(resume.state.progress.stepInEpoch) (settings from the checkpoint)")
+            reporter.info(
+                "resuming from \(resume.path): epoch \(resume.state.progress.epoch), step \(resume.state.progress.stepInEpoch) (settings from the checkpoint)"
+            )
         } else {
             params = Parameters.initialized(settings.model, seed: settings.seed)
         }
@@ -113,15 +117,22 @@ public final class TrainingJob {
         }
         guard let split else { throw PatchRNNError("no training images were read") }
         self.split = split
-        reporter.info("Data from \(dir)\(data.classNames.map { " (classes: " + $0.joined(separator: ", ") + ")" } ?? ""): \(split.train.count) training, \(split.validation.count) validation, \(data.test.count) test images (loaded in \(fmt(monotonicSeconds() - loadStart, 1)) s)")
+        reporter.info(
+            "Data from \(dir)\(data.classNames.map { " (classes: " + $0.joined(separator: ", ") + ")" } ?? ""): \(split.train.count) training, \(split.validation.count) validation, \(data.test.count) test images (loaded in \(fmt(monotonicSeconds() - loadStart, 1)) s)"
+        )
         if group.size > 1 {
             reporter.info("\(group.size) MPI ranks, gradient exchange: \(request.exchange.rawValue)")
-            reporter.info("\(group.label): holds \(data.train.count) of the training-file images (its slots of every minibatch\(group.isRoot ? ", plus validation" : ""))")
+            reporter.info(
+                "\(group.label): holds \(data.train.count) of the training-file images (its slots of every minibatch\(group.isRoot ? ", plus validation" : ""))"
+            )
         }
-        engine = try TrainingEngine(params: params, adamConfig: AdamConfig(learningRate: settings.learningRate),
-                                    pool: pool, shape: settings.shape, group: group, exchange: request.exchange)
+        engine = try TrainingEngine(
+            params: params, adamConfig: AdamConfig(learningRate: settings.learningRate),
+            pool: pool, shape: settings.shape, group: group, exchange: request.exchange)
         let m = settings.model
-        reporter.info("model: \(m.layers) x \(m.cell.title)(\(m.hidden)) + Dense(\(m.outputSize)), \(params.layout.parameterCount) parameters; batch \(settings.batchSize), lr \(settings.learningRate), patience \(settings.patience), seed \(settings.seed)")
+        reporter.info(
+            "model: \(m.layers) x \(m.cell.title)(\(m.hidden)) + Dense(\(m.outputSize)), \(params.layout.parameterCount) parameters; batch \(settings.batchSize), lr \(settings.learningRate), patience \(settings.patience), seed \(settings.seed)"
+        )
 
         var configuration = Trainer.Configuration(options: settings)
         // Every rank knows the paths (the trainer writes on rank 0 only and names the file in its messages).
@@ -130,7 +141,8 @@ public final class TrainingJob {
         configuration.resumeEvery = request.resumeEveryMinutes.map { $0 * 60 }
         // The free-running validation MSE: monitored, in the log and drawn by TensorBoard; a
         // job that writes none of them (trace) needs no generator.
-        let generator = settings.monitor == .valBottom || writes != nil || request.tensorBoard != nil
+        let generator =
+            settings.monitor == .valBottom || writes != nil || request.tensorBoard != nil
             ? try Generator(params: params, pool: pool) : nil
         configuration.generator = generator
         configuration.maxSteps = request.maxSteps
@@ -141,17 +153,21 @@ public final class TrainingJob {
         }
         var own: [any TrainingObserver] = []
         if let writes {
-            own.append(TrainingFiles(logPath: writes + "/" + OutputFiles.log, lossPlotPath: writes + "/" + OutputFiles.lossPlot,
-                                     monitor: settings.monitor))
+            own.append(
+                TrainingFiles(
+                    logPath: writes + "/" + OutputFiles.log, lossPlotPath: writes + "/" + OutputFiles.lossPlot,
+                    monitor: settings.monitor))
         }
         if let tensorBoard = request.tensorBoard, group.isRoot, let generator {
-            let log = try TensorBoardLog(tensorBoard, options: settings, firstEpoch: request.resume?.state.progress.epoch ?? 1,
-                                         generator: generator, test: data.test, reporter: reporter)
+            let log = try TensorBoardLog(
+                tensorBoard, options: settings, firstEpoch: request.resume?.state.progress.epoch ?? 1,
+                generator: generator, test: data.test, reporter: reporter)
             reporter.info("TensorBoard events: \(log.writer.path)")
             own.append(log)
         }
-        trainer = try Trainer(configuration, engine: engine, data: data.train, split: split, reporter: reporter,
-                              observers: own + observers, resume: request.resume?.state)
+        trainer = try Trainer(
+            configuration, engine: engine, data: data.train, split: split, reporter: reporter,
+            observers: own + observers, resume: request.resume?.state)
     }
 
     /// Trains (`Trainer.train`: a signal or the step limit throws `TrainingInterrupted` after
@@ -163,12 +179,15 @@ public final class TrainingJob {
     public func run() throws -> TrainingResult {
         let result = try trainer.train()
         if let out = outDirectory {
-            try Safetensors.save(params, metadata: settings.summary(epoch: result.bestEpoch, bestValLoss: result.bestValLoss),
-                                 to: out + "/" + OutputFiles.checkpoint)
+            try Safetensors.save(
+                params, metadata: settings.summary(epoch: result.bestEpoch, bestValLoss: result.bestValLoss),
+                to: out + "/" + OutputFiles.checkpoint)
         }
         if group.size > 1 {
             let t = engine.timing, steps = Double(max(t.steps, 1))
-            reporter.info("\(group.label): per step \(fmt(1000 * t.compute / steps, 2)) ms compute, \(fmt(1000 * t.exchange / steps, 2)) ms gradient exchange, \(fmt(1000 * t.reduceAndUpdate / steps, 2)) ms sum + Adam")
+            reporter.info(
+                "\(group.label): per step \(fmt(1000 * t.compute / steps, 2)) ms compute, \(fmt(1000 * t.exchange / steps, 2)) ms gradient exchange, \(fmt(1000 * t.reduceAndUpdate / steps, 2)) ms sum + Adam"
+            )
         }
         return result
     }
@@ -194,7 +213,9 @@ public final class TrainingJob {
         let count = min(options.trainLimit ?? fileCount, fileCount)
         let s = Split(count: count, validationFraction: options.validationFraction, seed: options.seed)
         try options.validate(trainCount: s.train.count)
-        guard !s.validation.isEmpty else { throw PatchRNNError("the validation split is empty: use more data or a larger validation fraction") }
+        guard !s.validation.isEmpty else {
+            throw PatchRNNError("the validation split is empty: use more data or a larger validation fraction")
+        }
         return s
     }
 
@@ -218,7 +239,9 @@ public final class TrainingJob {
         let needed = (plannedFloats(options, workers: workers, ranks: ranks) + extraFloats) * 4
         let physical = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
         if physical > 0 && needed > 0.8 * physical {
-            throw PatchRNNError("this model and batch need about \(fmt(needed / 1_073_741_824, 1)) GiB of buffers; the machine has \(fmt(physical / 1_073_741_824, 1)) GiB: use a smaller batch size, shard size or hidden size")
+            throw PatchRNNError(
+                "this model and batch need about \(fmt(needed / 1_073_741_824, 1)) GiB of buffers; the machine has \(fmt(physical / 1_073_741_824, 1)) GiB: use a smaller batch size, shard size or hidden size"
+            )
         }
     }
 }

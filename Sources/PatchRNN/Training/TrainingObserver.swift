@@ -41,9 +41,11 @@ public final class TrainingFiles: TrainingObserver {
 
     public func epochEnded(_ record: EpochRecord, progress p: TrainingProgress, last: Bool) throws {
         try TrainingLog.write(p.history, to: logPath)
-        try writeFileAtomically(lossPlotSVG(train: p.history.map(\.trainLoss), validation: p.history.map(\.valLoss),
-                                            validationBottom: p.history.map(\.valBottomMSE), bestEpoch: p.bestEpoch,
-                                            monitor: monitor), to: lossPlotPath)
+        try writeFileAtomically(
+            lossPlotSVG(
+                train: p.history.map(\.trainLoss), validation: p.history.map(\.valLoss),
+                validationBottom: p.history.map(\.valBottomMSE), bestEpoch: p.bestEpoch,
+                monitor: monitor), to: lossPlotPath)
     }
 }
 

@@ -119,8 +119,10 @@ public struct TrainingOptions: Sendable, Equatable {
     ///   - bestValLoss: Its validation loss.
     /// - Returns: Key-value text for a safetensors header's `__metadata__`.
     public func summary(epoch: Int? = nil, bestValLoss: Double? = nil) -> [String: String] {
-        var m = ["format": "patchrnn-1", "gate_order": model.cell.gateOrder,
-                 "input_size": "\(model.inputSize)", "output_size": "\(model.outputSize)"]
+        var m = [
+            "format": "patchrnn-1", "gate_order": model.cell.gateOrder,
+            "input_size": "\(model.inputSize)", "output_size": "\(model.outputSize)",
+        ]
         for (key, value) in values { m[key] = value.description }
         if let epoch { m["epoch"] = "\(epoch)" }
         if let bestValLoss { m["best_val_loss"] = "\(bestValLoss)" }
@@ -151,52 +153,61 @@ extension TrainingOptions {
     /// The schema: every setting, its key and words (`Setting`), how it is read and written,
     /// and its check.
     public static let fields: [SettingField] = [
-        SettingField(.cell, read: { .word($0.model.cellName) },
-                     write: { o, v in
-                         o.model = ModelConfig(cell: try Cells.resolve("\(v)"), hidden: o.model.hidden, layers: o.model.layers)
-                     }),
+        SettingField(
+            .cell, read: { .word($0.model.cellName) },
+            write: { o, v in
+                o.model = ModelConfig(cell: try Cells.resolve("\(v)"), hidden: o.model.hidden, layers: o.model.layers)
+            }),
         .whole(.hidden, \.model.hidden, 1...limits.hidden),
         .whole(.layers, \.model.layers, 1...limits.layers),
         .whole(.batchSize, \.batchSize, 1...limits.batchSize),
         // The effective shard size (nil means the batch's default), so every file says what ran.
-        SettingField(.shardSize, read: { .integer($0.shape.shardSize) },
-                     write: { o, v in o.shardSize = try v.whole(.shardSize) },
-                     check: { o in if let s = o.shardSize { try check(.shardSize, s, 1...Int.max) } }),
+        SettingField(
+            .shardSize, read: { .integer($0.shape.shardSize) },
+            write: { o, v in o.shardSize = try v.whole(.shardSize) },
+            check: { o in if let s = o.shardSize { try check(.shardSize, s, 1...Int.max) } }),
         .whole(.epochs, \.maxEpochs, 1...limits.epochs),
         // Recorded as the shortest decimal of the Float (2e-3 as 0.002) and read back from that
         // text, so a round trip gives the same Float.
-        SettingField(.learningRate, read: { .real($0.learningRate.decimal) },
-                     write: { o, v in
-                         guard let x = v.real, let f = Float("\(x)") else { throw PatchRNNError.setting(.learningRate, "must be a number (got \(v))") }
-                         o.learningRate = f
-                     },
-                     check: { o in
-                         guard o.learningRate.isFinite, o.learningRate > 0 else {
-                             throw PatchRNNError.setting(.learningRate, "must be a positive number (got \(o.learningRate))")
-                         }
-                     }),
+        SettingField(
+            .learningRate, read: { .real($0.learningRate.decimal) },
+            write: { o, v in
+                guard let x = v.real, let f = Float("\(x)") else {
+                    throw PatchRNNError.setting(.learningRate, "must be a number (got \(v))")
+                }
+                o.learningRate = f
+            },
+            check: { o in
+                guard o.learningRate.isFinite, o.learningRate > 0 else {
+                    throw PatchRNNError.setting(.learningRate, "must be a positive number (got \(o.learningRate))")
+                }
+            }),
         .whole(.patience, \.patience, 1...limits.patience),
         .whole(.lrPatience, \.lrPatience, 0...limits.patience),
         // A seed above Int.max is recorded as a word (JSON's integers stop at 2^63 in most readers).
-        SettingField(.seed, read: { Int(exactly: $0.seed).map(SettingValue.integer) ?? .word("\($0.seed)") },
-                     write: { o, v in
-                         switch v {
-                         case .integer(let i) where i >= 0: o.seed = UInt64(i)
-                         case .word(let w) where UInt64(w) != nil: o.seed = UInt64(w)!
-                         default: throw PatchRNNError.setting(.seed, "must be a whole number from 0 to \(UInt64.max) (got \(v))")
-                         }
-                     }),
+        SettingField(
+            .seed, read: { Int(exactly: $0.seed).map(SettingValue.integer) ?? .word("\($0.seed)") },
+            write: { o, v in
+                switch v {
+                case .integer(let i) where i >= 0: o.seed = UInt64(i)
+                case .word(let w) where UInt64(w) != nil: o.seed = UInt64(w)!
+                default: throw PatchRNNError.setting(.seed, "must be a whole number from 0 to \(UInt64.max) (got \(v))")
+                }
+            }),
         .real(.validationFraction, \.validationFraction, "must be between 0 and 1") { $0 > 0 && $0 < 1 },
-        SettingField(.trainLimit, read: { $0.trainLimit.map(SettingValue.integer) ?? .absent },
-                     write: { o, v in o.trainLimit = try v.whole(.trainLimit) },
-                     check: { o in if let n = o.trainLimit { try check(.trainLimit, n, 2...Int.max) } }),
-        SettingField(.monitor, read: { .word($0.monitor.rawValue) },
-                     write: { o, v in
-                         guard case .word(let w) = v, let m = Monitor(rawValue: w) else {
-                             throw PatchRNNError.setting(.monitor, "must be \(Monitor.allCases.map(\.rawValue).joined(separator: " or ")) (got \(v))")
-                         }
-                         o.monitor = m
-                     }),
+        SettingField(
+            .trainLimit, read: { $0.trainLimit.map(SettingValue.integer) ?? .absent },
+            write: { o, v in o.trainLimit = try v.whole(.trainLimit) },
+            check: { o in if let n = o.trainLimit { try check(.trainLimit, n, 2...Int.max) } }),
+        SettingField(
+            .monitor, read: { .word($0.monitor.rawValue) },
+            write: { o, v in
+                guard case .word(let w) = v, let m = Monitor(rawValue: w) else {
+                    throw PatchRNNError.setting(
+                        .monitor, "must be \(Monitor.allCases.map(\.rawValue).joined(separator: " or ")) (got \(v))")
+                }
+                o.monitor = m
+            }),
         .real(.minDelta, \.minDelta, "must be 0 or more and below 1") { $0 >= 0 && $0 < 1 },
         .real(.scheduledSampling, \.sampling.maxProbability, "must be a probability from 0 to 1") { $0 >= 0 && $0 <= 1 },
         .whole(.samplingRamp, \.sampling.rampEpochs, 1...limits.epochs).formerly("sampling_ramp_epochs"),
@@ -241,10 +252,12 @@ public struct SettingField: Sendable {
     /// Keys this setting was recorded under in older checkpoint metadata.
     public let formerKeys: [String]
 
-    public init(_ setting: Setting, read: @escaping @Sendable (TrainingOptions) -> SettingValue,
-                write: @escaping @Sendable (inout TrainingOptions, SettingValue) throws -> Void,
-                check: @escaping @Sendable (TrainingOptions) throws -> Void = { _ in },
-                whenMissing: SettingValue? = nil, formerKeys: [String] = []) {
+    public init(
+        _ setting: Setting, read: @escaping @Sendable (TrainingOptions) -> SettingValue,
+        write: @escaping @Sendable (inout TrainingOptions, SettingValue) throws -> Void,
+        check: @escaping @Sendable (TrainingOptions) throws -> Void = { _ in },
+        whenMissing: SettingValue? = nil, formerKeys: [String] = []
+    ) {
         self.setting = setting
         self.read = read
         self.write = write
@@ -273,26 +286,30 @@ public struct SettingField: Sendable {
 
     /// A whole number within `range`.
     static func whole(_ s: Setting, _ path: WritableKeyPath<TrainingOptions, Int> & Sendable, _ range: ClosedRange<Int>) -> SettingField {
-        SettingField(s, read: { .integer($0[keyPath: path]) },
-                     write: { o, v in
-                         guard let i = try v.whole(s) else { throw PatchRNNError.setting(s, "must be a whole number (got none)") }
-                         o[keyPath: path] = i
-                     },
-                     check: { o in try TrainingOptions.check(s, o[keyPath: path], range) })
+        SettingField(
+            s, read: { .integer($0[keyPath: path]) },
+            write: { o, v in
+                guard let i = try v.whole(s) else { throw PatchRNNError.setting(s, "must be a whole number (got none)") }
+                o[keyPath: path] = i
+            },
+            check: { o in try TrainingOptions.check(s, o[keyPath: path], range) })
     }
 
     /// A finite real number for which `valid` holds, else "<problem> (got x)".
-    static func real(_ s: Setting, _ path: WritableKeyPath<TrainingOptions, Double> & Sendable, _ problem: String,
-                     _ valid: @escaping @Sendable (Double) -> Bool) -> SettingField {
-        SettingField(s, read: { .real($0[keyPath: path]) },
-                     write: { o, v in
-                         guard let x = v.real else { throw PatchRNNError.setting(s, "must be a number (got \(v))") }
-                         o[keyPath: path] = x
-                     },
-                     check: { o in
-                         let x = o[keyPath: path]
-                         guard x.isFinite, valid(x) else { throw PatchRNNError.setting(s, "\(problem) (got \(x))") }
-                     })
+    static func real(
+        _ s: Setting, _ path: WritableKeyPath<TrainingOptions, Double> & Sendable, _ problem: String,
+        _ valid: @escaping @Sendable (Double) -> Bool
+    ) -> SettingField {
+        SettingField(
+            s, read: { .real($0[keyPath: path]) },
+            write: { o, v in
+                guard let x = v.real else { throw PatchRNNError.setting(s, "must be a number (got \(v))") }
+                o[keyPath: path] = x
+            },
+            check: { o in
+                let x = o[keyPath: path]
+                guard x.isFinite, valid(x) else { throw PatchRNNError.setting(s, "\(problem) (got \(x))") }
+            })
     }
 }
 

@@ -17,8 +17,12 @@ public struct EpochRecord: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case epoch, seconds, best
-        case trainLoss = "train_loss", valLoss = "val_loss", samplesPerSecond = "samples_per_s"
-        case valBottomMSE = "val_bottom_mse", learningRate = "learning_rate", samplingProbability = "sampling_probability"
+        case trainLoss = "train_loss"
+        case valLoss = "val_loss"
+        case samplesPerSecond = "samples_per_s"
+        case valBottomMSE = "val_bottom_mse"
+        case learningRate = "learning_rate"
+        case samplingProbability = "sampling_probability"
     }
 }
 
@@ -37,11 +41,11 @@ public struct TrainingResult: Sendable {
 /// Where a run stands between two steps: everything, besides the weights and Adam's moments,
 /// that an interrupted run needs to continue exactly as if it had not stopped.
 public struct TrainingProgress: Codable, Sendable {
-    public var epoch = 1              // the epoch in progress, from 1
-    public var stepInEpoch = 0        // steps of it already done
-    public var lossSum = 0.0          // sum of batch loss x batch size so far in this epoch
+    public var epoch = 1  // the epoch in progress, from 1
+    public var stepInEpoch = 0  // steps of it already done
+    public var lossSum = 0.0  // sum of batch loss x batch size so far in this epoch
     public var samples = 0
-    public var secondsSoFar = 0.0     // training time spent in this epoch before the stop
+    public var secondsSoFar = 0.0  // training time spent in this epoch before the stop
     public var globalStep = 0
     /// The best value of the monitored figure so far (`TrainingOptions.monitor`; the name is
     /// from when it was always the validation loss, kept so older resume states still read).
@@ -62,6 +66,7 @@ public struct TrainingInterrupted: Error, CustomStringConvertible {
     public let progress: TrainingProgress
     public var description: String {
         let why = signal == 0 ? "stopped at the step limit" : "interrupted (signal \(signal))"
-        return "\(why) in epoch \(progress.epoch) after step \(progress.stepInEpoch); state saved to \(checkpoint); continue with --resume \(checkpoint)"
+        return
+            "\(why) in epoch \(progress.epoch) after step \(progress.stepInEpoch); state saved to \(checkpoint); continue with --resume \(checkpoint)"
     }
 }
