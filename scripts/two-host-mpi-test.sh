@@ -112,8 +112,15 @@ say "ok: remote rank killed during epoch $((epochs_done + 1)): the job ended $ms
 # The run continues from its last completed epoch, in one process, to the uninterrupted run's end.
 resume="$work/killed/resume.safetensors"
 [ -f "$resume" ] || fail "no resume.safetensors after the kill (it is written at every epoch end)"
-# The state is the start of the epoch after the last completed one (its header's "epoch").
-resume_epoch=$(head -c 65536 "$resume" | grep -aoE '"epoch": ?"[0-9]+"' | head -1 | grep -oE '[0-9]+' || true)
+# The state is the start of the epoch after the last completed one (the epoch of its header's
+# resume_progress; the header's own "epoch" is the kept epoch, as in a checkpoint).
+resume_epoch=$(python3 - "$resume" <<'PY' || true
+import json, struct, sys
+with open(sys.argv[1], "rb") as f:
+    header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+print(json.loads(header["__metadata__"]["resume_progress"])["epoch"])
+PY
+)
 [ "$resume_epoch" = "$((epochs_done + 1))" ] \
   || fail "resume.safetensors continues at epoch ${resume_epoch:-?}, not at $((epochs_done + 1)) after the $epochs_done completed"
 "$binary" "${long[@]}" --threads 2 --out "$work/uninterrupted" >/dev/null
