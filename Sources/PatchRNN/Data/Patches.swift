@@ -53,7 +53,11 @@ public final class PatchSet: @unchecked Sendable {
     public static let sequenceLength = Patches.count * Patches.patchSize
 
     /// From raw 28x28 u8 images, scaled to [0, 1]: the images `records` (all when nil), in
-    /// that order.
+    /// that order, each cut into 16 patches of 7x7.
+    /// - Parameters:
+    ///   - images: 784 bytes per image, row-major.
+    ///   - labels: One class (0-9) per image.
+    ///   - records: Which images to keep, in order (nil: all).
     public init(images: [UInt8], labels: [UInt8], records: [Int]? = nil) {
         precondition(images.count == labels.count * 784)
         let records = records ?? Array(0..<labels.count)

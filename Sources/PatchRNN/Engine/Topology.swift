@@ -39,6 +39,10 @@ public final class Topology: @unchecked Sendable {
     /// hwloc's handle; binding calls use it from any thread (hwloc allows concurrent reads).
     let handle: hwloc_topology_t
 
+    /// Loads a topology through hwloc.
+    /// - Parameter source: This machine, or a server described by hwloc's synthetic description
+    ///   or an exported XML file (for planning only: nothing can be pinned there).
+    /// - Throws: `PatchRNNError` when hwloc cannot load it.
     public init(_ source: Source = .thisMachine) throws {
         var topo: hwloc_topology_t?
         guard hwloc_topology_init(&topo) == 0, let t = topo else { throw PatchRNNError("hwloc: cannot initialise the topology") }

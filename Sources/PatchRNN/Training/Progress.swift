@@ -10,6 +10,7 @@ public final class ProgressReporter: @unchecked Sendable {
     private var lastDraw = 0.0
     private var drawn = false
 
+    /// - Parameter quiet: Print nothing; otherwise a live line on a terminal, whole lines elsewhere.
     public init(quiet: Bool) {
         if quiet { mode = .quiet } else { mode = isatty(STDERR_FILENO) != 0 ? .live : .lines }
     }

@@ -9,7 +9,10 @@ public struct TensorBoardSettings: Sendable, Equatable {
     public var imagesEvery: Int
     public static let defaultImagesEvery = 5
 
-    /// Throws when the interval is not a number of epochs.
+    /// - Parameters:
+    ///   - directory: The folder for the event files (checked by `prepareDirectory()`).
+    ///   - imagesEvery: The grid is drawn every this many epochs (and after the last).
+    /// - Throws: `PatchRNNError` when the interval is not a number of epochs.
     public init(directory: String, imagesEvery: Int = TensorBoardSettings.defaultImagesEvery) throws {
         try TrainingOptions.check(.tensorBoardImagesEvery, imagesEvery, 1...TrainingOptions.limits.epochs)
         self.directory = directory

@@ -26,15 +26,20 @@ public struct EpochRecord: Codable, Sendable {
     }
 }
 
+/// How a training run ended: what `Trainer.train()` and `TrainingJob.run()` return.
 public struct TrainingResult: Sendable {
+    /// Every epoch's record, from the first (a resumed run's earlier epochs included).
     public var history: [EpochRecord]
+    /// The kept epoch: the one whose weights the trainer left in the engine.
     public var bestEpoch: Int
     /// The validation loss of the kept (best) epoch.
     public var bestValLoss: Double
     /// What decided the kept epoch, and its value there.
     public var monitor: TrainingOptions.Monitor
     public var bestMonitored: Double
+    /// Seconds spent training (this process's part of a resumed run).
     public var trainSeconds: Double
+    /// Early stopping ended the run before its last epoch.
     public var stoppedEarly: Bool
 }
 
