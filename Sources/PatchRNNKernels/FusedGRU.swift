@@ -81,6 +81,30 @@ struct GateSums3<V: GateVector> {
         }
     }
 
+    /// The same sums for two rows at once, each panel vector loaded once for both (the
+    /// 2-row tiles of generation).
+    @inline(__always)
+    static func add(
+        _ s0: inout GateSums3, _ s1: inout GateSums3, rows a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>,
+        _ panel: UnsafePointer<Float>, k: Int
+    ) {
+        let u = V.scalarCount
+        var pb = panel
+        for p in 0..<k {
+            let v0 = V(repeating: a0[p]), v1 = V(repeating: a1[p])
+            var b = V.load(pb)
+            s0.r.addProduct(v0, b)
+            s1.r.addProduct(v1, b)
+            b = V.load(pb + u)
+            s0.z.addProduct(v0, b)
+            s1.z.addProduct(v1, b)
+            b = V.load(pb + 2 * u)
+            s0.n.addProduct(v0, b)
+            s1.n.addProduct(v1, b)
+            pb += 3 * u
+        }
+    }
+
     /// PackedGEMM's split 1-row tile: even k into these sums, odd k into second ones, then added.
     @inline(__always)
     mutating func addSplit(_ a: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, k: Int) {
@@ -198,40 +222,13 @@ func gruTile2<V: GateVector>(
     _ s: GRUStepBuffers, row r: Int, hiddenPanel: UnsafePointer<Float>, inputPanel: UnsafePointer<Float>,
     group: Int, vector: V.Type
 ) {
-    let u = V.scalarCount
     var h0 = GateSums3<V>(), h1 = GateSums3<V>(), x0 = GateSums3<V>(), x1 = GateSums3<V>()
     if let input = s.input {
-        let a0 = input + r * s.inputRowStride, a1 = a0 + s.inputRowStride
-        var pb = inputPanel
-        for p in 0..<s.kInput {
-            let v0 = V(repeating: a0[p]), v1 = V(repeating: a1[p])
-            var b = V.load(pb)
-            x0.r.addProduct(v0, b)
-            x1.r.addProduct(v1, b)
-            b = V.load(pb + u)
-            x0.z.addProduct(v0, b)
-            x1.z.addProduct(v1, b)
-            b = V.load(pb + 2 * u)
-            x0.n.addProduct(v0, b)
-            x1.n.addProduct(v1, b)
-            pb += 3 * u
-        }
+        let a0 = input + r * s.inputRowStride
+        GateSums3.add(&x0, &x1, rows: a0, a0 + s.inputRowStride, inputPanel, k: s.kInput)
     }
-    let a0 = s.hPrev + r * s.hPrevRowStride, a1 = a0 + s.hPrevRowStride
-    var pb = hiddenPanel
-    for p in 0..<s.kHidden {
-        let v0 = V(repeating: a0[p]), v1 = V(repeating: a1[p])
-        var b = V.load(pb)
-        h0.r.addProduct(v0, b)
-        h1.r.addProduct(v1, b)
-        b = V.load(pb + u)
-        h0.z.addProduct(v0, b)
-        h1.z.addProduct(v1, b)
-        b = V.load(pb + 2 * u)
-        h0.n.addProduct(v0, b)
-        h1.n.addProduct(v1, b)
-        pb += 3 * u
-    }
+    let a0 = s.hPrev + r * s.hPrevRowStride
+    GateSums3.add(&h0, &h1, rows: a0, a0 + s.hPrevRowStride, hiddenPanel, k: s.kHidden)
     gruEpilogue(s, row: r, group: group, hidden: h0, input: x0)
     gruEpilogue(s, row: r + 1, group: group, hidden: h1, input: x1)
 }
