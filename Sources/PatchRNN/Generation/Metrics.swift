@@ -85,14 +85,6 @@ public struct RunInfo: Sendable, Codable, Equatable {
         case stoppedEarly = "stopped_early"
     }
 
-    private struct SettingKey: CodingKey {
-        let stringValue: String
-        init(_ s: String) { stringValue = s }
-        init?(stringValue s: String) { stringValue = s }
-        var intValue: Int? { nil }
-        init?(intValue: Int) { nil }
-    }
-
     public init(from decoder: any Decoder) throws {
         let keyed = try decoder.container(keyedBy: SettingKey.self)
         for field in TrainingOptions.fields where keyed.contains(SettingKey(field.setting.key)) {

@@ -71,3 +71,12 @@ public enum SettingValue: Sendable, Equatable, Codable, CustomStringConvertible 
         }
     }
 }
+
+/// A setting's key in a JSON object (the schema's keys are not a fixed enum of each type).
+struct SettingKey: CodingKey {
+    let stringValue: String
+    init(_ s: String) { stringValue = s }
+    init?(stringValue s: String) { stringValue = s }
+    var intValue: Int? { nil }
+    init?(intValue: Int) { nil }
+}

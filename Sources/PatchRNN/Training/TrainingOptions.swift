@@ -325,25 +325,18 @@ extension SettingValue {
 // MARK: - Files
 
 extension TrainingOptions: Codable {
-    private struct Key: CodingKey {
-        let stringValue: String
-        init(_ s: String) { stringValue = s }
-        init?(stringValue s: String) { stringValue = s }
-        var intValue: Int? { nil }
-        init?(intValue: Int) { nil }
-    }
 
     /// One flat object of every setting under its key. Resume states written before the schema
     /// (camel-case keys, the model nested) still read (`LegacyTrainingOptions`).
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: Key.self)
-        if c.contains(Key("model")) {
+        let c = try decoder.container(keyedBy: SettingKey.self)
+        if c.contains(SettingKey("model")) {
             self = try LegacyTrainingOptions(from: decoder).options
             return
         }
         self.init()
         for field in Self.fields {
-            let key = Key(field.setting.key)
+            let key = SettingKey(field.setting.key)
             guard c.contains(key) || field.whenMissing == nil else {
                 try field.write(&self, field.whenMissing!)
                 continue
@@ -356,8 +349,8 @@ extension TrainingOptions: Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        for (key, value) in values { try c.encode(value, forKey: Key(key)) }
+        var c = encoder.container(keyedBy: SettingKey.self)
+        for (key, value) in values { try c.encode(value, forKey: SettingKey(key)) }
     }
 }
 
