@@ -190,23 +190,26 @@ func gruTile4<V: GateVector>(_ s: GRUStepBuffers, row r: Int, hiddenPanel: Unsaf
     let a0 = s.hPrev + r * st, a1 = a0 + st, a2 = a1 + st, a3 = a2 + st
     var h0 = GateSums3<V>(), h1 = GateSums3<V>(), h2 = GateSums3<V>(), h3 = GateSums3<V>()
     var pb = hiddenPanel
+    // The three panel vectors first, then one row's broadcast at a time: 12 accumulators +
+    // 3 + 1 registers fit AVX2's 16 (four broadcasts held at once spilled accumulators).
     for p in 0..<s.kHidden {
-        let x0 = V(repeating: a0[p]), x1 = V(repeating: a1[p]), x2 = V(repeating: a2[p]), x3 = V(repeating: a3[p])
-        var b = V.load(pb)
-        h0.r.addProduct(x0, b)
-        h1.r.addProduct(x1, b)
-        h2.r.addProduct(x2, b)
-        h3.r.addProduct(x3, b)
-        b = V.load(pb + u)
-        h0.z.addProduct(x0, b)
-        h1.z.addProduct(x1, b)
-        h2.z.addProduct(x2, b)
-        h3.z.addProduct(x3, b)
-        b = V.load(pb + 2 * u)
-        h0.n.addProduct(x0, b)
-        h1.n.addProduct(x1, b)
-        h2.n.addProduct(x2, b)
-        h3.n.addProduct(x3, b)
+        let br = V.load(pb), bz = V.load(pb + u), bn = V.load(pb + 2 * u)
+        var x = V(repeating: a0[p])
+        h0.r.addProduct(x, br)
+        h0.z.addProduct(x, bz)
+        h0.n.addProduct(x, bn)
+        x = V(repeating: a1[p])
+        h1.r.addProduct(x, br)
+        h1.z.addProduct(x, bz)
+        h1.n.addProduct(x, bn)
+        x = V(repeating: a2[p])
+        h2.r.addProduct(x, br)
+        h2.z.addProduct(x, bz)
+        h2.n.addProduct(x, bn)
+        x = V(repeating: a3[p])
+        h3.r.addProduct(x, br)
+        h3.z.addProduct(x, bz)
+        h3.n.addProduct(x, bn)
         pb += 3 * u
     }
     let none = GateSums3<V>()
