@@ -93,8 +93,8 @@ struct BenchCommand: ParsableCommand {
             try TrainingJob.checkMemory(options, workers: pool.count, extraFloats: syntheticSequences * Double(PatchSet.sequenceLength))
             let model = options.model, shape = options.shape
             if let profileSteps {
-                try TrainingOptions.check(.steps, profileSteps, 0...1_000_000)
-                try TrainingOptions.check(.steps, profileImages, 0...10_000)
+                try TrainingOptions.check(.profileSteps, profileSteps, 0...1_000_000)
+                try TrainingOptions.check(.profileImages, profileImages, 0...10_000)
                 try ThroughputBenchmark.profile(
                     pool: pool, batchSize: shape.batchSize, shardSize: shape.shardSize, model: model,
                     steps: profileSteps, images: profileImages, format: tiles[0],

@@ -297,6 +297,8 @@ struct CommandLineTests {
             (["bench", "--threads", "1", "--thread-counts", "1,2"], "--thread-counts: '2' is not a number from 1 to the 1 worker(s)"),
             (["bench", "--oversubscribe", "--cores", "0"], "--cores pins workers, which --oversubscribe does not"),
             (["bench", "--oversubscribe", "--threads", "5000"], "--threads must be at most 4096"),
+            (["bench", "--profile-steps", "-1"], "--profile-steps must be 0 (off) or more"),
+            (["bench", "--profile-steps", "1", "--profile-images", "20000"], "--profile-images must be at most 10000"),
         ])
     func badToolOptions(args: [String], message: String) throws {
         var full = args

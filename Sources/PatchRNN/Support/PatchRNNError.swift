@@ -52,6 +52,8 @@ public struct Setting: Hashable, Sendable, CustomStringConvertible {
     public static let cores = Setting("cores", "the list of cores")
     public static let steps = Setting("steps", "the number of steps")
     public static let seconds = Setting("seconds", "the seconds")
+    public static let profileSteps = Setting("profile_steps", "the number of profiled steps")
+    public static let profileImages = Setting("profile_images", "the number of profiled images")
     public static let maxSteps = Setting("max_steps", "the step limit")
     public static let repeats = Setting("repeats", "the repeats")
     public static let tile = Setting("tile", "the tile")
