@@ -132,7 +132,9 @@ package enum ThroughputBenchmark {
         pool: WorkerPool, batchSize: Int, shardSize: Int? = nil, model: ModelConfig = .default,
         steps: Int, images: Int, format: PanelFormat = .preferred, samplingProbability: Double = 0
     ) throws {
-        let data = syntheticSet(count: max(4096, batchSize * 4))
+        // As many sequences as the images asked for (up to the 10,000 the caller allows), so
+        // that --profile-images N generates N.
+        let data = syntheticSet(count: max(4096, batchSize * 4, images))
         let params = Parameters.initialized(model, seed: 1)
         let engine = try TrainingEngine(
             params: params, adamConfig: AdamConfig(), pool: pool,
@@ -149,7 +151,7 @@ package enum ThroughputBenchmark {
         }
         if images > 0 {
             let generator = try Generator(params: params, pool: pool, format: format)
-            _ = try generator.bottomHalves(data, Array(0..<min(images, data.count)))
+            _ = try generator.bottomHalves(data, Array(0..<images))
         }
     }
 
