@@ -104,8 +104,13 @@ struct HardKillTests {
         let binary = try #require(CommandLineTests.binary, "patchrnn is not built")
         let data = try writeSyntheticMNIST(train: 1500, test: 40)
         let common = ["--data", data, "--epochs", "6", "--patience", "6", "--batch-size", "32", "--threads", "1", "--quiet"]
+        let started = Date()
         let straight = try runProcess(binary, ["train", "--out", data + "/straight"] + common)
         #expect(straight.status == 0, "\(straight.stderr)")
+        // The kill moments scale with this machine's speed: fractions of the uninterrupted run's
+        // time (fixed delays let a fast machine finish before the second kill). The first two
+        // land in its first 40%, so at least two kills happen; later ones anywhere up to 90%.
+        let straightSeconds = Date().timeIntervalSince(started)
         let out = data + "/killed", resume = out + "/resume.safetensors"
         var rng = SeededRandom(seed: 17)
         var kills = 0, finished = false
@@ -117,7 +122,8 @@ struct HardKillTests {
             let errors = Pipe()
             p.standardError = errors
             try p.run()
-            usleep(useconds_t(150_000 + rng.below(900_000)))
+            let fraction = 0.1 + (kills < 2 ? 0.3 : 0.8) * Double(rng.below(1000)) / 1000
+            usleep(useconds_t(straightSeconds * fraction * 1e6))
             if p.isRunning {
                 kill(p.processIdentifier, SIGKILL)
                 kills += 1
