@@ -312,6 +312,19 @@ struct CommandLineTests {
         )
     }
 
+    @Test("an unknown PATCHRNN_TILE or PATCHRNN_GENERATION_GATES is refused before any work; the known ones run")
+    func environmentOverrides() throws {
+        let path = try #require(Self.binary, "patchrnn is not built")
+        let args = ["bench", "--threads", "1", "--profile-steps", "0", "--profile-images", "10", "--quiet"]
+        for (name, bad, good) in [("PATCHRNN_TILE", "simd32", "simd8"), ("PATCHRNN_GENERATION_GATES", "fused", "standard")] {
+            let refused = try runProcess(path, args, environment: [name: bad])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.hasPrefix("error: \(name) must be ") && refused.stderr.contains("(got '\(bad)')"), "\(refused.stderr)")
+            let ran = try runProcess(path, args, environment: [name: good])
+            #expect(ran.status == 0, "\(name)=\(good): \(ran.stderr)")
+        }
+    }
+
     @Test("topology --synthetic and --xml print the plan for the machine described")
     func topologyOfDescribedMachine() throws {
         let nps4 = Servers.epyc9654NPS4.synthetic

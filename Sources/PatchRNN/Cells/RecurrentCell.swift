@@ -78,6 +78,11 @@ public protocol RecurrentCell: Sendable {
 
     /// The packed weight forms `generationStep` reads.
     static var generationForms: PackedForms { get }
+    /// The gate order generation packs those forms in: grouped (each layer's step one fused
+    /// kernel, products and cell update in registers) or PyTorch's (the products as GEMMs,
+    /// then the cell kernel). Both give the same bits; the choice is the faster one measured.
+    /// `PATCHRNN_GENERATION_GATES=grouped|standard` overrides it, to measure another CPU.
+    static var generationGateOrder: GateOrder { get }
     /// Sets the state of the first `n` rows to zero (h_0 = 0, and the cell's own state).
     static func generationReset(_ state: GenerationState, rows n: Int, shape: LayerShape)
     /// One step of the first `n` rows: x_t (`state.input`) and the state in; h_t

@@ -107,7 +107,7 @@ public final class TrainingEngine: @unchecked Sendable {
     /// set (about 90 KiB a row for the default model, kept from forward to backward). Measured
     /// on a Zen 3 core (512 KiB L2), one thread, batch 64, fixed work alternated 7 times: 16
     /// rows 11% faster than one shard at a time before blocks, 8 rows and 32 rows 11-15% slower
-    /// than 16, 64 rows 20-30% slower (docs/performance-notes.md). `PATCHRNN_BLOCK_ROWS`
+    /// than 16, 64 rows 20-30% slower (docs/performance.md). `PATCHRNN_BLOCK_ROWS`
     /// overrides it, for measuring other CPUs (the results do not depend on it).
     public static let maxBlockRows: Int = {
         if let v = getenv("PATCHRNN_BLOCK_ROWS").flatMap({ Int(String(cString: $0)) }), v >= 1, v <= 4096 { return v }

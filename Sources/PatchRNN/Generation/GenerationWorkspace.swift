@@ -29,18 +29,26 @@ public final class GenerationWorkspace: @unchecked Sendable {
     /// Floats one workspace allocates (its buffers and its packed weights).
     public static func floats(
         _ layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred,
-        gateOrder: GateOrder = .grouped
+        gateOrder: GateOrder? = nil
     ) -> Int {
         var planning = BufferDeclarations.planning()
         _ = Buffers(&planning, config: layout.config, capacity: capacity)
+        let order = gateOrder ?? defaultGateOrder(layout.config.cell)
         return planning.plan.floats
-            + PackedWeights.floats(layout, forms: layout.config.cell.generationForms, format: format, gateOrder: gateOrder)
+            + PackedWeights.floats(layout, forms: layout.config.cell.generationForms, format: format, gateOrder: order)
     }
 
-    /// `gateOrder`: grouped (each layer's step one fused kernel) or PyTorch's (for tests);
-    /// `guardFloats`: the gap between buffers (tests widen it and fill it with guard values).
+    /// The gate order generation uses unless told: `PATCHRNN_GENERATION_GATES` (grouped or
+    /// standard) where set, else the cell's `generationGateOrder`.
+    public static func defaultGateOrder(_ cell: any RecurrentCell.Type) -> GateOrder {
+        GateOrder.forcedForGeneration ?? cell.generationGateOrder
+    }
+
+    /// `gateOrder`: grouped (each layer's step one fused kernel) or PyTorch's; nil: the
+    /// default above. `guardFloats`: the gap between buffers (tests widen it and fill it with
+    /// guard values).
     public init(
-        layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred, gateOrder: GateOrder = .grouped,
+        layout: ParameterLayout, capacity: Int, format: PanelFormat = .preferred, gateOrder: GateOrder? = nil,
         guardFloats: Int = 16
     ) {
         self.layout = layout
@@ -52,7 +60,9 @@ public final class GenerationWorkspace: @unchecked Sendable {
         let b = Buffers(&binding, config: layout.config, capacity: capacity)
         cellLayers = b.cell
         y = b.y
-        weights = PackedWeights(layout: layout, forms: layout.config.cell.generationForms, format: format, gateOrder: gateOrder)
+        weights = PackedWeights(
+            layout: layout, forms: layout.config.cell.generationForms, format: format,
+            gateOrder: gateOrder ?? Self.defaultGateOrder(layout.config.cell))
         shapes = (0..<layout.config.layers).map { layout.config.layerShape($0, rows: capacity) }
     }
 

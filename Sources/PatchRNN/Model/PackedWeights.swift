@@ -1,3 +1,4 @@
+import Foundation
 import PatchRNNKernels
 
 /// The weight forms a workspace packs from the parameters.
@@ -27,6 +28,19 @@ public enum GateOrder: Sendable {
     /// PyTorch's order, with a separate product and cell kernel per step (the reference the
     /// fused kernels are tested against bit for bit).
     case standard
+
+    /// `PATCHRNN_GENERATION_GATES=grouped|standard`: the order generation uses, whatever the
+    /// cell prefers (read once; the tool refuses any other value before it starts).
+    public static let forcedForGeneration: GateOrder? = getenv("PATCHRNN_GENERATION_GATES").flatMap { named(String(cString: $0)) }
+
+    /// The order of a name as `PATCHRNN_GENERATION_GATES` spells it.
+    public static func named(_ name: String) -> GateOrder? {
+        switch name {
+        case "grouped": return .grouped
+        case "standard": return .standard
+        default: return nil
+        }
+    }
 
     func layout(gates: Int, hidden: Int, format: PanelFormat) -> GateLayout {
         switch self {
