@@ -140,7 +140,8 @@ public enum GRUCell: RecurrentCell {
 
     public static let generationForms: PackedForms = [.stepwise]
     /// PyTorch's order, so the two products run as GEMMs and the cell kernel apart: on a Zen 3
-    /// core that generates 5-20% more images/s than the fused 2-row tile, whose short k-loops
+    /// core that generates 18% more images/s (one thread; 10% with two) than the fused 2-row
+    /// tile, whose short k-loops
     /// leave its six activations per two rows too little work to hide behind
     /// (docs/performance.md, "Gates in registers").
     public static let generationGateOrder = GateOrder.standard

@@ -5,7 +5,8 @@ import PatchRNNKernels
 /// 9; after patch 15 it is patch 16.
 /// A class batch (about 1,000 images) is cut into chunks of a fixed size (64: 16 chunks, so
 /// up to 16 workers share a class) that the workers take from a shared queue; each chunk runs
-/// the same SIMD kernels as training (GEMMs and the cell's fused step). The chunk size does not
+/// the same SIMD kernels as training (GEMMs, and the cell's fused step or its cell kernel: the
+/// cell's `generationGateOrder`). The chunk size does not
 /// depend on the thread count, so the metrics do not either.
 public final class Generator: @unchecked Sendable {
     public let pool: WorkerPool
