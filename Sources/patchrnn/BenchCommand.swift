@@ -158,7 +158,7 @@ struct BenchCommand: ParsableCommand {
             }
             if pool.isOversubscribed { try printResult(PoolOptions.oversubscribedWarning(pool)) }
             try printResult(
-                "one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP; CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no"), default tile: \(PanelFormat.preferred.name)\(scheduledSampling > 0 ? "; steps with scheduled sampling, p = \(scheduledSampling)" : "")"
+                "one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP; CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no"), default tile: \(PanelFormat.preferred.name); generation: \(GenerationWorkspace.stepDescription(model.cell))\(scheduledSampling > 0 ? "; steps with scheduled sampling, p = \(scheduledSampling)" : "")"
             )
             for format in tiles {
                 let peaks = reports.filter { $0.key.tile == format.name }.values.flatMap { $0 }.map(\.peakGflops)

@@ -37,6 +37,9 @@ struct TopologyCommand: ParsableCommand {
                 text = group.isRoot ? topology.summary + "\n" : ""
                 text +=
                     "GEMM tile: \(PanelFormat.preferred.name) (CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no")\(ProcessInfo.processInfo.environment["PATCHRNN_TILE"] != nil ? ", set by PATCHRNN_TILE" : ""))\n"
+                text +=
+                    "generation: " + Cells.all.map { "\($0.title) \(GenerationWorkspace.stepDescription($0))" }.joined(separator: "; ")
+                    + "\n"
                 if group.size > 1 { text += "\(group.label): may use \(topology.cores.count) core(s); " }
             } else {
                 guard group.isRoot else { return }

@@ -324,6 +324,11 @@ struct CommandLineTests {
             let ran = try runProcess(path, args, environment: [name: good])
             #expect(ran.status == 0, "\(name)=\(good): \(ran.stderr)")
         }
+        // topology says how each cell's generation runs, and when the environment chose it.
+        let plain = try run(["topology", "--threads", "1"])
+        #expect(plain.stdout.contains("generation: LSTM fused step; GRU products and cell kernel apart\n"), "\(plain.stdout)")
+        let forced = try runProcess(path, ["topology", "--threads", "1"], environment: ["PATCHRNN_GENERATION_GATES": "grouped"])
+        #expect(forced.stdout.contains("GRU fused step, set by PATCHRNN_GENERATION_GATES"), "\(forced.stdout)")
     }
 
     @Test("topology --synthetic and --xml print the plan for the machine described")

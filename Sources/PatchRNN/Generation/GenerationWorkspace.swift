@@ -44,6 +44,13 @@ public final class GenerationWorkspace: @unchecked Sendable {
         GateOrder.forcedForGeneration ?? cell.generationGateOrder
     }
 
+    /// How generation runs a layer's step for `cell`, for people: "fused step" or "products
+    /// and cell kernel apart", and whether `PATCHRNN_GENERATION_GATES` chose it.
+    public static func stepDescription(_ cell: any RecurrentCell.Type) -> String {
+        let how = defaultGateOrder(cell) == .grouped ? "fused step" : "products and cell kernel apart"
+        return GateOrder.forcedForGeneration == nil ? how : how + ", set by PATCHRNN_GENERATION_GATES"
+    }
+
     /// `gateOrder`: grouped (each layer's step one fused kernel) or PyTorch's; nil: the
     /// default above. `guardFloats`: the gap between buffers (tests widen it and fill it with
     /// guard values).
