@@ -67,16 +67,21 @@ public struct GRUStepBuffers {
 struct GateSums3<V: GateVector> {
     var r = V(), z = V(), n = V()
 
+    /// One k step of one row: its broadcast value x times the step's three panel vectors.
+    @inline(__always)
+    mutating func add(_ x: V, _ br: V, _ bz: V, _ bn: V) {
+        r.addProduct(x, br)
+        z.addProduct(x, bz)
+        n.addProduct(x, bn)
+    }
+
     /// The plain k-ordered sums of a[0..<k] times a panel's rows.
     @inline(__always)
     mutating func add(_ a: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, k: Int) {
         let u = V.scalarCount
         var pb = panel
         for p in 0..<k {
-            let x = V(repeating: a[p])
-            r.addProduct(x, V.load(pb))
-            z.addProduct(x, V.load(pb + u))
-            n.addProduct(x, V.load(pb + 2 * u))
+            add(V(repeating: a[p]), V.load(pb), V.load(pb + u), V.load(pb + 2 * u))
             pb += 3 * u
         }
     }
@@ -91,16 +96,9 @@ struct GateSums3<V: GateVector> {
         let u = V.scalarCount
         var pb = panel
         for p in 0..<k {
-            let v0 = V(repeating: a0[p]), v1 = V(repeating: a1[p])
-            var b = V.load(pb)
-            s0.r.addProduct(v0, b)
-            s1.r.addProduct(v1, b)
-            b = V.load(pb + u)
-            s0.z.addProduct(v0, b)
-            s1.z.addProduct(v1, b)
-            b = V.load(pb + 2 * u)
-            s0.n.addProduct(v0, b)
-            s1.n.addProduct(v1, b)
+            let br = V.load(pb), bz = V.load(pb + u), bn = V.load(pb + 2 * u)
+            s0.add(V(repeating: a0[p]), br, bz, bn)
+            s1.add(V(repeating: a1[p]), br, bz, bn)
             pb += 3 * u
         }
     }
@@ -109,29 +107,19 @@ struct GateSums3<V: GateVector> {
     @inline(__always)
     mutating func addSplit(_ a: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, k: Int) {
         let u = V.scalarCount
-        var dr = V(), dz = V(), dn = V()
+        var odd = GateSums3()
         var pb = panel
         var p = 0
         while p + 2 <= k {
-            let x = V(repeating: a[p]), y = V(repeating: a[p + 1])
-            r.addProduct(x, V.load(pb))
-            z.addProduct(x, V.load(pb + u))
-            n.addProduct(x, V.load(pb + 2 * u))
-            dr.addProduct(y, V.load(pb + 3 * u))
-            dz.addProduct(y, V.load(pb + 4 * u))
-            dn.addProduct(y, V.load(pb + 5 * u))
+            add(V(repeating: a[p]), V.load(pb), V.load(pb + u), V.load(pb + 2 * u))
+            odd.add(V(repeating: a[p + 1]), V.load(pb + 3 * u), V.load(pb + 4 * u), V.load(pb + 5 * u))
             pb += 6 * u
             p += 2
         }
-        if p < k {
-            let x = V(repeating: a[p])
-            r.addProduct(x, V.load(pb))
-            z.addProduct(x, V.load(pb + u))
-            n.addProduct(x, V.load(pb + 2 * u))
-        }
-        r += dr
-        z += dz
-        n += dn
+        if p < k { add(V(repeating: a[p]), V.load(pb), V.load(pb + u), V.load(pb + 2 * u)) }
+        r += odd.r
+        z += odd.z
+        n += odd.n
     }
 }
 
@@ -194,22 +182,10 @@ func gruTile4<V: GateVector>(_ s: GRUStepBuffers, row r: Int, hiddenPanel: Unsaf
     // 3 + 1 registers fit AVX2's 16 (four broadcasts held at once spilled accumulators).
     for p in 0..<s.kHidden {
         let br = V.load(pb), bz = V.load(pb + u), bn = V.load(pb + 2 * u)
-        var x = V(repeating: a0[p])
-        h0.r.addProduct(x, br)
-        h0.z.addProduct(x, bz)
-        h0.n.addProduct(x, bn)
-        x = V(repeating: a1[p])
-        h1.r.addProduct(x, br)
-        h1.z.addProduct(x, bz)
-        h1.n.addProduct(x, bn)
-        x = V(repeating: a2[p])
-        h2.r.addProduct(x, br)
-        h2.z.addProduct(x, bz)
-        h2.n.addProduct(x, bn)
-        x = V(repeating: a3[p])
-        h3.r.addProduct(x, br)
-        h3.z.addProduct(x, bz)
-        h3.n.addProduct(x, bn)
+        h0.add(V(repeating: a0[p]), br, bz, bn)
+        h1.add(V(repeating: a1[p]), br, bz, bn)
+        h2.add(V(repeating: a2[p]), br, bz, bn)
+        h3.add(V(repeating: a3[p]), br, bz, bn)
         pb += 3 * u
     }
     let none = GateSums3<V>()

@@ -31,7 +31,7 @@ struct PatchRNNCommand: ParsableCommand {
             printError("error: PATCHRNN_TILE must be simd8 or simd16 (got '\(forced)')")
             Foundation.exit(1)
         }
-        if let forced = ProcessInfo.processInfo.environment["PATCHRNN_GENERATION_GATES"], GateOrder.named(forced) == nil {
+        if let forced = ProcessInfo.processInfo.environment["PATCHRNN_GENERATION_GATES"], GateOrder(rawValue: forced) == nil {
             printError("error: PATCHRNN_GENERATION_GATES must be grouped or standard (got '\(forced)')")
             Foundation.exit(1)
         }

@@ -21,7 +21,7 @@ public struct PackedForms: OptionSet, Sendable {
 }
 
 /// How a workspace orders the gate columns of its forward products (`GateLayout`).
-public enum GateOrder: Sendable {
+public enum GateOrder: String, Sendable {
     /// Grouped by the vector width of the GEMM tile where the hidden size allows it, so the
     /// recurrent steps run fused (FusedLSTM.swift, FusedGRU.swift); else PyTorch's.
     case grouped
@@ -31,15 +31,8 @@ public enum GateOrder: Sendable {
 
     /// `PATCHRNN_GENERATION_GATES=grouped|standard`: the order generation uses, whatever the
     /// cell prefers (read once; the tool refuses any other value before it starts).
-    public static let forcedForGeneration: GateOrder? = getenv("PATCHRNN_GENERATION_GATES").flatMap { named(String(cString: $0)) }
-
-    /// The order of a name as `PATCHRNN_GENERATION_GATES` spells it.
-    public static func named(_ name: String) -> GateOrder? {
-        switch name {
-        case "grouped": return .grouped
-        case "standard": return .standard
-        default: return nil
-        }
+    public static let forcedForGeneration: GateOrder? = getenv("PATCHRNN_GENERATION_GATES").flatMap {
+        GateOrder(rawValue: String(cString: $0))
     }
 
     func layout(gates: Int, hidden: Int, format: PanelFormat) -> GateLayout {
