@@ -79,40 +79,27 @@ public func fastTanh<V: GateVector>(_ x: V) -> V {
 @inline(__always) public func fastTanh(_ x: Float) -> Float { fastTanh(V8(repeating: x))[0] }
 
 /// Applies sigmoid in place to `count` floats.
-public func sigmoidInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) {
-    var i = 0
-    while i + 8 <= count {
-        store8(fastSigmoid(load8(p + i)), p + i)
-        i += 8
-    }
-    while i < count {
-        p[i] = fastSigmoid(p[i])
-        i += 1
-    }
-}
+public func sigmoidInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) { mapInPlace(p, count: count) { fastSigmoid($0) } }
 
 /// Applies tanh in place to `count` floats.
-public func tanhInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) {
-    var i = 0
-    while i + 8 <= count {
-        store8(fastTanh(load8(p + i)), p + i)
-        i += 8
-    }
-    while i < count {
-        p[i] = fastTanh(p[i])
-        i += 1
-    }
+public func tanhInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) { mapInPlace(p, count: count) { fastTanh($0) } }
+
+/// Clamps `count` floats to [lo, hi] in place (a NaN stays NaN).
+public func clampInPlace(_ p: UnsafeMutablePointer<Float>, count: Int, _ lo: Float, _ hi: Float) {
+    mapInPlace(p, count: count) { prnn_clamp8($0, lo, hi) }
 }
 
-/// Clamps `count` floats to [lo, hi] in place.
-public func clampInPlace(_ p: UnsafeMutablePointer<Float>, count: Int, _ lo: Float, _ hi: Float) {
+/// p[i] = f(p[i]) in vectors of 8; the tail through the same f on a broadcast vector, so a value
+/// gets the same result wherever it sits.
+@inline(__always)
+func mapInPlace(_ p: UnsafeMutablePointer<Float>, count: Int, _ f: (V8) -> V8) {
     var i = 0
     while i + 8 <= count {
-        store8(prnn_clamp8(load8(p + i), lo, hi), p + i)
+        store8(f(load8(p + i)), p + i)
         i += 8
     }
     while i < count {
-        p[i] = min(max(p[i], lo), hi)
+        p[i] = f(V8(repeating: p[i]))[0]
         i += 1
     }
 }

@@ -4,18 +4,7 @@
 /// y[r, j] += bias[j] for every row.
 @inline(__always)
 public func addBiasRows(_ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>) {
-    for r in 0..<rows {
-        let row = y + r * cols
-        var j = 0
-        while j + 8 <= cols {
-            store8(load8(row + j) + load8(bias + j), row + j)
-            j += 8
-        }
-        while j < cols {
-            row[j] += bias[j]
-            j += 1
-        }
-    }
+    for r in 0..<rows { addInPlace(y + r * cols, bias, count: cols) }
 }
 
 /// dst[j] = sum over rows of src[r, j], rows added in order (with `accumulate`, added to
@@ -26,18 +15,7 @@ public func columnSums(
     accumulate: Bool = false
 ) {
     if !accumulate { dst.update(repeating: 0, count: cols) }
-    for r in 0..<rows {
-        let row = src + r * cols
-        var j = 0
-        while j + 8 <= cols {
-            store8(load8(dst + j) + load8(row + j), dst + j)
-            j += 8
-        }
-        while j < cols {
-            dst[j] += row[j]
-            j += 1
-        }
-    }
+    for r in 0..<rows { addInPlace(dst, src + r * cols, count: cols) }
 }
 
 /// Sum of (a - b)^2 over `rowCount` rows of `cols`; each row in Float, rows added in Double
