@@ -41,6 +41,11 @@ public struct PanelFormat: Sendable, Equatable, CustomStringConvertible {
     /// targets it (`-target-cpu native` on an AVX2 machine makes SIMD16 code 256-bit pairs).
     public static let cpuHasAVX512 = csync_cpu_has_avx512f() != 0
 
+    /// The first instruction set extension the build targets that this CPU lacks ("avx512f",
+    /// ...), or nil. Never anything but nil in a running process: a binary built for another
+    /// CPU stops before main with a message instead (Sources/CSync/cpu_check.c).
+    public static var missingCPUFeature: String? { csync_missing_cpu_feature().map { String(cString: $0) } }
+
     /// The tile this process uses unless told otherwise: SIMD16 where the CPU has AVX-512,
     /// SIMD8 elsewhere, chosen at run time from cpuid; `PATCHRNN_TILE=simd8|simd16` in the
     /// environment overrides it (as oneDNN's DNNL_MAX_CPU_ISA does), for comparisons.

@@ -82,6 +82,14 @@ struct KernelTests {
         }
     }
 
+    @Test("the start-up check finds every extension this build targets on the CPU it was built on")
+    func buildTargetsThisCPU() {
+        // The tests are built for this CPU (-target-cpu native), so the check must find nothing
+        // missing; a wrong feature name or a reversed test would name one here. (That a build
+        // for another CPU stops with the message is checked by hand: docs/usage.md.)
+        #expect(PanelFormat.missingCPUFeature == nil)
+    }
+
     @Test("sigmoid, tanh and exp stay within 1e-6 of Foundation over the whole useful range")
     func activationAccuracy() {
         var worstSigmoid = 0.0, worstTanh = 0.0, worstExpRel = 0.0

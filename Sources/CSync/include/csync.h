@@ -39,4 +39,9 @@ int csync_interrupt_signal(void);
 /// choose their GEMM tile.
 int csync_cpu_has_avx512f(void);
 
+/// The first instruction set extension the build targets that this CPU lacks (the name
+/// __builtin_cpu_supports uses), or NULL. A constructor (cpu_check.c) asks it before main and
+/// exits with a message where it is not NULL.
+const char *csync_missing_cpu_feature(void);
+
 #endif
