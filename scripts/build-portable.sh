@@ -7,20 +7,21 @@
 #   scripts/build-portable.sh --cpu znver4             # an AMD EPYC 9004 (AVX-512)
 #   scripts/build-portable.sh --cpu haswell            # any x86-64 CPU with AVX2 and FMA
 #
-# Writes DIR/patchrnn-CPU/ (default DIR: dist): `patchrnn` and `lib/` (libhwloc.so.15 and the
-# libraries it needs beyond glibc, found through the binary's RUNPATH $ORIGIN/lib), and
-# DIR/patchrnn-CPU.tar.xz holding that folder. The target needs x86-64 Linux with glibc 2.35
-# or newer, libstdc++ and zlib. Name the CPU the binary will run on: the kernels are only as
-# fast as the instructions the compiler may use (`-target-cpu native` gives the same code on
-# the machine itself), and on a CPU without an extension the build uses, the binary stops
-# before it starts with a message that names the extension.
-#   --cpu NAME   a CPU name clang and swiftc know (`swiftc -target-cpu help` lists none;
-#                clang's list: `clang --print-supported-cpus`)
+# Writes OUT/patchrnn-CPU/ (default OUT: dist in the repository): `patchrnn` and `lib/`
+# (libhwloc.so.15 and the libraries it needs beyond glibc, libstdc++ and zlib; the binary's
+# RPATH $ORIGIN/lib covers them and what they load in turn), and OUT/patchrnn-CPU.tar.xz
+# holding that folder. The target needs x86-64 Linux with this machine's glibc or a newer one,
+# libstdc++ and zlib. Name the CPU the binary will run on: the kernels are only as fast as the
+# instructions the compiler may use (`-target-cpu native` gives the same code on the machine
+# itself), and on a CPU without an extension the build uses the binary stops before it starts,
+# with a message that names the extension. A build takes a few minutes.
+#   --cpu NAME   a CPU name both clang and swiftc know, with FMA (haswell or newer, znver1 or
+#                newer): `clang --print-supported-cpus` lists the names
 #   --out DIR    (default dist)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+repo=$(cd "$(dirname "$0")/.." && pwd)
 
-cpu= out=dist
+cpu= out=$repo/dist
 while [ $# -gt 0 ]; do
   case "$1" in
     --cpu) cpu=${2:?--cpu needs a CPU name}; shift 2 ;;
@@ -32,31 +33,48 @@ done
 case "$cpu" in
   *[!a-z0-9-]*) echo "build-portable: --cpu $cpu is not a CPU name" >&2; exit 2 ;;
 esac
-if ! clang --print-supported-cpus 2>&1 | grep -qx "[[:space:]]*$cpu"; then
-  echo "build-portable: clang does not know the CPU '$cpu' (clang --print-supported-cpus lists those it does)" >&2
+for tool in clang swiftc strip tar xz ldd; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "build-portable: $tool is not installed" >&2; exit 1; }
+done
+# swiftc checks the name when it sets up its C importer; clang says whether the CPU has FMA
+# (without it every SIMD multiply-add becomes a libm call, about 100x slower).
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+echo 'let x = 1' > "$probe/probe.swift"
+if ! swiftc -target-cpu "$cpu" -typecheck "$probe/probe.swift" >/dev/null 2>&1; then
+  echo "build-portable: swiftc does not know the CPU '$cpu' (clang --print-supported-cpus lists the names; x86-64-v3 and the like are clang's only)" >&2
   exit 2
 fi
+if ! clang -march="$cpu" -dM -E -x c /dev/null 2>/dev/null | grep -q '__FMA__'; then
+  echo "build-portable: the CPU '$cpu' has no FMA; the kernels need it (haswell or newer, znver1 or newer)" >&2
+  exit 2
+fi
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
 
+cd "$repo"
 scripts/setup.sh
 scratch=.build/portable-$cpu
-echo "build-portable: building patchrnn for $cpu in $scratch" >&2
+echo "build-portable: building patchrnn for $cpu in $scratch (a few minutes)" >&2
 # The -Xswiftc and -Xcc flags come after the package's own -target-cpu native and -march=native,
-# and the last one wins.
+# and the last one wins. --disable-new-dtags makes $ORIGIN/lib an RPATH, which (unlike a RUNPATH)
+# also serves the libraries' own dependencies: libhwloc's libudev.
 log=$(swift build -c release --product patchrnn --static-swift-stdlib --scratch-path "$scratch" \
   -Xswiftc -target-cpu -Xswiftc "$cpu" -Xcc -march="$cpu" \
-  -Xlinker -rpath -Xlinker '$ORIGIN/lib' 2>&1) || { s=$?; echo "$log" >&2; exit $s; }
+  -Xlinker --disable-new-dtags -Xlinker -rpath -Xlinker '$ORIGIN/lib' 2>&1) || { s=$?; echo "$log" >&2; exit $s; }
 
-dest=$out/patchrnn-$cpu
-rm -rf "$dest"
-mkdir -p "$dest/lib"
-strip -o "$dest/patchrnn" "$scratch/release/patchrnn"
-# libhwloc and what it needs beyond what every glibc system has.
-ldd "$scratch/release/patchrnn" | awk '/=> \// { print $1, $3 }' | while read -r name path; do
-  case "$name" in
+# Made in the probe folder first, so that a failure leaves an earlier result as it was.
+name=patchrnn-$cpu
+mkdir -p "$probe/$name/lib"
+strip -o "$probe/$name/patchrnn" "$scratch/release/patchrnn"
+ldd "$scratch/release/patchrnn" | awk '/=> \// { print $1, $3 }' | while read -r lib path; do
+  case "$lib" in
     libc.so.*|libm.so.*|libdl.so.*|libpthread.so.*|librt.so.*|ld-linux*|libstdc++.so.*|libgcc_s.so.*|libz.so.*) ;;
-    *) cp -L "$path" "$dest/lib/$name" ;;
+    *) cp -L "$path" "$probe/$name/lib/$lib" ;;
   esac
 done
-tar -C "$out" -cJf "$out/patchrnn-$cpu.tar.xz" "patchrnn-$cpu"
-echo "build-portable: $dest/patchrnn ($(du -h "$dest/patchrnn" | cut -f1)), lib/: $(ls "$dest/lib" | tr '\n' ' ')" >&2
-echo "build-portable: $out/patchrnn-$cpu.tar.xz ($(du -h "$out/patchrnn-$cpu.tar.xz" | cut -f1)); on the target: tar -xJf patchrnn-$cpu.tar.xz && patchrnn-$cpu/patchrnn topology" >&2
+tar -C "$probe" -cJf "$probe/$name.tar.xz" "$name"
+rm -rf "${out:?}/$name" "$out/$name.tar.xz"
+mv "$probe/$name" "$probe/$name.tar.xz" "$out/"
+echo "build-portable: $out/$name/patchrnn ($(du -h "$out/$name/patchrnn" | cut -f1)), lib/: $(ls "$out/$name/lib" | tr '\n' ' ')" >&2
+echo "build-portable: $out/$name.tar.xz ($(du -h "$out/$name.tar.xz" | cut -f1)); on the target: tar -xJf $name.tar.xz && $name/patchrnn topology" >&2

@@ -1,50 +1,169 @@
-// A patchrnn built for another CPU (scripts/build-portable.sh --cpu NAME, or a copied binary)
-// would die of SIGILL, with no word of why, at the first instruction this CPU lacks. This
-// check runs before anything else (a constructor, before Swift's main) and, where the build
-// targets an instruction set extension this CPU does not have, says so and exits 1.
+// A patchrnn built for another CPU (scripts/build-portable.sh --cpu NAME, or a binary copied
+// from another machine) would die of SIGILL, with no word of why, at the first instruction
+// this CPU lacks. This check runs before anything else (a constructor, before Swift's main)
+// and, where the build targets an instruction set extension this CPU does not have, says so
+// and exits 1.
 //
-// The functions here are compiled for the baseline x86-64, so that the check itself runs on
-// any x86-64 CPU whatever -march the rest of the build has.
+// What the build targets is read from the C compiler's predefined macros here, so it is the
+// -march this file was compiled with (-march=native, or -Xcc -march=NAME); the Swift code's
+// -target-cpu is passed alongside it by every build of this project (Package.swift,
+// scripts/build-portable.sh). The list covers the extensions -march enables that compilers use
+// on their own (vector, bit manipulation, crypto) on current Intel and AMD server CPUs.
+//
+// The functions are compiled with every extension beyond baseline x86-64 switched off (a
+// target("arch=x86-64") alone keeps the features -march put on the command line), so that the
+// check itself runs on any x86-64 CPU.
 #include "csync.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__)
-#define BASELINE __attribute__((target("arch=x86-64")))
+#define BASELINE \
+    __attribute__((target("arch=x86-64,no-avx,no-bmi,no-bmi2,no-lzcnt,no-movbe,no-popcnt,no-sse3,no-ssse3,no-sse4.1,no-sse4.2")))
 
-// The extensions compilers use on their own when -march allows them (vector code, bit
-// manipulation), each with the name __builtin_cpu_supports knows it by.
-BASELINE const char *csync_missing_cpu_feature(void) {
+typedef struct {
+    const char *name;
+    int present;
+} build_feature;
+
+enum { MAX_FEATURES = 64 };
+
+// The extensions this build targets, each with whether this CPU has it (the names are
+// __builtin_cpu_supports's, which also checks that the OS saves the AVX and AVX-512 state).
+BASELINE static int build_features(build_feature *out) {
+    int n = 0;
     __builtin_cpu_init();
+#define FEATURE(feature_name)                                \
+    out[n].name = feature_name;                              \
+    out[n].present = __builtin_cpu_supports(feature_name);   \
+    n++;
+#if defined(__SSE3__)
+    FEATURE("sse3")
+#endif
+#if defined(__SSSE3__)
+    FEATURE("ssse3")
+#endif
+#if defined(__SSE4_1__)
+    FEATURE("sse4.1")
+#endif
+#if defined(__SSE4_2__)
+    FEATURE("sse4.2")
+#endif
+#if defined(__POPCNT__)
+    FEATURE("popcnt")
+#endif
 #if defined(__AVX__)
-    if (!__builtin_cpu_supports("avx")) return "avx";
+    FEATURE("avx")
 #endif
 #if defined(__AVX2__)
-    if (!__builtin_cpu_supports("avx2")) return "avx2";
+    FEATURE("avx2")
 #endif
 #if defined(__FMA__)
-    if (!__builtin_cpu_supports("fma")) return "fma";
+    FEATURE("fma")
+#endif
+#if defined(__F16C__)
+    FEATURE("f16c")
 #endif
 #if defined(__BMI__)
-    if (!__builtin_cpu_supports("bmi")) return "bmi";
+    FEATURE("bmi")
 #endif
 #if defined(__BMI2__)
-    if (!__builtin_cpu_supports("bmi2")) return "bmi2";
+    FEATURE("bmi2")
+#endif
+#if defined(__LZCNT__)
+    FEATURE("lzcnt")
+#endif
+#if defined(__MOVBE__)
+    FEATURE("movbe")
+#endif
+#if defined(__AES__)
+    FEATURE("aes")
+#endif
+#if defined(__PCLMUL__)
+    FEATURE("pclmul")
+#endif
+#if defined(__ADX__)
+    FEATURE("adx")
+#endif
+#if defined(__SHA__)
+    FEATURE("sha")
 #endif
 #if defined(__AVX512F__)
-    if (!__builtin_cpu_supports("avx512f")) return "avx512f";
+    FEATURE("avx512f")
+#endif
+#if defined(__AVX512CD__)
+    FEATURE("avx512cd")
 #endif
 #if defined(__AVX512BW__)
-    if (!__builtin_cpu_supports("avx512bw")) return "avx512bw";
+    FEATURE("avx512bw")
 #endif
 #if defined(__AVX512DQ__)
-    if (!__builtin_cpu_supports("avx512dq")) return "avx512dq";
+    FEATURE("avx512dq")
 #endif
 #if defined(__AVX512VL__)
-    if (!__builtin_cpu_supports("avx512vl")) return "avx512vl";
+    FEATURE("avx512vl")
 #endif
+#if defined(__AVX512VBMI__)
+    FEATURE("avx512vbmi")
+#endif
+#if defined(__AVX512VBMI2__)
+    FEATURE("avx512vbmi2")
+#endif
+#if defined(__AVX512IFMA__)
+    FEATURE("avx512ifma")
+#endif
+#if defined(__AVX512VNNI__)
+    FEATURE("avx512vnni")
+#endif
+#if defined(__AVX512BITALG__)
+    FEATURE("avx512bitalg")
+#endif
+#if defined(__AVX512VPOPCNTDQ__)
+    FEATURE("avx512vpopcntdq")
+#endif
+#if defined(__AVX512BF16__)
+    FEATURE("avx512bf16")
+#endif
+#if defined(__AVX512FP16__)
+    FEATURE("avx512fp16")
+#endif
+#if defined(__GFNI__)
+    FEATURE("gfni")
+#endif
+#if defined(__VAES__)
+    FEATURE("vaes")
+#endif
+#if defined(__VPCLMULQDQ__)
+    FEATURE("vpclmulqdq")
+#endif
+#if defined(__AVXVNNI__)
+    FEATURE("avxvnni")
+#endif
+#undef FEATURE
+    return n;
+}
+
+BASELINE const char *csync_missing_cpu_feature(void) {
+    build_feature features[MAX_FEATURES];
+    int n = build_features(features);
+    for (int i = 0; i < n; i++) {
+        if (!features[i].present) return features[i].name;
+    }
     return NULL;
+}
+
+BASELINE const char *csync_build_cpu_features(void) {
+    static char names[MAX_FEATURES * 16];
+    build_feature features[MAX_FEATURES];
+    int n = build_features(features);
+    names[0] = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0) strcat(names, " ");
+        strcat(names, features[i].name);
+    }
+    return names;
 }
 
 BASELINE __attribute__((constructor)) static void csync_check_cpu(void) {
@@ -59,4 +178,5 @@ BASELINE __attribute__((constructor)) static void csync_check_cpu(void) {
 }
 #else
 const char *csync_missing_cpu_feature(void) { return NULL; }
+const char *csync_build_cpu_features(void) { return ""; }
 #endif

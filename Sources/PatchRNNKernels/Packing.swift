@@ -46,6 +46,9 @@ public struct PanelFormat: Sendable, Equatable, CustomStringConvertible {
     /// CPU stops before main with a message instead (Sources/CSync/cpu_check.c).
     public static var missingCPUFeature: String? { csync_missing_cpu_feature().map { String(cString: $0) } }
 
+    /// The instruction set extensions this build targets, in the names `missingCPUFeature` uses.
+    public static var buildCPUFeatures: [String] { String(cString: csync_build_cpu_features()).split(separator: " ").map(String.init) }
+
     /// The tile this process uses unless told otherwise: SIMD16 where the CPU has AVX-512,
     /// SIMD8 elsewhere, chosen at run time from cpuid; `PATCHRNN_TILE=simd8|simd16` in the
     /// environment overrides it (as oneDNN's DNNL_MAX_CPU_ISA does), for comparisons.

@@ -82,11 +82,27 @@ struct KernelTests {
         }
     }
 
-    @Test("the start-up check finds every extension this build targets on the CPU it was built on")
-    func buildTargetsThisCPU() {
-        // The tests are built for this CPU (-target-cpu native), so the check must find nothing
-        // missing; a wrong feature name or a reversed test would name one here. (That a build
-        // for another CPU stops with the message is checked by hand: docs/usage.md.)
+    @Test("the start-up check knows what this build targets, and the kernel lists all of it for this CPU")
+    func buildTargetsThisCPU() throws {
+        // The check reads the extensions the build targets from the compiler; the tests are built
+        // for this CPU, so Linux must list every one of them for it (under its own names), and
+        // none may be missing. A wrong name, a reversed test or an empty list fails here. (That
+        // a build for another CPU stops with the message is checked by hand: docs/usage.md.)
+        #if arch(x86_64)
+            let built = PanelFormat.buildCPUFeatures
+            #expect(built.contains("sse3"), "a native build targets at least SSE3: \(built)")
+            let linuxName = [
+                "sse3": "pni", "sse4.1": "sse4_1", "sse4.2": "sse4_2", "bmi": "bmi1", "lzcnt": "abm", "pclmul": "pclmulqdq",
+                "sha": "sha_ni", "avx512vbmi2": "avx512_vbmi2", "avx512vnni": "avx512_vnni", "avx512bitalg": "avx512_bitalg",
+                "avx512vpopcntdq": "avx512_vpopcntdq", "avx512bf16": "avx512_bf16", "avx512fp16": "avx512_fp16", "avxvnni": "avx_vnni",
+            ]
+            let info = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+            let flagsLine = try #require(info.split(separator: "\n").first { $0.hasPrefix("flags") })
+            let flags = Set(flagsLine.split(separator: " ").map(String.init))
+            for feature in built {
+                #expect(flags.contains(linuxName[feature] ?? feature), "the build targets \(feature), /proc/cpuinfo does not list it")
+            }
+        #endif
         #expect(PanelFormat.missingCPUFeature == nil)
     }
 

@@ -44,4 +44,8 @@ int csync_cpu_has_avx512f(void);
 /// exits with a message where it is not NULL.
 const char *csync_missing_cpu_feature(void);
 
+/// The instruction set extensions the build targets, space-separated, in the names
+/// __builtin_cpu_supports uses ("avx2 fma ..."; empty off x86-64).
+const char *csync_build_cpu_features(void);
+
 #endif
