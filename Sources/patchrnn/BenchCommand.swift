@@ -158,7 +158,7 @@ struct BenchCommand: ParsableCommand {
             }
             if pool.isOversubscribed { try printResult(PoolOptions.oversubscribedWarning(pool)) }
             try printResult(
-                "one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP; CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no"), default tile: \(PanelFormat.preferred.name); generation: \(GenerationWorkspace.stepDescription(model.cell))\(scheduledSampling > 0 ? "; steps with scheduled sampling, p = \(scheduledSampling)" : "")"
+                "one training sample (\(model.cell.title)) = \(fmt(model.trainingFlopsPerSample / 1e6, 2)) MFLOP, one generated image \(fmt(model.generationFlopsPerImage / 1e6, 2)) MFLOP; CPU AVX-512: \(PanelFormat.cpuHasAVX512 ? "yes" : "no"), default tile: \(PanelFormat.preferred.name); generation: \(GenerationWorkspace.stepDescription(model.cell))\(scheduledSampling > 0 ? "; steps with scheduled sampling, p = \(scheduledSampling)" : "")"
             )
             for format in tiles {
                 let peaks = reports.filter { $0.key.tile == format.name }.values.flatMap { $0 }.map(\.peakGflops)
@@ -171,7 +171,7 @@ struct BenchCommand: ParsableCommand {
                     "medians of \(rounds) alternated rounds, [min-max] samples/s; speed-up of the medians over 1 thread of the same tile")
             }
             try printResult(
-                "tile    threads  batch  samples/s               GFLOP/s  of peak  speed-up  step us  compute  reduce+Adam  wait   gen images/s"
+                "tile    threads  batch  samples/s               GFLOP/s  of peak  speed-up  step us  compute  reduce+Adam  wait   gen images/s  of peak"
             )
             for format in tiles {
                 let base = median(reports[Key(tile: format.name, threads: counts[0])]!.map(\.samplesPerSecond))
@@ -187,7 +187,7 @@ struct BenchCommand: ParsableCommand {
                             pad(fmt(100 * m(\.peakFraction), 1) + "%", 8), pad(fmt(median(sps) / base, 2) + "x", 9),
                             pad(Int(m(\.stepMicroseconds)), 8), pad(fmt(100 * m(\.computeFraction), 1) + "%", 8),
                             pad(fmt(100 * m(\.reduceUpdateFraction), 1) + "%", 12), pad(fmt(100 * m(\.waitFraction), 1) + "%", 6),
-                            pad(Int(m(\.generationImagesPerSecond)), 14),
+                            pad(Int(m(\.generationImagesPerSecond)), 14), pad(fmt(100 * m(\.generationPeakFraction), 1) + "%", 8),
                         ].joined(separator: " "))
                 }
             }

@@ -109,6 +109,19 @@ struct ScheduledSamplingReferenceTests {
 
 @Suite("Generation against the straightforward implementation")
 struct GenerationReferenceTests {
+    @Test("generation's FLOP count: both layers on 15 steps, the Dense layer on the 8 generated ones")
+    func generationFlops() throws {
+        // By hand: LSTM 4 gates x 64 x (49 + 64) and x (64 + 64) multiply-adds a step, GRU 3 gates;
+        // the Dense layer 64 x 49; x 2 FLOPs.
+        let lstm = ModelConfig(cell: try Cells.resolve("lstm")), gru = ModelConfig(cell: try Cells.resolve("gru"))
+        #expect(lstm.generationFlopsPerImage == Double(2 * (15 * (4 * 64 * 113 + 4 * 64 * 128) + 8 * 64 * 49)))
+        #expect(gru.generationFlopsPerImage == Double(2 * (15 * (3 * 64 * 113 + 3 * 64 * 128) + 8 * 64 * 49)))
+        // A teacher-forced forward pass runs the Dense layer on all 15 steps: 7 more.
+        for c in [lstm, gru] {
+            #expect(c.forwardFlopsPerSample - c.generationFlopsPerImage == Double(2 * 7 * 64 * 49))
+        }
+    }
+
     @Test(
         "free-running bottom halves (with each GEMM tile) equal the reference on odd shapes and chunk splits",
         arguments: Cells.names, [(5, 1, 7, 3), (48, 2, 10, 4), (64, 3, 9, 64), (100, 2, 5, 2)])

@@ -16,6 +16,8 @@ package struct ThroughputReport: Sendable, Codable {
     package var peakGflops: Double
     package var peakFraction: Double
     package var generationImagesPerSecond: Double
+    /// Generation's GFLOP/s (`ModelConfig.generationFlopsPerImage`) over threads x the peak.
+    package var generationPeakFraction: Double
     package var computeFraction: Double
     package var reduceUpdateFraction: Double
     package var waitFraction: Double
@@ -33,6 +35,7 @@ package struct ThroughputReport: Sendable, Codable {
         case peakGflops = "peak_gflops"
         case peakFraction = "peak_fraction"
         case generationImagesPerSecond = "generation_images_per_s"
+        case generationPeakFraction = "generation_peak_fraction"
         case computeFraction = "compute_fraction"
         case reduceUpdateFraction = "reduce_update_fraction"
         case waitFraction = "wait_fraction"
@@ -121,6 +124,7 @@ package enum ThroughputBenchmark {
             samplesPerSecond: samplesPerSecond, gflops: gflops,
             peakGflops: peak, peakFraction: gflops / (peak * Double(pool.count)),
             generationImagesPerSecond: 10_000 / genSeconds,
+            generationPeakFraction: 10_000 / genSeconds * model.generationFlopsPerImage / 1e9 / (peak * Double(pool.count)),
             computeFraction: (t.compute - min(wait, t.compute)) / t.total, reduceUpdateFraction: t.reduceAndUpdate / t.total,
             waitFraction: min(wait, t.total) / t.total, stepMicroseconds: t.total / Double(t.steps) * 1e6,
             oversubscribed: pool.isOversubscribed)
