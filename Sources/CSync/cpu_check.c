@@ -2,7 +2,8 @@
 // from another machine) would die of SIGILL, with no word of why, at the first instruction
 // this CPU lacks. This check runs before anything else (a constructor, before Swift's main)
 // and, where the build targets an instruction set extension this CPU does not have, says so
-// and exits 1.
+// and exits 1. The same list answers csync_cpu_has_avx512f (the kernels' choice of tile), so
+// the CPU's extensions are read in one place.
 //
 // What the build targets is read from the C compiler's predefined macros here, so it is the
 // -march this file was compiled with (-march=native, or -Xcc -march=NAME); the Swift code's
@@ -154,6 +155,17 @@ BASELINE const char *csync_missing_cpu_feature(void) {
     return NULL;
 }
 
+// The build must target AVX-512F too: where it does not (-march=native on an AVX2 machine),
+// SIMD16 code is pairs of 256-bit operations (and the 8x32 tile spills), whatever the CPU.
+BASELINE int csync_cpu_has_avx512f(void) {
+    build_feature features[MAX_FEATURES];
+    int n = build_features(features);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(features[i].name, "avx512f") == 0) return features[i].present;
+    }
+    return 0;
+}
+
 BASELINE const char *csync_build_cpu_features(void) {
     static char names[MAX_FEATURES * 16];
     build_feature features[MAX_FEATURES];
@@ -177,6 +189,7 @@ BASELINE __attribute__((constructor)) static void csync_check_cpu(void) {
     exit(1);
 }
 #else
+int csync_cpu_has_avx512f(void) { return 0; }
 const char *csync_missing_cpu_feature(void) { return NULL; }
 const char *csync_build_cpu_features(void) { return ""; }
 #endif

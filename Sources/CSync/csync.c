@@ -103,19 +103,3 @@ void csync_reset_quit_signal(void) {
 }
 
 int csync_interrupt_signal(void) { return interrupt_signal; }
-
-int csync_cpu_has_avx512f(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    // CSync is built for the same CPU as the kernels (-march=native, -target-cpu native):
-    // where that target has no AVX-512, SIMD16 code is pairs of 256-bit operations (and the
-    // 8x32 tile spills), whatever the CPU it later runs on.
-#if !defined(__AVX512F__)
-    return 0;
-#endif
-    // The compiler runtime reads cpuid and, for AVX-512, also XCR0 (the OS saves zmm state).
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? 1 : 0;
-#else
-    return 0;
-#endif
-}

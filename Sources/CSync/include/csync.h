@@ -36,7 +36,7 @@ int csync_interrupt_signal(void);
 
 /// Whether AVX-512F code runs at full width here: the build targets it, and this CPU (and the
 /// OS, which must save the zmm registers) supports it. The kernels ask it, at run time, to
-/// choose their GEMM tile.
+/// choose their GEMM tile. (cpu_check.c: from the same list as the start-up check.)
 int csync_cpu_has_avx512f(void);
 
 /// The first instruction set extension the build targets that this CPU lacks (the name
